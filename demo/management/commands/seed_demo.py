@@ -1,0 +1,364 @@
+"""Demo data for the embedded OMS: channels, warehouses, products with stock, a few dozen orders in
+different states, an ops user and an admin. Does nothing when the database already has channels."""
+
+import json
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission, User
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from inventory.models import Warehouse
+from inventory.services import stock_receive
+from oms.dashboard import OPS_GROUP
+from orders import services
+from orders.models import Channel, ChannelKind, HoldReason, OrderStatus, PaymentStatus, ServiceLevel
+
+CREDENTIALS_FILE = settings.VAR_DIR / "demo-credentials.json"
+
+OPS_PERMISSIONS = [
+    "view_order",
+    "change_order",
+    "view_orderline",
+    "view_orderevent",
+    "view_customer",
+    "view_product",
+    "view_channel",
+    "view_address",
+]
+
+CHANNELS = [
+    ("web-eu", "Web shop (EU)", ChannelKind.WEB),
+    ("marketplace", "Marketplace", ChannelKind.MARKETPLACE),
+    ("athens-store", "Athens flagship store", ChannelKind.STORE),
+    ("mobile-app", "Mobile app", ChannelKind.APP),
+]
+
+WAREHOUSES = [
+    (
+        "ATH1",
+        "Athens DC",
+        "warehouse",
+        "Leoforos Athinon 100",
+        "Athens",
+        "104 47",
+        "GR",
+        "37.9838",
+        "23.7275",
+        "Europe/Athens",
+    ),
+    (
+        "SKG1",
+        "Thessaloniki DC",
+        "warehouse",
+        "26is Oktovriou 40",
+        "Thessaloniki",
+        "546 27",
+        "GR",
+        "40.6401",
+        "22.9444",
+        "Europe/Athens",
+    ),
+    (
+        "BER1",
+        "Berlin fulfilment",
+        "warehouse",
+        "Am Borsigturm 10",
+        "Berlin",
+        "13507",
+        "DE",
+        "52.5200",
+        "13.4050",
+        "Europe/Berlin",
+    ),
+    (
+        "ATH-ST",
+        "Athens flagship store",
+        "store",
+        "Ermou 20",
+        "Athens",
+        "105 63",
+        "GR",
+        "37.9765",
+        "23.7296",
+        "Europe/Athens",
+    ),
+]
+
+PRODUCTS = [
+    ("TSHIRT-BLK-M", "T-shirt black M", 180, "19.90"),
+    ("TSHIRT-BLK-L", "T-shirt black L", 190, "19.90"),
+    ("TSHIRT-WHT-M", "T-shirt white M", 180, "19.90"),
+    ("HOODIE-GRY-M", "Hoodie grey M", 520, "49.00"),
+    ("HOODIE-GRY-L", "Hoodie grey L", 540, "49.00"),
+    ("JEANS-32-32", "Jeans 32/32", 700, "69.00"),
+    ("SNEAKER-42", "Sneakers size 42", 900, "89.00"),
+    ("SNEAKER-43", "Sneakers size 43", 920, "89.00"),
+    ("CAP-NAVY", "Cap navy", 90, "15.00"),
+    ("SOCKS-3P", "Socks, pack of 3", 120, "9.90"),
+    ("BAG-TOTE", "Tote bag", 250, "24.00"),
+    ("BOTTLE-750", "Steel bottle 750 ml", 350, "22.50"),
+    ("OLIVE-OIL-1L", "Olive oil 1 l", 1050, "14.80"),
+    ("HONEY-450", "Thyme honey 450 g", 520, "11.20"),
+    ("SOAP-OLIVE", "Olive soap", 110, "4.50"),
+    ("MUG-CERAMIC", "Ceramic mug", 400, "12.00"),
+    ("NOTEBOOK-A5", "Notebook A5", 300, "8.90"),
+    ("UMBRELLA", "Umbrella", 450, "27.00"),
+]
+
+CUSTOMERS = [
+    (
+        "Maria",
+        "Papadopoulou",
+        "maria.p@example.gr",
+        "+306912345678",
+        "GR",
+        "Athens",
+        "Odos Patision 12",
+        "104 34",
+    ),
+    (
+        "Giorgos",
+        "Nikolaou",
+        "g.nikolaou@example.gr",
+        "+306923456789",
+        "GR",
+        "Thessaloniki",
+        "Tsimiski 45",
+        "546 23",
+    ),
+    (
+        "Eleni",
+        "Georgiou",
+        "eleni.georgiou@example.com",
+        "+306934567890",
+        "GR",
+        "Patra",
+        "Maizonos 80",
+        "262 21",
+    ),
+    (
+        "Anna",
+        "Schmidt",
+        "anna.schmidt@example.de",
+        "+4915112345678",
+        "DE",
+        "Berlin",
+        "Torstrasse 101",
+        "10119",
+    ),
+    (
+        "Lukas",
+        "Müller",
+        "lukas.mueller@example.de",
+        "+4917612345678",
+        "DE",
+        "Hamburg",
+        "Mönckebergstrasse 7",
+        "20095",
+    ),
+    (
+        "Sophie",
+        "Martin",
+        "sophie.martin@example.fr",
+        "+33612345678",
+        "FR",
+        "Lyon",
+        "12 rue de la République",
+        "69002",
+    ),
+    (
+        "Nikos",
+        "Dimitriou",
+        "nikos.d@example.gr",
+        "+306945678901",
+        "GR",
+        "Heraklion",
+        "Leoforos Dikaiosynis 20",
+        "712 01",
+    ),
+    ("Katerina", "Ioannou", "k.ioannou@example.gr", "+306956789012", "GR", "Larissa", "Kyprou 33", "412 22"),
+    ("Jan", "de Vries", "jan.devries@example.nl", "+31612345678", "NL", "Amsterdam", "Damrak 70", "1012 LM"),
+    (
+        "Dimitra",
+        "Vlachou",
+        "dimitra.v@example.gr",
+        "+306967890123",
+        "GR",
+        "Athens",
+        "Ippokratous 15",
+        "106 79",
+    ),
+]
+
+# How the demo's orders are spread over statuses (the rest stay received).
+STATUS_PLAN = (
+    [OrderStatus.DELIVERED] * 8
+    + [OrderStatus.SHIPPED] * 6
+    + [OrderStatus.IN_FULFILLMENT] * 5
+    + [OrderStatus.ALLOCATED] * 6
+    + [OrderStatus.BACKORDERED] * 3
+    + [OrderStatus.ON_HOLD] * 3
+    + [OrderStatus.CANCELLED] * 3
+    + [OrderStatus.PARTIALLY_ALLOCATED] * 2
+    + [OrderStatus.RECEIVED] * 6
+)
+
+PATHS = {
+    OrderStatus.ALLOCATED: [OrderStatus.ALLOCATED],
+    OrderStatus.PARTIALLY_ALLOCATED: [OrderStatus.PARTIALLY_ALLOCATED],
+    OrderStatus.BACKORDERED: [OrderStatus.BACKORDERED],
+    OrderStatus.IN_FULFILLMENT: [OrderStatus.ALLOCATED, OrderStatus.IN_FULFILLMENT],
+    OrderStatus.SHIPPED: [OrderStatus.ALLOCATED, OrderStatus.IN_FULFILLMENT, OrderStatus.SHIPPED],
+    OrderStatus.DELIVERED: [
+        OrderStatus.ALLOCATED,
+        OrderStatus.IN_FULFILLMENT,
+        OrderStatus.SHIPPED,
+        OrderStatus.DELIVERED,
+    ],
+}
+
+
+class Command(BaseCommand):
+    help = "Load demo data when the database is empty, and print where to log in and with what."
+
+    def handle(self, *args, **options):
+        if Channel.objects.exists():
+            self.stdout.write("The database already has data; demo data not loaded.")
+        else:
+            credentials = self._load()
+            CREDENTIALS_FILE.parent.mkdir(parents=True, exist_ok=True)
+            CREDENTIALS_FILE.write_text(json.dumps(credentials, indent=2))
+            CREDENTIALS_FILE.chmod(0o600)
+            self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        if CREDENTIALS_FILE.exists():
+            credentials = json.loads(CREDENTIALS_FILE.read_text())
+            self.stdout.write("")
+            self.stdout.write(
+                "  Dashboard:   http://127.0.0.1:8000/  (ops staff: ops / {ops_password})".format(
+                    **credentials
+                )
+            )
+            self.stdout.write(
+                "  Admin:       http://127.0.0.1:8000/admin/  (admin / {admin_password})".format(
+                    **credentials
+                )
+            )
+            self.stdout.write("  API docs:    http://127.0.0.1:8000/api/docs/")
+            self.stdout.write("  Channel key for web-eu (Authorization: Bearer ...):")
+            self.stdout.write("               {web_channel_key}".format(**credentials))
+            self.stdout.write("  Integration key (scopes catalog, inventory):")
+            self.stdout.write("               {integration_key}".format(**credentials))
+
+    @transaction.atomic
+    def _load(self) -> dict[str, str]:
+        rng = random.Random(20261125)
+        ops_group, _ = Group.objects.get_or_create(name=OPS_GROUP)
+        ops_group.permissions.set(Permission.objects.filter(codename__in=OPS_PERMISSIONS))
+        ops_password, admin_password = "ops-demo-2026", "admin-demo-2026"
+        ops = User.objects.create_user(
+            "ops", "ops@example.com", ops_password, first_name="Olga", last_name="Ops"
+        )
+        ops.groups.add(ops_group)
+        User.objects.create_superuser("admin", "admin@example.com", admin_password)
+
+        channels = {}
+        keys = {}
+        for code, name, kind in CHANNELS:
+            channels[code] = services.channel_create(code=code, name=name, kind=kind)
+            keys[code] = services.api_key_create(name=f"{code} key", channel=channels[code])[1]
+        integration_key = services.api_key_create(name="ERP sync", scopes=["catalog", "inventory"])[1]
+
+        services.products_upsert(
+            products=[
+                services.ProductInput(sku=sku, name=name, weight_grams=grams)
+                for sku, name, grams, _ in PRODUCTS
+            ]
+        )
+        from orders.models import Product
+
+        products = {p.sku: p for p in Product.objects.all()}
+        prices = {sku: Decimal(price) for sku, _, _, price in PRODUCTS}
+        for code, name, kind, line1, city, postal, country, lat, lon, tz in WAREHOUSES:
+            warehouse = Warehouse.objects.create(
+                code=code,
+                name=name,
+                kind=kind,
+                line1=line1,
+                city=city,
+                postal_code=postal,
+                country=country,
+                latitude=Decimal(lat),
+                longitude=Decimal(lon),
+                time_zone=tz,
+                cutoff_time="15:00",
+                capacity_per_day=500 if kind == "warehouse" else 40,
+            )
+            for sku in products:
+                if rng.random() < 0.8:
+                    stock_receive(
+                        warehouse=warehouse,
+                        product=products[sku],
+                        quantity=rng.randint(5, 120),
+                        actor="demo loader",
+                        reference="demo:opening-stock",
+                        reason="opening stock",
+                    )
+
+        now = timezone.now()
+        plan = STATUS_PLAN[:]
+        rng.shuffle(plan)
+        system = services.Actor.system("demo loader")
+        for index, target in enumerate(plan):
+            first, last, email, phone, country, city, street, postal = CUSTOMERS[index % len(CUSTOMERS)]
+            channel = list(channels.values())[index % len(channels)]
+            skus = rng.sample(sorted(products), rng.randint(1, 4))
+            order = services.order_create(
+                channel=channel,
+                actor=services.Actor(type="channel", label=f"{channel.code} key"),
+                data=services.OrderInput(
+                    external_id=f"{channel.code[:3].upper()}-{100200 + index}",
+                    customer=services.CustomerInput(
+                        email=email, phone=phone, first_name=first, last_name=last
+                    ),
+                    shipping_address={
+                        "name": f"{first} {last}",
+                        "line1": street,
+                        "city": city,
+                        "postal_code": postal,
+                        "country": country,
+                    },
+                    lines=[
+                        services.LineInput(sku=sku, quantity=rng.randint(1, 3), unit_price=prices[sku])
+                        for sku in skus
+                    ],
+                    currency="EUR",
+                    placed_at=now - timedelta(days=rng.randint(0, 13), minutes=rng.randint(0, 600)),
+                    service_level=rng.choice([ServiceLevel.STANDARD] * 4 + [ServiceLevel.EXPRESS]),
+                    payment_status=PaymentStatus.PAID
+                    if target != OrderStatus.ON_HOLD
+                    else PaymentStatus.PENDING,
+                    shipping_total=Decimal("4.90"),
+                ),
+            )
+            for step in PATHS.get(target, []):
+                services.order_transition(order_id=order.pk, to_status=step, actor=system)
+            if target == OrderStatus.ON_HOLD:
+                services.order_hold(
+                    order_id=order.pk,
+                    reason=rng.choice([HoldReason.PAYMENT_PENDING, HoldReason.FRAUD_REVIEW]),
+                    actor=system,
+                    note="demo",
+                )
+            elif target == OrderStatus.CANCELLED:
+                services.order_cancel(order_id=order.pk, actor=system, reason="customer changed their mind")
+        return {
+            "ops_password": ops_password,
+            "admin_password": admin_password,
+            "web_channel_key": keys["web-eu"],
+            "integration_key": integration_key,
+        }

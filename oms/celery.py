@@ -1,0 +1,29 @@
+"""The Celery app. Tasks go to queues named by concern so that each concern can get its own workers."""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
+
+app = Celery("oms")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = [Queue(name) for name in ("default", "routing", "tracking", "notifications")]
+app.conf.task_routes = {
+    "routing.*": {"queue": "routing"},
+    "tracking.*": {"queue": "tracking"},
+    "notifications.*": {"queue": "notifications"},
+}
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def schedule_periodic_jobs(sender: Celery, **_: object) -> None:
+    from django.conf import settings
+
+    # The relay is kicked on every commit that emits an event; this sweep catches what a crash
+    # between commit and kick left behind.
+    sender.add_periodic_task(
+        settings.OUTBOX_SWEEP_SECONDS, sender.signature("oms.outbox_relay"), name="outbox sweep"
+    )

@@ -1,0 +1,51 @@
+"""One error hierarchy for the whole OMS.
+
+Domain code raises these; the API's exception handler and the dashboard turn them into a response
+once, so no view builds an error by hand. ``http_status`` is what the API answers.
+"""
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "domain_error"
+    http_status = 400
+
+    def __init__(self, message: str, *, details: Any = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        if code:
+            self.code = code
+
+
+class ValidationFailed(DomainError):
+    """Input that breaks a rule; ``details`` maps each field path to its problems."""
+
+    code = "validation_error"
+    http_status = 400
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(DomainError):
+    """The request is well formed but clashes with the current state (duplicate, illegal transition)."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency_key_reused"
+    http_status = 422
+
+
+class IdempotencyInProgress(Conflict):
+    code = "idempotency_in_progress"

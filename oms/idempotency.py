@@ -1,0 +1,83 @@
+"""``Idempotency-Key`` handling for POSTs that create something.
+
+Inside the request's transaction: take a transaction-scoped advisory lock on (client, key) without
+waiting - a second request with the same key while the first runs gets 409 - then look for the stored
+response: same body, replay it; other body, 422. After the work, the response is stored in the same
+transaction, so a request that fails leaves no record and may be retried. The unique constraint on
+(principal, key) backs the lock up where advisory locks do not exist (SQLite serialises writers).
+"""
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+
+from oms.errors import IdempotencyInProgress, IdempotencyKeyReused, ValidationFailed
+from oms.models import IdempotencyRecord
+
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    principal: str
+    key: str
+    method: str
+    path: str
+    fingerprint: str
+
+
+def idempotency_lock_id(principal: str, key: str) -> int:
+    digest = hashlib.blake2b(f"{principal}\x00{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def idempotent_request(
+    *, principal: str, key: str | None, method: str, path: str, body: bytes
+) -> IdempotentRequest | None:
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise ValidationFailed(
+            "The Idempotency-Key header is invalid.",
+            details={"Idempotency-Key": [f"Must be 1 to {MAX_KEY_LENGTH} printable characters."]},
+        )
+    fingerprint = hashlib.sha256(b"\n".join([method.encode(), path.encode(), body])).hexdigest()
+    return IdempotentRequest(principal=principal, key=key, method=method, path=path, fingerprint=fingerprint)
+
+
+def idempotency_claim(request: IdempotentRequest) -> IdempotencyRecord | None:
+    """Claim the key for this transaction; return the stored record when this is a replay."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_try_advisory_xact_lock(%s)", [idempotency_lock_id(request.principal, request.key)]
+            )
+            if not cursor.fetchone()[0]:
+                raise IdempotencyInProgress(
+                    "A request with this Idempotency-Key is still being processed; retry shortly.",
+                    details={"Idempotency-Key": request.key},
+                )
+    record = IdempotencyRecord.objects.filter(principal=request.principal, key=request.key).first()
+    if record is None:
+        return None
+    if record.fingerprint != request.fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request body.",
+            details={"Idempotency-Key": request.key},
+        )
+    return record
+
+
+def idempotency_store(request: IdempotentRequest, *, status: int, body: Any) -> IdempotencyRecord:
+    return IdempotencyRecord.objects.create(
+        principal=request.principal,
+        key=request.key,
+        method=request.method,
+        path=request.path[:255],
+        fingerprint=request.fingerprint,
+        response_status=status,
+        response_body=body,
+    )

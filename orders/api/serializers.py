@@ -1,0 +1,351 @@
+"""Request and response bodies of the orders and catalog API. Shapes and types only: the rules that
+need the database or a country's address format live in the services."""
+
+from decimal import Decimal
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from orders.models import (
+    HoldReason,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    PaymentStatus,
+    ServiceLevel,
+)
+from orders.services import CustomerInput, LineInput, OrderInput, ProductInput
+from orders.validation import currency_precision
+
+MAX_LINES = 500
+
+
+def _amount(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=14, decimal_places=3, min_value=Decimal(0), **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------- input
+
+
+class AddressIn(serializers.Serializer):
+    name = serializers.CharField(max_length=160, help_text="Recipient's full name.")
+    company = serializers.CharField(max_length=160, required=False, allow_blank=True, default="")
+    line1 = serializers.CharField(max_length=200, help_text="Street and number.")
+    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    city = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    city_area = serializers.CharField(
+        max_length=120,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="District, where the country uses one.",
+    )
+    region = serializers.CharField(
+        max_length=120,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="State / province code where the country needs one (e.g. NY).",
+    )
+    postal_code = serializers.CharField(
+        max_length=20,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Checked against the country's format where it is known.",
+    )
+    country = serializers.CharField(max_length=2, min_length=2, help_text="ISO 3166-1 alpha-2, e.g. GR.")
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    latitude = serializers.FloatField(
+        required=False, allow_null=True, default=None, min_value=-90, max_value=90
+    )
+    longitude = serializers.FloatField(
+        required=False, allow_null=True, default=None, min_value=-180, max_value=180
+    )
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        for coordinate in ("latitude", "longitude"):
+            if value.get(coordinate) is not None:
+                value[coordinate] = Decimal(str(round(value[coordinate], 6)))
+        return value
+
+
+class CustomerIn(serializers.Serializer):
+    email = serializers.EmailField(required=False, allow_null=True, default=None)
+    phone = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        default=None,
+        help_text="International form (+30...) or national form of the address's country.",
+    )
+    first_name = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
+    last_name = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
+
+
+class LineIn(serializers.Serializer):
+    sku = serializers.CharField(max_length=64, help_text="Case and surrounding spaces do not matter.")
+    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+    unit_price = _amount(help_text="Price of one unit, as a decimal string.")
+    discount = _amount(required=False, default=Decimal(0), help_text="Discount on the whole line.")
+
+
+class DeliveryWindow(serializers.Serializer):
+    start = serializers.DateTimeField(allow_null=True, required=False, default=None)
+    end = serializers.DateTimeField(allow_null=True, required=False, default=None)
+
+    def validate(self, attrs):
+        if attrs.get("start") and attrs.get("end") and attrs["end"] < attrs["start"]:
+            raise serializers.ValidationError({"end": ["The window ends before it starts."]})
+        return attrs
+
+
+class OrderCreateIn(serializers.Serializer):
+    external_id = serializers.CharField(
+        max_length=100, help_text="Your own order number; unique per channel."
+    )
+    customer = CustomerIn()
+    shipping_address = AddressIn()
+    lines = LineIn(many=True, allow_empty=False, max_length=MAX_LINES)
+    currency = serializers.CharField(min_length=3, max_length=3, help_text="ISO 4217, e.g. EUR.")
+    service_level = serializers.ChoiceField(choices=ServiceLevel.choices, default=ServiceLevel.STANDARD)
+    payment_status = serializers.ChoiceField(choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
+    requested_delivery_window = DeliveryWindow(required=False, allow_null=True, default=None)
+    placed_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="When the customer ordered; now if left out."
+    )
+    order_discount = _amount(required=False, default=Decimal(0), help_text="Discount on the whole order.")
+    shipping_total = _amount(required=False, default=Decimal(0))
+    tax_total = _amount(required=False, default=Decimal(0))
+
+    def validate_currency(self, value: str) -> str:
+        if currency_precision(value) is None:
+            raise serializers.ValidationError(f"'{value}' is not an ISO 4217 currency code.")
+        return value.upper()
+
+    def validate_placed_at(self, value):
+        if value and value > timezone.now() + timezone.timedelta(hours=1):
+            raise serializers.ValidationError("An order cannot be placed in the future.")
+        return value
+
+    def to_order_input(self) -> OrderInput:
+        data = self.validated_data
+        window = data.get("requested_delivery_window") or {}
+        return OrderInput(
+            external_id=data["external_id"].strip(),
+            customer=CustomerInput(**data["customer"]),
+            shipping_address=data["shipping_address"],
+            lines=[LineInput(**line) for line in data["lines"]],
+            currency=data["currency"],
+            placed_at=data.get("placed_at"),
+            service_level=data["service_level"],
+            payment_status=data["payment_status"],
+            requested_delivery_start=window.get("start"),
+            requested_delivery_end=window.get("end"),
+            order_discount=data["order_discount"],
+            shipping_total=data["shipping_total"],
+            tax_total=data["tax_total"],
+        )
+
+
+class LineQuantityIn(serializers.Serializer):
+    line_number = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=0, max_value=100_000, help_text="0 removes the line.")
+
+
+class OrderUpdateIn(serializers.Serializer):
+    shipping_address = AddressIn(required=False, help_text="Replaces the whole shipping address.")
+    lines = LineQuantityIn(many=True, required=False, allow_empty=False)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Send shipping_address and / or lines.")
+        numbers = [line["line_number"] for line in attrs.get("lines", [])]
+        if len(numbers) != len(set(numbers)):
+            raise serializers.ValidationError({"lines": ["Each line_number may appear once."]})
+        return attrs
+
+
+class OrderCancelIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class ProductIn(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    weight_grams = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+    length_mm = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+    width_mm = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+    height_mm = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+    is_active = serializers.BooleanField(required=False, default=True)
+
+
+class ProductsBulkIn(serializers.Serializer):
+    products = ProductIn(many=True, allow_empty=False, max_length=5000)
+
+    def to_inputs(self) -> list[ProductInput]:
+        return [ProductInput(**item) for item in self.validated_data["products"]]
+
+
+# --------------------------------------------------------------------------------------------- output
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "example": "19.99"})
+class MoneyField(serializers.Field):
+    """An amount as a decimal string with the currency's own number of decimals."""
+
+    def __init__(self, attr: str, **kwargs):
+        self.attr = attr
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, obj) -> str:
+        order = obj if isinstance(obj, Order) else obj.order
+        places = currency_precision(order.currency) or 0
+        return f"{getattr(obj, self.attr):.{places}f}"
+
+
+class AddressOut(serializers.Serializer):
+    name = serializers.CharField()
+    company = serializers.CharField()
+    line1 = serializers.CharField()
+    line2 = serializers.CharField()
+    city = serializers.CharField()
+    city_area = serializers.CharField()
+    region = serializers.CharField()
+    postal_code = serializers.CharField()
+    country = serializers.CharField()
+    phone = serializers.CharField()
+    latitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
+    longitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
+
+
+class CustomerOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField(allow_null=True)
+    phone = serializers.CharField(allow_null=True)
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+
+
+class LineQuantitiesOut(serializers.Serializer):
+    ordered = serializers.IntegerField(source="quantity")
+    allocated = serializers.IntegerField(source="qty_allocated")
+    picked = serializers.IntegerField(source="qty_picked")
+    shipped = serializers.IntegerField(source="qty_shipped")
+    delivered = serializers.IntegerField(source="qty_delivered")
+    returned = serializers.IntegerField(source="qty_returned")
+    cancelled = serializers.IntegerField(source="qty_cancelled")
+
+
+class LineOut(serializers.ModelSerializer):
+    unit_price = MoneyField("unit_price")
+    discount = MoneyField("discount")
+    total = MoneyField("total")
+    quantities = LineQuantitiesOut(source="*")
+
+    class Meta:
+        model = OrderLine
+        fields = ["line_number", "sku", "name", "quantity", "unit_price", "discount", "total", "quantities"]
+
+
+class DeliveryWindowOut(serializers.Serializer):
+    start = serializers.DateTimeField(source="requested_delivery_start", allow_null=True)
+    end = serializers.DateTimeField(source="requested_delivery_end", allow_null=True)
+
+
+class OrderOut(serializers.ModelSerializer):
+    number = serializers.CharField(help_text="Our own order number.")
+    channel = serializers.CharField(source="channel.code")
+    status = serializers.ChoiceField(choices=OrderStatus.choices)
+    hold_reason = serializers.ChoiceField(choices=HoldReason.choices, allow_blank=True)
+    subtotal = MoneyField("subtotal")
+    discount_total = MoneyField("discount_total")
+    order_discount = MoneyField("order_discount")
+    shipping_total = MoneyField("shipping_total")
+    tax_total = MoneyField("tax_total")
+    total = MoneyField("total")
+    requested_delivery_window = DeliveryWindowOut(source="*")
+    customer = CustomerOut()
+    shipping_address = AddressOut()
+    lines = LineOut(many=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "number",
+            "external_id",
+            "channel",
+            "status",
+            "hold_reason",
+            "currency",
+            "subtotal",
+            "discount_total",
+            "order_discount",
+            "shipping_total",
+            "tax_total",
+            "total",
+            "service_level",
+            "payment_status",
+            "requested_delivery_window",
+            "placed_at",
+            "created_at",
+            "updated_at",
+            "customer",
+            "shipping_address",
+            "lines",
+        ]
+
+
+class OrderEventOut(serializers.ModelSerializer):
+    at = serializers.DateTimeField(source="created_at")
+    actor = serializers.CharField(source="actor_label")
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+
+    class Meta:
+        model = OrderEvent
+        fields = ["at", "kind", "from_status", "to_status", "actor_type", "actor", "before", "after", "note"]
+
+
+class OrderDetailOut(OrderOut):
+    history = OrderEventOut(source="events", many=True)
+
+    class Meta(OrderOut.Meta):
+        fields = [*OrderOut.Meta.fields, "history"]
+
+
+class ProductsBulkOut(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+
+
+class ProductOut(serializers.Serializer):
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    weight_grams = serializers.IntegerField(allow_null=True)
+    length_mm = serializers.IntegerField(allow_null=True)
+    width_mm = serializers.IntegerField(allow_null=True)
+    height_mm = serializers.IntegerField(allow_null=True)
+    is_active = serializers.BooleanField()
+    updated_at = serializers.DateTimeField()
+
+
+class ErrorBody(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable machine-readable code, e.g. validation_error.")
+    message = serializers.CharField(help_text="What went wrong, for a person.")
+    details = serializers.JSONField(
+        allow_null=True,
+        help_text=(
+            "For validation errors, every problem per field path, e.g. "
+            '{"lines.0.sku": ["Unknown SKU \'X\'."]}.'
+        ),
+    )
+
+
+class ErrorOut(serializers.Serializer):
+    error = ErrorBody()

@@ -1,0 +1,305 @@
+"""Orders and catalog endpoints. Each view parses, calls one service, and shapes the answer."""
+
+import django_filters
+from django.db import IntegrityError, transaction
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers as drf_serializers
+from rest_framework.generics import GenericAPIView
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from oms.errors import NotFound, ValidationFailed
+from oms.idempotency import idempotency_claim, idempotency_store, idempotent_request
+from orders import selectors, services
+from orders.api.auth import IsChannelKey, scope_required
+from orders.api.serializers import (
+    ErrorOut,
+    OrderCancelIn,
+    OrderCreateIn,
+    OrderDetailOut,
+    OrderOut,
+    OrderUpdateIn,
+    ProductOut,
+    ProductsBulkIn,
+    ProductsBulkOut,
+)
+from orders.models import ApiScope, Order, OrderStatus, Product
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Any unique string (a UUID is fine), up to 255 characters. The same key with the same body returns "
+        "the first response again with header `Idempotent-Replayed: true`; the same key with another body "
+        "is refused with 422; the same key while the first request still runs gets 409."
+    ),
+)
+
+
+def errors(*statuses: int, **described: str) -> dict[int, OpenApiResponse]:
+    texts = {
+        400: "Invalid input: `details` lists every problem by field path; nothing was saved.",
+        401: "Missing, unknown or revoked API key.",
+        403: "The key may not use this endpoint (wrong kind of key or missing scope).",
+        404: "No such order for this channel.",
+        409: "Conflicts with the current state.",
+        422: "Idempotency-Key reused with a different body.",
+    }
+    texts.update({int(k[1:]): v for k, v in described.items()})
+    return {status: OpenApiResponse(ErrorOut, description=texts[status]) for status in statuses}
+
+
+def _validated(serializer_class, request: Request, **kwargs):
+    serializer = serializer_class(data=request.data, **kwargs)
+    if not serializer.is_valid():
+        raise drf_serializers.ValidationError(serializer.errors)
+    return serializer
+
+
+class OrderFilter(django_filters.FilterSet):
+    status = django_filters.BaseInFilter(
+        field_name="status",
+        help_text=f"One status or several, comma-separated: {', '.join(OrderStatus.values)}.",
+    )
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", help_text="Orders changed at or after this ISO 8601 time."
+    )
+    external_id = django_filters.CharFilter(field_name="external_id", help_text="Your own order number.")
+
+    class Meta:
+        model = Order
+        fields = ["status", "updated_since", "external_id"]
+
+    def filter_queryset(self, queryset):
+        unknown = [s for s in self.form.cleaned_data.get("status") or [] if s not in OrderStatus.values]
+        if unknown:
+            raise ValidationFailed(
+                "Unknown status.", details={"status": [f"Unknown status '{s}'." for s in unknown]}
+            )
+        return super().filter_queryset(queryset)
+
+
+class OrderCursorPagination(CursorPagination):
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class OrdersView(GenericAPIView):
+    permission_classes = [IsChannelKey]
+    filterset_class = OrderFilter
+    pagination_class = OrderCursorPagination
+    serializer_class = OrderOut
+
+    def get_queryset(self):
+        return selectors.orders_with_lines().filter(channel_id=self.request.auth.channel_id)
+
+    @extend_schema(
+        operation_id="orders_list",
+        summary="List your channel's orders",
+        description="Newest first, cursor-paginated: follow `next` until it is null.",
+        responses={200: OrderOut(many=True), **errors(400, 401, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(OrderOut(page, many=True).data)
+
+    @extend_schema(
+        operation_id="orders_create",
+        summary="Create an order",
+        description=(
+            "Captures an order from your channel. Totals are computed from the lines. SKUs must exist in the "
+            "catalog; addresses are checked against their country's rules. A second order with the same "
+            "`external_id` is refused with 409 and `details.existing_order_id`."
+        ),
+        parameters=[IDEMPOTENCY_HEADER],
+        request=OrderCreateIn,
+        responses={
+            201: OrderOut,
+            **errors(
+                400,
+                401,
+                403,
+                409,
+                422,
+                _409="Duplicate external_id, or the same Idempotency-Key is in flight.",
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        key = request.auth
+        idem = idempotent_request(
+            principal=f"apikey:{key.pk}",
+            key=request.headers.get("Idempotency-Key"),
+            method="POST",
+            path=request.path,
+            body=request.body,
+        )
+        try:
+            with transaction.atomic():
+                if idem and (record := idempotency_claim(idem)):
+                    return Response(
+                        record.response_body,
+                        status=record.response_status,
+                        headers={"Idempotent-Replayed": "true"},
+                    )
+                data = _validated(OrderCreateIn, request).to_order_input()
+                order = services.order_create(
+                    channel=key.channel, actor=services.Actor.for_api_key(key), data=data
+                )
+                body = OrderOut(order).data
+                if idem:
+                    idempotency_store(idem, status=201, body=body)
+        except IntegrityError as exc:
+            return self._after_race(exc, request, idem)
+        return Response(body, status=201, headers={"Location": f"{request.path}{order.pk}/"})
+
+    def _after_race(self, exc: IntegrityError, request: Request, idem) -> Response:
+        """A concurrent request won a unique constraint: answer as if we had come second."""
+        channel = request.auth.channel
+        if "idempotency_once" in str(exc) and idem:
+            record = idempotency_claim(idem)
+            if record:
+                return Response(
+                    record.response_body,
+                    status=record.response_status,
+                    headers={"Idempotent-Replayed": "true"},
+                )
+        if "order_external_id_per_channel" in str(exc):
+            external_id = str(request.data.get("external_id", "")).strip()
+            existing = (
+                Order.objects.filter(channel=channel, external_id=external_id)
+                .values_list("id", flat=True)
+                .first()
+            )
+            if existing:
+                services.raise_duplicate_external_id(
+                    channel=channel, external_id=external_id, order_id=existing
+                )
+        raise exc
+
+
+class OrderDetailView(APIView):
+    permission_classes = [IsChannelKey]
+
+    def _detail(self, request: Request, order_id: int) -> Order:
+        order = selectors.order_detail(order_id=order_id, channel_id=request.auth.channel_id)
+        if order is None:
+            raise NotFound(f"Order {order_id} does not exist.")
+        return order
+
+    @extend_schema(
+        operation_id="orders_retrieve",
+        summary="Get one order with its lines and history",
+        responses={200: OrderDetailOut, **errors(401, 403, 404)},
+    )
+    def get(self, request: Request, order_id: int) -> Response:
+        return Response(OrderDetailOut(self._detail(request, order_id)).data)
+
+    @extend_schema(
+        operation_id="orders_update",
+        summary="Change the shipping address or line quantities",
+        description="Allowed until the order is in fulfilment. Every change is recorded in the history.",
+        request=OrderUpdateIn,
+        responses={
+            200: OrderDetailOut,
+            **errors(400, 401, 403, 404, 409, _409="The order is already in fulfilment or beyond."),
+        },
+    )
+    def patch(self, request: Request, order_id: int) -> Response:
+        data = _validated(OrderUpdateIn, request).validated_data
+        services.order_update(
+            order_id=order_id,
+            channel=request.auth.channel,
+            actor=services.Actor.for_api_key(request.auth),
+            shipping_address=data.get("shipping_address"),
+            line_quantities={line["line_number"]: line["quantity"] for line in data.get("lines", [])} or None,
+        )
+        return Response(OrderDetailOut(self._detail(request, order_id)).data)
+
+
+class OrderCancelView(APIView):
+    permission_classes = [IsChannelKey]
+
+    @extend_schema(
+        operation_id="orders_cancel",
+        summary="Cancel an order",
+        description="Allowed until the order ships. Cancelling a cancelled order is refused with 409.",
+        request=OrderCancelIn,
+        responses={
+            200: OrderDetailOut,
+            **errors(400, 401, 403, 404, 409, _409="The order can no longer be cancelled."),
+        },
+    )
+    def post(self, request: Request, order_id: int) -> Response:
+        data = _validated(OrderCancelIn, request).validated_data
+        services.order_cancel(
+            order_id=order_id,
+            channel=request.auth.channel,
+            actor=services.Actor.for_api_key(request.auth),
+            reason=data["reason"],
+        )
+        order = selectors.order_detail(order_id=order_id, channel_id=request.auth.channel_id)
+        return Response(OrderDetailOut(order).data)
+
+
+class ProductCursorPagination(CursorPagination):
+    ordering = "sku"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class ProductsView(GenericAPIView):
+    permission_classes = [scope_required(ApiScope.CATALOG)]
+    pagination_class = ProductCursorPagination
+    serializer_class = ProductOut
+    queryset = Product.objects.all()
+    filter_backends = []
+
+    @extend_schema(
+        operation_id="products_list",
+        summary="List the catalog",
+        responses={200: ProductOut(many=True), **errors(401, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ProductOut(page, many=True).data)
+
+
+class ProductsBulkView(APIView):
+    permission_classes = [scope_required(ApiScope.CATALOG)]
+
+    @extend_schema(
+        operation_id="products_bulk_upsert",
+        summary="Create or update products in bulk",
+        description="Matched by SKU (trimmed, upper-case). All or nothing: one bad row and nothing is saved.",
+        parameters=[IDEMPOTENCY_HEADER],
+        request=ProductsBulkIn,
+        responses={200: ProductsBulkOut, **errors(400, 401, 403, 409, 422)},
+    )
+    def post(self, request: Request) -> Response:
+        idem = idempotent_request(
+            principal=f"apikey:{request.auth.pk}",
+            key=request.headers.get("Idempotency-Key"),
+            method="POST",
+            path=request.path,
+            body=request.body,
+        )
+        with transaction.atomic():
+            if idem and (record := idempotency_claim(idem)):
+                return Response(
+                    record.response_body,
+                    status=record.response_status,
+                    headers={"Idempotent-Replayed": "true"},
+                )
+            result = services.products_upsert(products=_validated(ProductsBulkIn, request).to_inputs())
+            body = ProductsBulkOut(result).data
+            if idem:
+                idempotency_store(idem, status=200, body=body)
+        return Response(body)

@@ -1,0 +1,71 @@
+"""Reads of orders that more than one caller needs, with the joins they need and nothing more."""
+
+from datetime import date, datetime, time
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from orders.models import ApiKey, Order, OrderEvent, OrderLine, order_pk_from_number
+from orders.services import api_key_hash
+
+
+def api_key_by_secret(raw_key: str) -> ApiKey | None:
+    return ApiKey.objects.select_related("channel").filter(key_hash=api_key_hash(raw_key)).first()
+
+
+def orders_with_lines() -> QuerySet[Order]:
+    return Order.objects.select_related("channel", "customer", "shipping_address").prefetch_related(
+        Prefetch("lines", queryset=OrderLine.objects.order_by("line_number"))
+    )
+
+
+def order_detail(*, order_id: int, channel_id: int | None = None) -> Order | None:
+    """An order with its lines and history; with ``channel_id``, only if that channel owns it."""
+    query = orders_with_lines().prefetch_related(
+        Prefetch(
+            "events", queryset=OrderEvent.objects.select_related("actor_user").order_by("created_at", "id")
+        )
+    )
+    if channel_id is not None:
+        query = query.filter(channel_id=channel_id)
+    return query.filter(pk=order_id).first()
+
+
+def order_search(
+    *,
+    text: str = "",
+    statuses: list[str] | None = None,
+    channel_ids: list[int] | None = None,
+    placed_from: date | None = None,
+    placed_to: date | None = None,
+) -> QuerySet[Order]:
+    """Orders for the dashboard list, newest first. ``text`` matches our number, the channel's
+    external id, the customer's e-mail (prefix) or name (part)."""
+    query = Order.objects.select_related("channel", "customer", "shipping_address").annotate(
+        line_count=Count("lines")
+    )
+    text = text.strip()
+    if text:
+        match = Q(external_id__iexact=text) | Q(customer__email__istartswith=text.lower())
+        pk = order_pk_from_number(text)
+        if pk is not None:
+            match |= Q(pk=pk)
+        name_match = Q()
+        for word in text.split():
+            name_match &= Q(customer__first_name__icontains=word) | Q(customer__last_name__icontains=word)
+        match |= name_match
+        query = query.filter(match)
+    if statuses:
+        query = query.filter(status__in=statuses)
+    if channel_ids:
+        query = query.filter(channel_id__in=channel_ids)
+    tz = timezone.get_current_timezone()
+    if placed_from:
+        query = query.filter(placed_at__gte=datetime.combine(placed_from, time.min, tzinfo=tz))
+    if placed_to:
+        query = query.filter(placed_at__lte=datetime.combine(placed_to, time.max, tzinfo=tz))
+    return query.order_by("-placed_at", "-id")
+
+
+def order_status_counts() -> dict[str, int]:
+    return dict(Order.objects.values_list("status").annotate(n=Count("id")).order_by())

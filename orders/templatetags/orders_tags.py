@@ -1,0 +1,46 @@
+from decimal import Decimal
+
+from django import template
+
+from orders.models import OrderStatus
+from orders.validation import currency_precision
+
+register = template.Library()
+
+STATUS_TONES = {
+    OrderStatus.RECEIVED: "info",
+    OrderStatus.ON_HOLD: "warn",
+    OrderStatus.BACKORDERED: "warn",
+    OrderStatus.PARTIALLY_ALLOCATED: "info",
+    OrderStatus.ALLOCATED: "info",
+    OrderStatus.IN_FULFILLMENT: "progress",
+    OrderStatus.PARTIALLY_SHIPPED: "progress",
+    OrderStatus.SHIPPED: "progress",
+    OrderStatus.DELIVERED: "ok",
+    OrderStatus.PARTIALLY_RETURNED: "muted",
+    OrderStatus.RETURNED: "muted",
+    OrderStatus.CANCELLED: "muted",
+}
+
+
+@register.filter
+def money(amount: Decimal | None, currency: str) -> str:
+    if amount is None:
+        return ""
+    places = currency_precision(currency) or 0
+    return f"{amount:,.{places}f} {currency}"
+
+
+@register.inclusion_tag("dashboard/_status.html")
+def status_badge(order) -> dict:
+    return {
+        "label": order.get_status_display(),
+        "tone": STATUS_TONES.get(order.status, "info"),
+        "status": order.status,
+        "hold_reason": order.get_hold_reason_display() if order.hold_reason else "",
+    }
+
+
+@register.filter
+def status_label(status: str) -> str:
+    return OrderStatus(status).label if status in OrderStatus.values else status

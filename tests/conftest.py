@@ -1,0 +1,66 @@
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from oms.celery import app as celery_app
+from orders import services
+from tests.factories import ProductFactory
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _celery_eager():
+    # Most tests run tasks in-process; the ones about delivery start a real worker on Redis.
+    celery_app.conf.task_always_eager = True
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only():
+    assert connection.vendor == "postgresql", (
+        "The test suite runs on PostgreSQL: set DATABASE_URL (bin/test does)."
+    )
+
+
+@pytest.fixture
+def channel(db):
+    return services.channel_create(code="web-eu", name="Web shop", kind="web")
+
+
+@pytest.fixture
+def other_channel(db):
+    return services.channel_create(code="marketplace", name="Marketplace", kind="marketplace")
+
+
+def api_client_for(raw_key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    return client
+
+
+@pytest.fixture
+def channel_key(channel):
+    return services.api_key_create(name="web key", channel=channel)
+
+
+@pytest.fixture
+def api(channel_key):
+    return api_client_for(channel_key[1])
+
+
+@pytest.fixture
+def other_api(other_channel):
+    return api_client_for(services.api_key_create(name="mp key", channel=other_channel)[1])
+
+
+@pytest.fixture
+def catalog_api(db):
+    return api_client_for(services.api_key_create(name="ERP", scopes=["catalog"])[1])
+
+
+@pytest.fixture
+def products(db):
+    return [
+        ProductFactory(sku="TSHIRT-BLK-M", name="T-shirt black M"),
+        ProductFactory(sku="HOODIE-GRY-L", name="Hoodie grey L"),
+        ProductFactory(sku="CAP-NAVY", name="Cap navy"),
+    ]

@@ -1,0 +1,52 @@
+import factory
+
+from orders.models import Product
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
+    name = factory.Sequence(lambda n: f"Product {n}")
+    weight_grams = 250
+
+
+def order_payload(external_id: str = "WEB-1001", **overrides) -> dict:
+    """A valid order body as a channel sends it: three lines, a Greek address."""
+    body = {
+        "external_id": external_id,
+        "customer": {
+            "email": "Maria.P@Example.gr ",
+            "phone": "+30 691 234 5678",
+            "first_name": "Maria",
+            "last_name": "Papadopoulou",
+        },
+        "shipping_address": {
+            "name": "Maria Papadopoulou",
+            "line1": "Odos Patision 12",
+            "city": "Athens",
+            "postal_code": "104 34",
+            "country": "gr",
+            "latitude": 37.99,
+            "longitude": 23.73,
+        },
+        "lines": [
+            {"sku": " tshirt-blk-m", "quantity": 2, "unit_price": "19.90"},
+            {"sku": "HOODIE-GRY-L", "quantity": 1, "unit_price": "49.00", "discount": "4.00"},
+            {"sku": "cap-navy", "quantity": 3, "unit_price": "15.00"},
+        ],
+        "currency": "EUR",
+        "service_level": "express",
+        "payment_status": "paid",
+        "requested_delivery_window": {
+            "start": "2026-12-01T09:00:00+02:00",
+            "end": "2026-12-01T13:00:00+02:00",
+        },
+        "placed_at": "2026-11-20T10:15:00+02:00",
+        "order_discount": "5.00",
+        "shipping_total": "4.90",
+        "tax_total": "0",
+    }
+    body.update(overrides)
+    return body
