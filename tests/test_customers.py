@@ -1,0 +1,58 @@
+"""One person ordering from two channels is one customer."""
+
+import pytest
+
+from orders.models import Customer
+from tests.factories import order_payload
+
+pytestmark = pytest.mark.django_db
+
+
+def customer_of(client, external_id, **customer):
+    body = order_payload(external_id)
+    body["customer"] = customer
+    response = client.post("/api/v1/orders/", body, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()["customer"]
+
+
+def test_same_email_in_other_case_and_spaces_across_channels(api, other_api, products):
+    a = customer_of(api, "W1", email="Maria.P@Example.GR", first_name="Maria")
+    b = customer_of(other_api, "M1", email="  maria.p@example.gr ")
+    assert a["id"] == b["id"]
+    assert Customer.objects.count() == 1
+
+
+def test_same_phone_in_national_and_international_form(api, other_api, products):
+    # the order's address is Greek, so a national number is read as Greek
+    a = customer_of(api, "W1", phone="691 234 5678", first_name="Maria")
+    b = customer_of(other_api, "M1", phone="+30 6912345678")
+    c = customer_of(other_api, "M2", phone="0030-691-234-5678")
+    assert a["id"] == b["id"] == c["id"]
+    assert a["phone"] == "+306912345678"
+
+
+def test_phone_match_learns_the_email(api, other_api, products):
+    by_phone = customer_of(api, "W1", phone="+306912345678")
+    with_email = customer_of(other_api, "M1", phone="+306912345678", email="maria@example.gr", first_name="Maria")
+    assert with_email["id"] == by_phone["id"]
+    customer = Customer.objects.get()
+    assert (customer.email, customer.phone, customer.first_name) == ("maria@example.gr", "+306912345678", "Maria")
+    by_email_only = customer_of(api, "W2", email="MARIA@example.gr")
+    assert by_email_only["id"] == by_phone["id"]
+
+
+def test_email_wins_when_email_and_phone_point_at_two_people(api, products):
+    maria = customer_of(api, "W1", email="maria@example.gr")
+    nikos = customer_of(api, "W2", phone="+306945678901")
+    both = customer_of(api, "W3", email="maria@example.gr", phone="+306945678901")
+    assert both["id"] == maria["id"] != nikos["id"]
+    # the phone stays with the person who had it
+    assert Customer.objects.get(pk=maria["id"]).phone is None
+    assert Customer.objects.count() == 2
+
+
+def test_different_people_stay_apart(api, products):
+    a = customer_of(api, "W1", email="a@example.gr")
+    b = customer_of(api, "W2", email="b@example.gr")
+    assert a["id"] != b["id"]

@@ -1,0 +1,36 @@
+"""Order intake issues a fixed number of SQL statements whatever the number of lines."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.factories import ProductFactory, order_payload
+
+pytestmark = pytest.mark.django_db
+
+# API key; idempotency lock and lookup; products; duplicate check; customer lookup, insert and
+# read-back; address; order; lines (one bulk insert); history row; domain event; idempotency record.
+INTAKE_STATEMENTS = 14
+
+
+def intake(api, external_id: str, line_count: int, email: str) -> list[str]:
+    body = order_payload(external_id, lines=[{"sku": f"BULK-{n}", "quantity": 1, "unit_price": "2.50"}
+                                             for n in range(line_count)])
+    body["customer"] = {"email": email}
+    with CaptureQueriesContext(connection) as captured:
+        response = api.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY=external_id)
+    assert response.status_code == 201, response.json()
+    return [q["sql"] for q in captured.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+
+
+def test_statement_count_does_not_grow_with_lines(api, channel):
+    ProductFactory.reset_sequence()
+    for n in range(50):
+        ProductFactory(sku=f"BULK-{n}")
+    intake(api, "WARM-UP", 1, "warm@example.com")  # records the key's last use, once per few minutes
+    one = intake(api, "ONE", 1, "one@example.com")
+    fifty = intake(api, "FIFTY", 50, "fifty@example.com")
+    assert len(one) == INTAKE_STATEMENTS, "\n".join(one)
+    assert len(fifty) == INTAKE_STATEMENTS, "\n".join(fifty)
+    # a returning customer needs neither the insert nor the read-back
+    assert len(intake(api, "AGAIN", 50, "one@example.com")) == INTAKE_STATEMENTS - 2
