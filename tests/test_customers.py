@@ -34,10 +34,16 @@ def test_same_phone_in_national_and_international_form(api, other_api, products)
 
 def test_phone_match_learns_the_email(api, other_api, products):
     by_phone = customer_of(api, "W1", phone="+306912345678")
-    with_email = customer_of(other_api, "M1", phone="+306912345678", email="maria@example.gr", first_name="Maria")
+    with_email = customer_of(
+        other_api, "M1", phone="+306912345678", email="maria@example.gr", first_name="Maria"
+    )
     assert with_email["id"] == by_phone["id"]
     customer = Customer.objects.get()
-    assert (customer.email, customer.phone, customer.first_name) == ("maria@example.gr", "+306912345678", "Maria")
+    assert (customer.email, customer.phone, customer.first_name) == (
+        "maria@example.gr",
+        "+306912345678",
+        "Maria",
+    )
     by_email_only = customer_of(api, "W2", email="MARIA@example.gr")
     assert by_email_only["id"] == by_phone["id"]
 

@@ -65,8 +65,8 @@ def test_invalid_key_header(api, products):
 
 
 def _database_dsn() -> str:
-    settings = connection.settings_dict
-    return f"host={settings['HOST']} port={settings['PORT'] or 5432} user={settings['USER']} dbname={settings['NAME']}"
+    db = connection.settings_dict
+    return f"host={db['HOST']} port={db['PORT'] or 5432} user={db['USER']} dbname={db['NAME']}"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -14,8 +14,10 @@ INTAKE_STATEMENTS = 14
 
 
 def intake(api, external_id: str, line_count: int, email: str) -> list[str]:
-    body = order_payload(external_id, lines=[{"sku": f"BULK-{n}", "quantity": 1, "unit_price": "2.50"}
-                                             for n in range(line_count)])
+    body = order_payload(
+        external_id,
+        lines=[{"sku": f"BULK-{n}", "quantity": 1, "unit_price": "2.50"} for n in range(line_count)],
+    )
     body["customer"] = {"email": email}
     with CaptureQueriesContext(connection) as captured:
         response = api.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY=external_id)

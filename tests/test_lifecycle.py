@@ -18,7 +18,9 @@ SYSTEM = services.Actor.system("test")
 @pytest.fixture
 def new_order(api, products):
     def make(external_id="WEB-1"):
-        return Order.objects.get(pk=api.post("/api/v1/orders/", order_payload(external_id), format="json").json()["id"])
+        return Order.objects.get(
+            pk=api.post("/api/v1/orders/", order_payload(external_id), format="json").json()["id"]
+        )
 
     return make
 
@@ -32,14 +34,30 @@ def force_status(order: Order, status: str) -> None:
         OrderStatus.PARTIALLY_ALLOCATED: [OrderStatus.PARTIALLY_ALLOCATED],
         OrderStatus.BACKORDERED: [OrderStatus.BACKORDERED],
         OrderStatus.IN_FULFILLMENT: [OrderStatus.ALLOCATED, OrderStatus.IN_FULFILLMENT],
-        OrderStatus.PARTIALLY_SHIPPED: [OrderStatus.ALLOCATED, OrderStatus.IN_FULFILLMENT, OrderStatus.PARTIALLY_SHIPPED],
+        OrderStatus.PARTIALLY_SHIPPED: [
+            OrderStatus.ALLOCATED,
+            OrderStatus.IN_FULFILLMENT,
+            OrderStatus.PARTIALLY_SHIPPED,
+        ],
         OrderStatus.SHIPPED: [OrderStatus.ALLOCATED, OrderStatus.IN_FULFILLMENT, OrderStatus.SHIPPED],
-        OrderStatus.DELIVERED: [OrderStatus.ALLOCATED, OrderStatus.IN_FULFILLMENT, OrderStatus.SHIPPED,
-                                OrderStatus.DELIVERED],
-        OrderStatus.PARTIALLY_RETURNED: [OrderStatus.ALLOCATED, OrderStatus.IN_FULFILLMENT, OrderStatus.SHIPPED,
-                                         OrderStatus.PARTIALLY_RETURNED],
-        OrderStatus.RETURNED: [OrderStatus.ALLOCATED, OrderStatus.IN_FULFILLMENT, OrderStatus.SHIPPED,
-                               OrderStatus.RETURNED],
+        OrderStatus.DELIVERED: [
+            OrderStatus.ALLOCATED,
+            OrderStatus.IN_FULFILLMENT,
+            OrderStatus.SHIPPED,
+            OrderStatus.DELIVERED,
+        ],
+        OrderStatus.PARTIALLY_RETURNED: [
+            OrderStatus.ALLOCATED,
+            OrderStatus.IN_FULFILLMENT,
+            OrderStatus.SHIPPED,
+            OrderStatus.PARTIALLY_RETURNED,
+        ],
+        OrderStatus.RETURNED: [
+            OrderStatus.ALLOCATED,
+            OrderStatus.IN_FULFILLMENT,
+            OrderStatus.SHIPPED,
+            OrderStatus.RETURNED,
+        ],
         OrderStatus.CANCELLED: ["cancel"],
     }
     for step in paths[status]:
@@ -79,7 +97,11 @@ def test_every_move_follows_the_table(new_order, from_status, to_status):
         assert order.status == to_status
         last = OrderEvent.objects.filter(order=order).last()
         assert (last.kind, last.from_status, last.to_status, last.actor_label) == (
-            "status_changed", from_status, to_status, "test")
+            "status_changed",
+            from_status,
+            to_status,
+            "test",
+        )
         assert DomainEvent.objects.count() == domain_events + 1
         event = DomainEvent.objects.order_by("id").last()
         assert event.name == f"order.{to_status}"

@@ -19,8 +19,9 @@ HANDLER = "tests.test_outbox.note_on_order"
 
 @subscribe("test.note_requested")
 def note_on_order(event: DomainEvent) -> None:
-    services.order_note_add(order_id=event.payload["order_id"], actor=services.Actor.system("handler"),
-                            note=event.payload["note"])
+    services.order_note_add(
+        order_id=event.payload["order_id"], actor=services.Actor.system("handler"), note=event.payload["note"]
+    )
 
 
 def notes(order_id: int) -> list[str]:
@@ -29,22 +30,32 @@ def notes(order_id: int) -> list[str]:
 
 def emit_note(order_id: int, note: str) -> DomainEvent:
     with transaction.atomic():
-        return event_emit(name="test.note_requested", aggregate_type="order", aggregate_id=order_id,
-                          payload={"order_id": order_id, "note": note})
+        return event_emit(
+            name="test.note_requested",
+            aggregate_type="order",
+            aggregate_id=order_id,
+            payload={"order_id": order_id, "note": note},
+        )
 
 
 @pytest.mark.django_db
 def test_event_rolls_back_with_its_transaction(api, products):
     order_id = api.post("/api/v1/orders/", order_payload(), format="json").json()["id"]
     with pytest.raises(RuntimeError), transaction.atomic():
-        event_emit(name="test.note_requested", aggregate_type="order", aggregate_id=order_id,
-                   payload={"order_id": order_id, "note": "never"})
+        event_emit(
+            name="test.note_requested",
+            aggregate_type="order",
+            aggregate_id=order_id,
+            payload={"order_id": order_id, "note": "never"},
+        )
         raise RuntimeError("the change failed")
     assert not DomainEvent.objects.filter(name="test.note_requested").exists()
 
 
 @pytest.mark.django_db
-def test_relay_publishes_after_commit_and_handlers_run_once(api, products, django_capture_on_commit_callbacks):
+def test_relay_publishes_after_commit_and_handlers_run_once(
+    api, products, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         order_id = api.post("/api/v1/orders/", order_payload(), format="json").json()["id"]
         event = emit_note(order_id, "hello")
@@ -86,10 +97,14 @@ def test_real_worker_delivers_through_redis(channel_key, products):
         with celery_app.connection_for_write() as conn:
             for queue in ("default", "routing", "tracking", "notifications"):
                 conn.default_channel.queue_purge(queue)
-        with start_worker(celery_app, perform_ping_check=False, pool="solo", loglevel="WARNING",
-                          shutdown_timeout=10):
-            order_id = api_client_for(channel_key[1]).post("/api/v1/orders/", order_payload(),
-                                                          format="json").json()["id"]
+        with start_worker(
+            celery_app, perform_ping_check=False, pool="solo", loglevel="WARNING", shutdown_timeout=10
+        ):
+            order_id = (
+                api_client_for(channel_key[1])
+                .post("/api/v1/orders/", order_payload(), format="json")
+                .json()["id"]
+            )
             emit_note(order_id, "through redis")
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and not notes(order_id):

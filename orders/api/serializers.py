@@ -4,7 +4,7 @@ need the database or a country's address format live in the services."""
 from decimal import Decimal
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from orders.models import (
@@ -29,6 +29,7 @@ def _amount(**kwargs) -> serializers.DecimalField:
 # ---------------------------------------------------------------------------------------------- input
 
 
+@extend_schema_serializer(component_name="Address")
 class AddressIn(serializers.Serializer):
     name = serializers.CharField(max_length=160, help_text="Recipient's full name.")
     company = serializers.CharField(max_length=160, required=False, allow_blank=True, default="")
@@ -73,6 +74,7 @@ class AddressIn(serializers.Serializer):
         return value
 
 
+@extend_schema_serializer(component_name="Customer")
 class CustomerIn(serializers.Serializer):
     email = serializers.EmailField(required=False, allow_null=True, default=None)
     phone = serializers.CharField(
@@ -87,6 +89,7 @@ class CustomerIn(serializers.Serializer):
     last_name = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
 
 
+@extend_schema_serializer(component_name="OrderLine")
 class LineIn(serializers.Serializer):
     sku = serializers.CharField(max_length=64, help_text="Case and surrounding spaces do not matter.")
     quantity = serializers.IntegerField(min_value=1, max_value=100_000)
@@ -94,6 +97,7 @@ class LineIn(serializers.Serializer):
     discount = _amount(required=False, default=Decimal(0), help_text="Discount on the whole line.")
 
 
+@extend_schema_serializer(component_name="DeliveryWindow")
 class DeliveryWindow(serializers.Serializer):
     start = serializers.DateTimeField(allow_null=True, required=False, default=None)
     end = serializers.DateTimeField(allow_null=True, required=False, default=None)
@@ -104,6 +108,7 @@ class DeliveryWindow(serializers.Serializer):
         return attrs
 
 
+@extend_schema_serializer(component_name="OrderCreate")
 class OrderCreateIn(serializers.Serializer):
     external_id = serializers.CharField(
         max_length=100, help_text="Your own order number; unique per channel."
@@ -152,11 +157,13 @@ class OrderCreateIn(serializers.Serializer):
         )
 
 
+@extend_schema_serializer(component_name="LineQuantity")
 class LineQuantityIn(serializers.Serializer):
     line_number = serializers.IntegerField(min_value=1)
     quantity = serializers.IntegerField(min_value=0, max_value=100_000, help_text="0 removes the line.")
 
 
+@extend_schema_serializer(component_name="OrderUpdate")
 class OrderUpdateIn(serializers.Serializer):
     shipping_address = AddressIn(required=False, help_text="Replaces the whole shipping address.")
     lines = LineQuantityIn(many=True, required=False, allow_empty=False)
@@ -170,10 +177,12 @@ class OrderUpdateIn(serializers.Serializer):
         return attrs
 
 
+@extend_schema_serializer(component_name="OrderCancel")
 class OrderCancelIn(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
+@extend_schema_serializer(component_name="Product")
 class ProductIn(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200)
@@ -184,6 +193,7 @@ class ProductIn(serializers.Serializer):
     is_active = serializers.BooleanField(required=False, default=True)
 
 
+@extend_schema_serializer(component_name="ProductsBulk")
 class ProductsBulkIn(serializers.Serializer):
     products = ProductIn(many=True, allow_empty=False, max_length=5000)
 
@@ -208,6 +218,7 @@ class MoneyField(serializers.Field):
         return f"{getattr(obj, self.attr):.{places}f}"
 
 
+@extend_schema_serializer(component_name="Address")
 class AddressOut(serializers.Serializer):
     name = serializers.CharField()
     company = serializers.CharField()
@@ -223,6 +234,7 @@ class AddressOut(serializers.Serializer):
     longitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
 
 
+@extend_schema_serializer(component_name="Customer")
 class CustomerOut(serializers.Serializer):
     id = serializers.IntegerField()
     email = serializers.EmailField(allow_null=True)
@@ -231,6 +243,7 @@ class CustomerOut(serializers.Serializer):
     last_name = serializers.CharField()
 
 
+@extend_schema_serializer(component_name="LineQuantities")
 class LineQuantitiesOut(serializers.Serializer):
     ordered = serializers.IntegerField(source="quantity")
     allocated = serializers.IntegerField(source="qty_allocated")
@@ -241,6 +254,7 @@ class LineQuantitiesOut(serializers.Serializer):
     cancelled = serializers.IntegerField(source="qty_cancelled")
 
 
+@extend_schema_serializer(component_name="OrderLine")
 class LineOut(serializers.ModelSerializer):
     unit_price = MoneyField("unit_price")
     discount = MoneyField("discount")
@@ -252,11 +266,13 @@ class LineOut(serializers.ModelSerializer):
         fields = ["line_number", "sku", "name", "quantity", "unit_price", "discount", "total", "quantities"]
 
 
+@extend_schema_serializer(component_name="DeliveryWindow")
 class DeliveryWindowOut(serializers.Serializer):
     start = serializers.DateTimeField(source="requested_delivery_start", allow_null=True)
     end = serializers.DateTimeField(source="requested_delivery_end", allow_null=True)
 
 
+@extend_schema_serializer(component_name="Order")
 class OrderOut(serializers.ModelSerializer):
     number = serializers.CharField(help_text="Our own order number.")
     channel = serializers.CharField(source="channel.code")
@@ -301,6 +317,7 @@ class OrderOut(serializers.ModelSerializer):
         ]
 
 
+@extend_schema_serializer(component_name="OrderEvent")
 class OrderEventOut(serializers.ModelSerializer):
     at = serializers.DateTimeField(source="created_at")
     actor = serializers.CharField(source="actor_label")
@@ -312,6 +329,7 @@ class OrderEventOut(serializers.ModelSerializer):
         fields = ["at", "kind", "from_status", "to_status", "actor_type", "actor", "before", "after", "note"]
 
 
+@extend_schema_serializer(component_name="OrderDetail")
 class OrderDetailOut(OrderOut):
     history = OrderEventOut(source="events", many=True)
 
@@ -319,11 +337,13 @@ class OrderDetailOut(OrderOut):
         fields = [*OrderOut.Meta.fields, "history"]
 
 
+@extend_schema_serializer(component_name="ProductsBulkResult")
 class ProductsBulkOut(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
 
 
+@extend_schema_serializer(component_name="Product")
 class ProductOut(serializers.Serializer):
     sku = serializers.CharField()
     name = serializers.CharField()
@@ -335,6 +355,7 @@ class ProductOut(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+@extend_schema_serializer(component_name="ErrorBody")
 class ErrorBody(serializers.Serializer):
     code = serializers.CharField(help_text="Stable machine-readable code, e.g. validation_error.")
     message = serializers.CharField(help_text="What went wrong, for a person.")
@@ -347,5 +368,6 @@ class ErrorBody(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(component_name="Error")
 class ErrorOut(serializers.Serializer):
     error = ErrorBody()

@@ -1,0 +1,117 @@
+"""The OpenAPI schema tells the truth; production settings pass Django's deploy checks; the apps
+depend on each other in one direction only."""
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from rest_framework.test import APIClient
+
+ROOT = Path(__file__).resolve().parent.parent
+# Lower apps never import higher ones (see README, "Dependency direction").
+APP_ORDER = ["oms", "orders", "inventory", "routing", "shipments", "tracking", "returns", "demo"]
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker):
+    with django_db_blocker.unblock():
+        response = APIClient().get("/api/schema/")
+    assert response.status_code == 200
+    return yaml.safe_load(response.content)
+
+
+def test_schema_lists_every_endpoint_with_its_errors(schema):
+    paths = schema["paths"]
+    assert set(paths) >= {
+        "/api/v1/orders/",
+        "/api/v1/orders/{order_id}/",
+        "/api/v1/orders/{order_id}/cancel/",
+        "/api/v1/products/",
+        "/api/v1/products/bulk/",
+    }
+    create = paths["/api/v1/orders/"]["post"]
+    assert set(create["responses"]) == {"201", "400", "401", "403", "409", "422"}
+    error_ref = create["responses"]["400"]["content"]["application/json"]["schema"]["$ref"]
+    assert error_ref.endswith("/Error")
+    assert "OrderCreateRequest" in create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in create["parameters"])
+    listing = paths["/api/v1/orders/"]["get"]
+    assert {p["name"] for p in listing["parameters"]} >= {"status", "updated_since", "external_id", "cursor"}
+    assert schema["components"]["securitySchemes"]["ApiKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A channel key (scope orders) or an integration key (scopes catalog, inventory).",
+    }
+    order = schema["components"]["schemas"]["Order"]["properties"]
+    assert order["total"]["type"] == "string"
+    assert "lines" in order and "customer" in order
+
+
+def test_schema_generation_has_no_warnings():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "spectacular", "--fail-on-warn", "--validate", "--file", os.devnull],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_docs_page_works_offline(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    assert b"/static/drf_spectacular_sidecar/swagger-ui-dist/" in response.content
+
+
+def test_production_settings_pass_the_deploy_check():
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "oms.settings_production",
+        "SECRET_KEY": "k2Jf8-qP0zR7vW3mN9xL4tY6uB1cH5gD0sA8eQ2wZ7oI3rT6yU",
+        "ALLOWED_HOSTS": "oms.example.com",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "oms.settings_production", "SECRET_KEY": ""}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def imported_apps(app: str) -> set[str]:
+    found = set()
+    for path in (ROOT / app).rglob("*.py"):
+        if "migrations" in path.parts or "tests" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            found |= {name.split(".")[0] for name in names if name.split(".")[0] in APP_ORDER}
+    return found - {app}
+
+
+@pytest.mark.parametrize("app", APP_ORDER)
+def test_apps_import_only_lower_apps(app):
+    allowed = set(APP_ORDER[: APP_ORDER.index(app)])
+    assert imported_apps(app) <= allowed, f"{app} imports {imported_apps(app) - allowed}"
