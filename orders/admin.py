@@ -132,6 +132,13 @@ class OrderAdmin(ReadOnlyAdmin):
                 self.message_user(request, exc.message, messages.ERROR)
 
 
+@admin.register(OrderLine)
+class OrderLineAdmin(ReadOnlyAdmin):
+    list_display = ["order", "line_number", "sku", "quantity", "qty_allocated", "qty_shipped", "qty_cancelled"]
+    search_fields = ["sku", "order__external_id"]
+    list_select_related = ["order"]
+
+
 @admin.register(OrderEvent)
 class OrderEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "order", "kind", "from_status", "to_status", "actor_label"]

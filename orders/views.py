@@ -22,8 +22,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
     filters = form.cleaned_data if form.is_valid() else {}
     orders = selectors.order_search(
         text=filters.get("q", ""),
-        statuses=filters.get("status") or None,
-        channel_ids=[c.pk for c in filters.get("channel") or []] or None,
+        statuses=[filters["status"]] if filters.get("status") else None,
+        channel_ids=[filters["channel"].pk] if filters.get("channel") else None,
         placed_from=filters.get("placed_from"),
         placed_to=filters.get("placed_to"),
     )

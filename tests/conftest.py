@@ -15,6 +15,11 @@ def _celery_eager():
 
 
 @pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _postgres_only():
     assert connection.vendor == "postgresql", (
         "The test suite runs on PostgreSQL: set DATABASE_URL (bin/test does)."

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from django import template
 
-from orders.models import OrderStatus
+from orders.models import HoldReason, OrderStatus
 from orders.validation import currency_precision
 
 register = template.Library()
@@ -44,3 +44,8 @@ def status_badge(order) -> dict:
 @register.filter
 def status_label(status: str) -> str:
     return OrderStatus(status).label if status in OrderStatus.values else status
+
+
+@register.filter
+def hold_reason_label(reason: str) -> str:
+    return HoldReason(reason).label if reason in HoldReason.values else reason

@@ -1,0 +1,138 @@
+"""Every dashboard page in headless Chromium (Debian's package), driven by Playwright."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from oms.dashboard import OPS_GROUP
+from orders import services
+from orders.models import Order
+from tests.factories import order_payload
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls below are ordinary sync code.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Chromium is missing: apt-get install -y chromium (.ci/run does this)."
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == [], errors
+
+
+@pytest.fixture
+def ops_user(db):
+    user = User.objects.create_user("olga", password="pw-olga-123")
+    user.groups.add(Group.objects.get_or_create(name=OPS_GROUP)[0])
+    return user
+
+
+def log_in(page, username="olga", password="pw-olga-123"):
+    page.goto("/dashboard/orders/")
+    assert "/login/" in page.url
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_login_list_search_and_detail(page, ops_user, api, other_api, products):
+    for n in range(3):
+        api.post("/api/v1/orders/", order_payload(f"WEB-{n}"), format="json")
+    other_api.post("/api/v1/orders/", order_payload("MP-9"), format="json")
+    log_in(page)
+    page.wait_for_selector("table.list")
+    assert page.locator("table.list tbody tr").count() == 4
+    assert page.locator("nav.mainnav a.active").inner_text() == "Orders"
+    shot(page, "order-list")
+
+    page.fill("input[name=q]", "MP-9")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**q=MP-9**")
+    assert page.locator("table.list tbody tr").count() == 1
+    page.click("table.list tbody tr a")
+    page.wait_for_selector("ol.timeline")
+    assert "MP-9" in page.inner_text(".pagehead")
+    assert page.locator("table.list tbody tr").count() == 3  # its three lines
+    shot(page, "order-detail")
+
+
+def test_hold_release_and_cancel_from_the_order_page(page, ops_user, api, products):
+    order_id = api.post("/api/v1/orders/", order_payload(), format="json").json()["id"]
+    log_in(page)
+    page.goto(f"/dashboard/orders/{order_id}/")
+    page.select_option("select[name=reason]", "fraud_review")
+    page.click("text=Put on hold")
+    page.wait_for_selector(".message.success")
+    assert "On hold" in page.inner_text(".pagehead .badge")
+    assert Order.objects.get(pk=order_id).status == "on_hold"
+    shot(page, "order-on-hold")
+
+    page.click("text=Release hold")
+    page.wait_for_selector(".message.success")
+    assert Order.objects.get(pk=order_id).status == "received"
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.fill("input[name=reason][type=text]", "customer asked")
+    page.click("text=Cancel order")
+    page.wait_for_selector(".message.success")
+    assert Order.objects.get(pk=order_id).status == "cancelled"
+    assert page.locator("text=No action is possible in this status.").count() == 1
+    timeline = page.inner_text("ol.timeline")
+    assert "Received → Cancelled" in timeline and "customer asked" in timeline
+
+
+def test_refused_action_shows_the_reason(page, ops_user, api, products):
+    order_id = api.post("/api/v1/orders/", order_payload(), format="json").json()["id"]
+    log_in(page)
+    page.goto(f"/dashboard/orders/{order_id}/")
+    # the order changes under the user's feet: another user cancels it meanwhile
+    services.order_cancel(order_id=order_id, actor=services.Actor.system("another user"))
+    page.select_option("select[name=reason]", "fraud_review")
+    page.click("text=Put on hold")
+    page.wait_for_selector(".message.error")
+    assert "cannot go from cancelled to on hold" in page.inner_text(".message.error")
+
+
+def test_non_ops_user_sees_a_refusal(page, db):
+    User.objects.create_user("visitor", password="pw-visitor-1")
+    log_in(page, "visitor", "pw-visitor-1")
+    assert "Not allowed" in page.inner_text("h1")
+
+
+def test_api_docs_render_offline(page):
+    page.goto("/api/docs/")
+    page.wait_for_selector("text=OMS API", timeout=15000)
+    page.wait_for_selector("text=/api/v1/orders/")
+    shot(page, "api-docs")
