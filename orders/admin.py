@@ -134,7 +134,15 @@ class OrderAdmin(ReadOnlyAdmin):
 
 @admin.register(OrderLine)
 class OrderLineAdmin(ReadOnlyAdmin):
-    list_display = ["order", "line_number", "sku", "quantity", "qty_allocated", "qty_shipped", "qty_cancelled"]
+    list_display = [
+        "order",
+        "line_number",
+        "sku",
+        "quantity",
+        "qty_allocated",
+        "qty_shipped",
+        "qty_cancelled",
+    ]
     search_fields = ["sku", "order__external_id"]
     list_select_related = ["order"]
 

@@ -15,14 +15,12 @@ class OrderSearchForm(forms.Form):
             }
         ),
     )
-    status = forms.MultipleChoiceField(
-        required=False, choices=OrderStatus.choices, widget=forms.SelectMultiple(attrs={"size": 1})
-    )
-    channel = forms.ModelMultipleChoiceField(
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *OrderStatus.choices])
+    channel = forms.ModelChoiceField(
         required=False,
         queryset=Channel.objects.order_by("code"),
         to_field_name="code",
-        widget=forms.SelectMultiple(attrs={"size": 1}),
+        empty_label="Any channel",
     )
     placed_from = forms.DateField(
         required=False, label="Placed from", widget=forms.DateInput(attrs={"type": "date"})

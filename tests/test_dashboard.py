@@ -111,8 +111,18 @@ def test_pagination(ops_client, api, products, settings):
 def test_detail_shows_lines_customer_address_and_timeline(ops_client, orders):
     services.order_hold(order_id=orders[0], reason="fraud_review", actor=services.Actor.system("fraud check"))
     content = ops_client.get(f"/dashboard/orders/{orders[0]}/").content.decode()
-    for text in ["TSHIRT-BLK-M", "HOODIE-GRY-L", "Maria Papadopoulou", "maria@example.gr", "Odos Patision 12",
-                 "104 34 Athens", "129.70 EUR", "Received → On hold", "fraud check", "Release hold"]:
+    for text in [
+        "TSHIRT-BLK-M",
+        "HOODIE-GRY-L",
+        "Maria Papadopoulou",
+        "maria@example.gr",
+        "Odos Patision 12",
+        "104 34 Athens",
+        "129.70 EUR",
+        "Received → On hold",
+        "fraud check",
+        "Release hold",
+    ]:
         assert text in content, text
 
 
@@ -122,8 +132,9 @@ def test_unknown_order_is_404(ops_client):
 
 def test_actions_go_through_the_services(ops_client, orders):
     order_id = orders[0]
-    response = ops_client.post(f"/dashboard/orders/{order_id}/hold/", {"reason": "manual", "note": "call customer"},
-                               follow=True)
+    response = ops_client.post(
+        f"/dashboard/orders/{order_id}/hold/", {"reason": "manual", "note": "call customer"}, follow=True
+    )
     assert "is on hold" in response.content.decode()
     order = Order.objects.get(pk=order_id)
     assert (order.status, order.hold_reason) == ("on_hold", "manual")
@@ -149,7 +160,10 @@ def test_illegal_action_shows_a_clear_message_and_changes_nothing(ops_client, or
 
 def test_manual_hold_without_note_is_refused_with_message(ops_client, orders):
     response = ops_client.post(f"/dashboard/orders/{orders[0]}/hold/", {"reason": "manual"}, follow=True)
-    assert "manual hold needs a note" in response.content.decode().lower() or "Say why" in response.content.decode()
+    assert (
+        "manual hold needs a note" in response.content.decode().lower()
+        or "Say why" in response.content.decode()
+    )
     assert Order.objects.get(pk=orders[0]).status == "received"
 
 
