@@ -168,9 +168,8 @@ def test_manual_hold_without_note_is_refused_with_message(ops_client, orders):
 
 
 def test_admin_pages_render_for_every_model(client, orders):
-    from django.contrib import admin
-
     from django.apps import apps
+    from django.contrib import admin
 
     ours = [m for app in ("oms", "orders", "inventory") for m in apps.get_app_config(app).get_models()]
     assert [m for m in ours if m not in admin.site._registry] == []

@@ -1,0 +1,127 @@
+"""Management commands: channel and key creation print a working key; the demo loads once."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from orders.models import ApiKey, Channel, Order
+from tests.conftest import api_client_for
+from tests.factories import order_payload
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> list[str]:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue().strip().splitlines()
+
+
+def test_create_channel_prints_a_working_key_last(products):
+    lines = run("create_channel", "shop-gr", "--kind", "web", "--name", "Greek web shop")
+    key = lines[-1]
+    assert key.startswith("oms_") and " " not in key
+    channel = Channel.objects.get(code="shop-gr")
+    assert (channel.kind, channel.name) == ("web", "Greek web shop")
+    response = api_client_for(key).post("/api/v1/orders/", order_payload(), format="json")
+    assert response.status_code == 201
+    assert response.json()["channel"] == "shop-gr"
+    # only the hash is stored
+    assert not ApiKey.objects.filter(key_hash=key).exists()
+
+
+def test_create_channel_refuses_duplicates_and_bad_kinds():
+    run("create_channel", "shop-gr", "--kind", "web")
+    with pytest.raises(CommandError, match="already exists"):
+        run("create_channel", "shop-gr", "--kind", "web")
+    with pytest.raises(CommandError):
+        run("create_channel", "other", "--kind", "fax")
+
+
+def test_create_api_key_with_scopes_can_upsert_products():
+    key = run("create_api_key", "ERP sync", "--scopes", "catalog", "inventory")[-1]
+    client = api_client_for(key)
+    body = {
+        "products": [
+            {"sku": " new-1 ", "name": "New one", "weight_grams": 100},
+            {"sku": "NEW-2", "name": "New two"},
+        ]
+    }
+    response = client.post("/api/v1/products/bulk/", body, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json() == {"created": 2, "updated": 0}
+    body["products"][1]["name"] = "New two, renamed"
+    assert client.post("/api/v1/products/bulk/", body, format="json").json() == {"created": 0, "updated": 2}
+    listing = client.get("/api/v1/products/").json()["results"]
+    assert [(p["sku"], p["name"]) for p in listing] == [("NEW-1", "New one"), ("NEW-2", "New two, renamed")]
+    # an integration key is not a channel
+    assert client.post("/api/v1/orders/", order_payload(), format="json").status_code == 403
+
+
+def test_bulk_upsert_is_all_or_nothing(catalog_api):
+    body = {
+        "products": [
+            {"sku": "OK-1", "name": "fine"},
+            {"sku": "OK-1", "name": "twice"},
+            {"sku": "", "name": "blank"},
+        ]
+    }
+    response = catalog_api.post("/api/v1/products/bulk/", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["error"]["details"]) == {"products.2.sku"}
+    body["products"].pop()
+    response = catalog_api.post("/api/v1/products/bulk/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {
+        "products.1.sku": ["SKU 'OK-1' appears twice in this batch."]
+    }
+    from orders.models import Product
+
+    assert Product.objects.count() == 0
+
+
+def test_channel_key_cannot_upsert_products(api):
+    response = api.post("/api/v1/products/bulk/", {"products": [{"sku": "X", "name": "x"}]}, format="json")
+    assert response.status_code == 403
+    assert "catalog" in response.json()["error"]["message"]
+
+
+def test_create_api_key_needs_a_scope_or_a_channel():
+    with pytest.raises(CommandError, match="at least one scope"):
+        run("create_api_key", "nothing")
+    with pytest.raises(CommandError, match="No channel"):
+        run("create_api_key", "ghost", "--channel", "ghost")
+
+
+def test_seed_demo_loads_once_and_its_key_works(tmp_path, settings, monkeypatch):
+    from demo.management.commands import seed_demo
+
+    monkeypatch.setattr(seed_demo, "CREDENTIALS_FILE", tmp_path / "demo-credentials.json")
+    first = "\n".join(run("seed_demo"))
+    assert "Demo data loaded." in first
+    statuses = set(Order.objects.values_list("status", flat=True))
+    assert {
+        "received",
+        "allocated",
+        "in_fulfillment",
+        "shipped",
+        "delivered",
+        "on_hold",
+        "cancelled",
+        "backordered",
+    } <= statuses
+    assert Order.objects.count() >= 30
+    assert Channel.objects.count() == 4
+    orders_before = Order.objects.count()
+    second = "\n".join(run("seed_demo"))
+    assert "already has data" in second
+    assert Order.objects.count() == orders_before
+    key = second.splitlines()[-3].strip()
+    response = api_client_for(key).post(
+        "/api/v1/orders/",
+        order_payload("NEW-1", lines=[{"sku": "CAP-NAVY", "quantity": 1, "unit_price": "15.00"}]),
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert "ops / ops-demo-2026" in second
