@@ -18,7 +18,8 @@ ensure_venv() {
     local stamp="$VENV/.installed-$(basename "$lock")"
     if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then
         echo "Installing dependencies from $lock ..."
-        "$PY" -m pip install --quiet --disable-pip-version-check -r "$lock"
+        # pip's notes about this machine's own package mirrors are noise for a newcomer.
+        "$PY" -m pip install --quiet --disable-pip-version-check -r "$lock" 2> >(grep -v "is ignored: it is neither" >&2)
         cp "$lock" "$stamp"
     fi
 }

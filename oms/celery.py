@@ -1,15 +1,14 @@
-"""The Celery app. Tasks go to queues named by concern so that each concern can get its own workers."""
+"""The Celery app. Tasks go to queues named by concern (default, routing, tracking, notifications) so
+that each concern can get its own workers; a worker creates the queues it is told to consume."""
 
 import os
 
 from celery import Celery
-from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
 
 app = Celery("oms")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = [Queue(name) for name in ("default", "routing", "tracking", "notifications")]
 app.conf.task_routes = {
     "routing.*": {"queue": "routing"},
     "tracking.*": {"queue": "tracking"},

@@ -333,11 +333,12 @@ class OrderLine(models.Model):
     unit_price = models.DecimalField(**MONEY)
     discount = models.DecimalField(**MONEY, default=Decimal(0), help_text="Discount on the whole line.")
     total = models.DecimalField(**MONEY, help_text="quantity x unit price - discount.")
-    qty_allocated = models.PositiveIntegerField(default=0)
-    qty_picked = models.PositiveIntegerField(default=0)
-    qty_shipped = models.PositiveIntegerField(default=0)
-    qty_delivered = models.PositiveIntegerField(default=0)
-    qty_returned = models.PositiveIntegerField(default=0)
+    # Progress counters are cumulative: a shipped unit still counts as allocated and picked.
+    qty_allocated = models.PositiveIntegerField(default=0, help_text="Units that have had stock reserved.")
+    qty_picked = models.PositiveIntegerField(default=0, help_text="Units taken from the shelf.")
+    qty_shipped = models.PositiveIntegerField(default=0, help_text="Units handed to a carrier.")
+    qty_delivered = models.PositiveIntegerField(default=0, help_text="Units the carrier delivered.")
+    qty_returned = models.PositiveIntegerField(default=0, help_text="Units that came back.")
     qty_cancelled = models.PositiveIntegerField(default=0)
 
     class Meta:

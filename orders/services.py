@@ -655,6 +655,50 @@ def order_update(
     return order
 
 
+PROGRESS_STAGES = ("qty_allocated", "qty_picked", "qty_shipped", "qty_delivered", "qty_returned")
+
+
+@transaction.atomic
+def order_lines_record_progress(
+    *, order_id: int, quantities: Mapping[int, Mapping[str, int]]
+) -> list[OrderLine]:
+    """Set lines' cumulative progress counters, as stock, fulfilment and tracking record them.
+
+    ``quantities`` maps a line number to new values of ``PROGRESS_STAGES`` fields. A counter never
+    exceeds the open quantity, and each stage never exceeds the one before it (a unit is picked only
+    after it was allocated, shipped only after it was picked, and so on).
+    """
+    _locked_order(order_id)
+    lines = {
+        line.line_number: line for line in OrderLine.objects.select_for_update().filter(order_id=order_id)
+    }
+    errors: Errors = {}
+    for line_number, values in quantities.items():
+        line = lines.get(line_number)
+        if line is None:
+            errors[f"lines.{line_number}"] = ["No such line."]
+            continue
+        unknown = set(values) - set(PROGRESS_STAGES)
+        if unknown:
+            errors[f"lines.{line_number}"] = [f"Unknown counter {', '.join(sorted(unknown))}."]
+            continue
+        for name, value in values.items():
+            setattr(line, name, value)
+        ceiling = line.quantity
+        for name in PROGRESS_STAGES[:4]:
+            value = getattr(line, name)
+            if not 0 <= value <= ceiling:
+                errors[f"lines.{line_number}.{name}"] = [f"Must be between 0 and {ceiling}."]
+            ceiling = value
+        if not 0 <= line.qty_returned <= line.qty_shipped:
+            errors[f"lines.{line_number}.qty_returned"] = [f"Must be between 0 and {line.qty_shipped}."]
+    if errors:
+        raise ValidationFailed("The line progress is inconsistent; nothing was saved.", details=errors)
+    changed = [lines[n] for n in quantities]
+    OrderLine.objects.bulk_update(changed, list(PROGRESS_STAGES))
+    return changed
+
+
 @transaction.atomic
 def order_note_add(*, order_id: int, actor: Actor, note: str) -> OrderEvent:
     if not note.strip():

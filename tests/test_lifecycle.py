@@ -145,3 +145,21 @@ def test_hold_reason_only_with_on_hold_is_a_database_rule(new_order):
     order = new_order()
     with pytest.raises(IntegrityError), transaction.atomic():
         Order.objects.filter(pk=order.pk).update(hold_reason="fraud_review")
+
+
+def test_line_progress_is_cumulative_and_ordered(new_order):
+    order = new_order()
+    services.order_lines_record_progress(
+        order_id=order.pk, quantities={1: {"qty_allocated": 2, "qty_picked": 1}}
+    )
+    line = order.lines.get(line_number=1)
+    assert (line.qty_allocated, line.qty_picked, line.qty_shipped) == (2, 1, 0)
+    with pytest.raises(ValidationFailed) as refused:
+        services.order_lines_record_progress(
+            order_id=order.pk,
+            quantities={1: {"qty_shipped": 2}, 2: {"qty_allocated": 5}, 9: {"qty_allocated": 1}},
+        )
+    assert set(refused.value.details) == {"lines.1.qty_shipped", "lines.2.qty_allocated", "lines.9"}
+    line.refresh_from_db()
+    assert (line.qty_allocated, line.qty_picked, line.qty_shipped) == (2, 1, 0)
+    assert order.lines.get(line_number=2).qty_allocated == 0

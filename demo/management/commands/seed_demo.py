@@ -223,6 +223,16 @@ PATHS = {
 }
 
 
+# Which line counters are full in each status, so that lines agree with their order.
+PROGRESS = {
+    OrderStatus.ALLOCATED: ["qty_allocated"],
+    OrderStatus.PARTIALLY_ALLOCATED: ["qty_allocated"],
+    OrderStatus.IN_FULFILLMENT: ["qty_allocated"],
+    OrderStatus.SHIPPED: ["qty_allocated", "qty_picked", "qty_shipped"],
+    OrderStatus.DELIVERED: ["qty_allocated", "qty_picked", "qty_shipped", "qty_delivered"],
+}
+
+
 class Command(BaseCommand):
     help = "Load demo data when the database is empty, and print where to log in and with what."
 
@@ -347,6 +357,16 @@ class Command(BaseCommand):
             )
             for step in PATHS.get(target, []):
                 services.order_transition(order_id=order.pk, to_status=step, actor=system)
+            progress = PROGRESS.get(target)
+            if progress:
+                lines = list(order.lines.all())
+                services.order_lines_record_progress(
+                    order_id=order.pk,
+                    quantities={
+                        line.line_number: {stage: line.quantity for stage in progress}
+                        for line in (lines[:1] if target == OrderStatus.PARTIALLY_ALLOCATED else lines)
+                    },
+                )
             if target == OrderStatus.ON_HOLD:
                 services.order_hold(
                     order_id=order.pk,
