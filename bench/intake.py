@@ -1,0 +1,298 @@
+"""Order intake through the real HTTP stack, against pgbench running the same SQL.
+
+    .venv/bin/python bench/intake.py [--seconds 20] [--connections 8] [--workers 3]
+
+What it does, on a fresh database ``oms_bench`` next to the one in DATABASE_URL:
+1. migrates it, creates a channel with its key and 100 products;
+2. sends one 3-line order through Django in-process and records every SQL statement the endpoint
+   issues, with its parameters; turns that into a pgbench script in which the per-order values
+   (external id, e-mail, idempotency key and lock, returned ids) vary per transaction;
+3. serves the OMS with gunicorn and drives it with wrk (several connections, 3-line orders, a new
+   customer and a new Idempotency-Key each), printing orders/s and p50 / p99 latency;
+4. runs pgbench with the captured script and the same number of connections, and prints the ratio.
+
+Needs PostgreSQL and Redis (as for bin/test), ``wrk`` and ``pgbench`` (Debian: wrk, postgresql-client).
+Not part of the test suite.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/oms")
+BENCH_URL = urlunparse(urlparse(BASE_URL)._replace(path="/oms_bench"))
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
+PORT = 8765
+SKUS = [f"BENCH-{n:03d}" for n in range(100)]
+
+
+def recreate_database() -> None:
+    import psycopg
+
+    parsed = urlparse(BASE_URL)
+    with psycopg.connect(host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
+                         password=parsed.password, dbname="postgres", autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS oms_bench WITH (FORCE)")
+        conn.execute("CREATE DATABASE oms_bench")
+
+
+def bench_env() -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": BENCH_URL, "REDIS_URL": REDIS_URL, "DEBUG": "0",
+            "DJANGO_SETTINGS_MODULE": "oms.settings", "LOG_LEVEL": "WARNING"}
+
+
+def order_body(run_id: str) -> dict:
+    return {
+        "external_id": f"B-{run_id}",
+        "customer": {"email": f"c{run_id}@example.com", "first_name": "Bench", "last_name": "Customer"},
+        "shipping_address": {"name": "Bench Customer", "line1": "Odos Patision 12", "city": "Athens",
+                             "postal_code": "104 34", "country": "GR"},
+        "lines": [{"sku": SKUS[n], "quantity": 1 + n, "unit_price": "12.50"} for n in (3, 17, 42)],
+        "currency": "EUR",
+        "service_level": "standard",
+        "payment_status": "paid",
+        "shipping_total": "4.90",
+    }
+
+
+def setup_and_capture() -> tuple[str, list[tuple[str, tuple]], dict]:
+    """Create the channel, key and products; capture the SQL of one order as the endpoint issues it."""
+    os.environ.update(bench_env())
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+
+    from orders import services
+
+    call_command("migrate", verbosity=0)
+    channel = services.channel_create(code="bench", name="Bench", kind="web")
+    _, raw_key = services.api_key_create(name="bench", channel=channel)
+    services.products_upsert(products=[services.ProductInput(sku=s, name=f"Bench {s}", weight_grams=300)
+                                       for s in SKUS])
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    # First call records the key's last use (once per few minutes), so the captured one is typical.
+    client.post("/api/v1/orders/", order_body("warm"), content_type="application/json",
+                HTTP_IDEMPOTENCY_KEY="k-warm")
+    statements: list[tuple[str, tuple]] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, tuple(params or ())))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        response = client.post("/api/v1/orders/", order_body("capture"), content_type="application/json",
+                               HTTP_IDEMPOTENCY_KEY="k-capture")
+    assert response.status_code == 201, response.content
+    created = response.json()
+    from oms.idempotency import idempotency_lock_id
+    from orders.models import ApiKey
+
+    key = ApiKey.objects.get(name="bench")
+    dynamic = {
+        "external_id": "B-capture",
+        "email": "ccapture@example.com",
+        "idem_key": "k-capture",
+        "lock_id": idempotency_lock_id(f"apikey:{key.pk}", "k-capture"),
+        "customer_id": created["customer"]["id"],
+        "order_id": created["id"],
+    }
+    connection.close()
+    return raw_key, statements, dynamic
+
+
+INSERT_RE = re.compile(r'^INSERT INTO "(\w+)" \(([^)]*)\) (?:VALUES|SELECT)', re.S)
+
+
+def literal(value) -> str:
+    from psycopg import sql as psql
+
+    if value is None:
+        return "NULL"
+    if hasattr(value, "dumps") and hasattr(value, "adapted"):  # psycopg Jsonb wrapper
+        value = json.dumps(value.obj)
+    return psql.Literal(value).as_string(None)
+
+
+def pgbench_script(statements: list[tuple[str, tuple]], dynamic: dict) -> str:
+    """The captured transaction with per-order values turned into pgbench variables."""
+    by_column = {
+        "external_id": "('B-' || :r)",
+        "email": "('c' || :r || '@example.com')",
+        "key": "('k-' || :r)",
+        "customer_id": ":cust_id",
+        "shipping_address_id": ":addr_id",
+        "order_id": ":ord_id",
+    }
+    by_value = {
+        dynamic["external_id"]: "('B-' || :r)",
+        dynamic["email"]: "('c' || :r || '@example.com')",
+        dynamic["idem_key"]: "('k-' || :r)",
+        dynamic["lock_id"]: ":r",
+    }
+    lines = ["\\set r random(1, 1000000000000)", "BEGIN;"]
+    last_insert = ""
+    for sql, params in statements:
+        if sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")):
+            continue
+        rendered = []
+        match = INSERT_RE.match(sql)
+        columns = [c.strip().strip('"') for c in match.group(2).split(",")] if match else []
+        for index, value in enumerate(params):
+            column = columns[index % len(columns)] if columns else None
+            if column in by_column and isinstance(value, list):
+                # bulk insert through UNNEST: one array per column
+                rendered.append(f"ARRAY[{', '.join([by_column[column]] * len(value))}]")
+            elif column in by_column and not (column == "key" and value != dynamic["idem_key"]):
+                rendered.append(by_column[column])
+            elif isinstance(value, str | int) and value in by_value:
+                rendered.append(by_value[value])
+            else:
+                rendered.append(literal(value))
+        text = sql.replace("%s", "{}").format(*rendered) if params else sql
+        text = " ".join(text.split())
+        if match and match.group(1) == "orders_address":
+            text += " \\gset addr_"
+        elif match and match.group(1) == "orders_order":
+            text += " \\gset ord_"
+        elif text.startswith('SELECT "orders_customer"."id"') and last_insert == "orders_customer":
+            # the read-back after the customer insert gives the id the order uses
+            text = re.sub(r'^SELECT .*? FROM', 'SELECT "orders_customer"."id" AS cust_id FROM', text) + " \\gset"
+        if match:
+            last_insert = match.group(1)
+        lines.append(text if "\\gset" in text else text + ";")
+    lines.append("COMMIT;")
+    return "\n".join(lines) + "\n"
+
+
+WRK_SCRIPT = """
+local counter = 0
+local threads = {}
+local template = [==[%(template)s]==]
+setup = function(thread)
+  thread:set("tid", tostring(#threads + 1) .. "%(run)s")
+  table.insert(threads, thread)
+end
+request = function()
+  counter = counter + 1
+  local id = tid .. "-" .. counter
+  local body = string.gsub(template, "RUNID", id)
+  return wrk.format("POST", "/api/v1/orders/", {
+    ["Authorization"] = "Bearer %(key)s",
+    ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = "k-" .. id,
+  }, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT {\\"requests\\": %%d, \\"seconds\\": %%f, \\"non2xx\\": %%d, \\"errors\\": %%d, "
+    .. "\\"p50_ms\\": %%f, \\"p99_ms\\": %%f, \\"mean_ms\\": %%f}\\n",
+    summary.requests, summary.duration / 1e6, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.mean / 1000))
+end
+"""
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def run_wrk(raw_key: str, seconds: int, connections: int, run: str) -> dict:
+    template = json.dumps(order_body("RUNID"))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % {"template": template, "key": raw_key, "run": run})
+    out = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s", "-s", script.name,
+         f"http://127.0.0.1:{PORT}"], capture_output=True, text=True, check=True,
+    ).stdout
+    result = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
+    result["orders_per_s"] = (result["requests"] - result["non2xx"]) / result["seconds"]
+    return result
+
+
+def run_pgbench(script_text: str, seconds: int, connections: int) -> dict:
+    parsed = urlparse(BENCH_URL)
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(script_text)
+    out = subprocess.run(
+        ["pgbench", "-n", "-c", str(connections), "-j", "2", "-T", str(seconds), "-f", script.name,
+         "-h", parsed.hostname, "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres", "oms_bench"],
+        capture_output=True, text=True,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(out.stdout + out.stderr)
+    tps = float(re.search(r"tps = ([\d.]+)", out.stdout).group(1))
+    latency = float(re.search(r"latency average = ([\d.]+) ms", out.stdout).group(1))
+    failed = int(re.search(r"number of failed transactions: (\d+)", out.stdout).group(1))
+    return {"tps": tps, "latency_avg_ms": latency, "failed": failed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--keep-script", action="store_true", help="print the pgbench script")
+    args = parser.parse_args()
+    for tool in ("wrk", "pgbench"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing: apt-get install {'wrk' if tool == 'wrk' else 'postgresql-client'}")
+
+    recreate_database()
+    raw_key, statements, dynamic = setup_and_capture()
+    script = pgbench_script(statements, dynamic)
+    if args.keep_script:
+        print(script)
+    print(f"endpoint SQL per order: {sum(1 for s, _ in statements if not s.startswith(('SAVEPOINT', 'RELEASE')))}"
+          " statements (captured)")
+
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "oms.wsgi:application", "--bind", f"127.0.0.1:{PORT}",
+         "--workers", str(args.workers), "--log-level", "warning"],
+        cwd=ROOT, env=bench_env(), start_new_session=True,
+    )
+    try:
+        wait_for_port(PORT)
+        run = str(int(time.time()))
+        run_wrk(raw_key, 3, args.connections, run + "w")  # warm-up: imports, connections, caches
+        api = run_wrk(raw_key, args.seconds, args.connections, run)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    pg = run_pgbench(script, args.seconds, args.connections)
+    ratio = api["orders_per_s"] / pg["tps"]
+    print(f"API (gunicorn x{args.workers}, wrk {args.connections} connections, {args.seconds}s, 3-line orders):")
+    print(f"  {api['orders_per_s']:.1f} orders/s   p50 {api['p50_ms']:.1f} ms   p99 {api['p99_ms']:.1f} ms   "
+          f"non-2xx {api['non2xx']}   socket errors {api['errors']}")
+    print(f"pgbench, same SQL, {args.connections} connections: {pg['tps']:.1f} tps   "
+          f"avg {pg['latency_avg_ms']:.2f} ms   failed {pg['failed']}")
+    print(f"ratio API / pgbench: {ratio:.3f}")
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    (results / f"intake-{run}.json").write_text(json.dumps({"api": api, "pgbench": pg, "ratio": ratio,
+                                                            "args": vars(args)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
