@@ -43,23 +43,40 @@ def recreate_database() -> None:
     import psycopg
 
     parsed = urlparse(BASE_URL)
-    with psycopg.connect(host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
-                         password=parsed.password, dbname="postgres", autocommit=True) as conn:
+    with psycopg.connect(
+        host=parsed.hostname,
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
         conn.execute("DROP DATABASE IF EXISTS oms_bench WITH (FORCE)")
         conn.execute("CREATE DATABASE oms_bench")
 
 
 def bench_env() -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": BENCH_URL, "REDIS_URL": REDIS_URL, "DEBUG": "0",
-            "DJANGO_SETTINGS_MODULE": "oms.settings", "LOG_LEVEL": "WARNING"}
+    return {
+        **os.environ,
+        "DATABASE_URL": BENCH_URL,
+        "REDIS_URL": REDIS_URL,
+        "DEBUG": "0",
+        "DJANGO_SETTINGS_MODULE": "oms.settings",
+        "LOG_LEVEL": "WARNING",
+    }
 
 
 def order_body(run_id: str) -> dict:
     return {
         "external_id": f"B-{run_id}",
         "customer": {"email": f"c{run_id}@example.com", "first_name": "Bench", "last_name": "Customer"},
-        "shipping_address": {"name": "Bench Customer", "line1": "Odos Patision 12", "city": "Athens",
-                             "postal_code": "104 34", "country": "GR"},
+        "shipping_address": {
+            "name": "Bench Customer",
+            "line1": "Odos Patision 12",
+            "city": "Athens",
+            "postal_code": "104 34",
+            "country": "GR",
+        },
         "lines": [{"sku": SKUS[n], "quantity": 1 + n, "unit_price": "12.50"} for n in (3, 17, 42)],
         "currency": "EUR",
         "service_level": "standard",
@@ -83,12 +100,14 @@ def setup_and_capture() -> tuple[str, list[tuple[str, tuple]], dict]:
     call_command("migrate", verbosity=0)
     channel = services.channel_create(code="bench", name="Bench", kind="web")
     _, raw_key = services.api_key_create(name="bench", channel=channel)
-    services.products_upsert(products=[services.ProductInput(sku=s, name=f"Bench {s}", weight_grams=300)
-                                       for s in SKUS])
+    services.products_upsert(
+        products=[services.ProductInput(sku=s, name=f"Bench {s}", weight_grams=300) for s in SKUS]
+    )
     client = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
     # First call records the key's last use (once per few minutes), so the captured one is typical.
-    client.post("/api/v1/orders/", order_body("warm"), content_type="application/json",
-                HTTP_IDEMPOTENCY_KEY="k-warm")
+    client.post(
+        "/api/v1/orders/", order_body("warm"), content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-warm"
+    )
     statements: list[tuple[str, tuple]] = []
 
     def record(execute, sql, params, many, context):
@@ -96,8 +115,12 @@ def setup_and_capture() -> tuple[str, list[tuple[str, tuple]], dict]:
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(record):
-        response = client.post("/api/v1/orders/", order_body("capture"), content_type="application/json",
-                               HTTP_IDEMPOTENCY_KEY="k-capture")
+        response = client.post(
+            "/api/v1/orders/",
+            order_body("capture"),
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY="k-capture",
+        )
     assert response.status_code == 201, response.content
     created = response.json()
     from oms.idempotency import idempotency_lock_id
@@ -146,7 +169,6 @@ def pgbench_script(statements: list[tuple[str, tuple]], dynamic: dict) -> str:
         dynamic["lock_id"]: ":r",
     }
     lines = ["\\set r random(1, 1000000000000)", "BEGIN;"]
-    last_insert = ""
     for sql, params in statements:
         if sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")):
             continue
@@ -170,11 +192,8 @@ def pgbench_script(statements: list[tuple[str, tuple]], dynamic: dict) -> str:
             text += " \\gset addr_"
         elif match and match.group(1) == "orders_order":
             text += " \\gset ord_"
-        elif text.startswith('SELECT "orders_customer"."id"') and last_insert == "orders_customer":
-            # the read-back after the customer insert gives the id the order uses
-            text = re.sub(r'^SELECT .*? FROM', 'SELECT "orders_customer"."id" AS cust_id FROM', text) + " \\gset"
-        if match:
-            last_insert = match.group(1)
+        elif match and match.group(1) == "orders_customer":
+            text += " \\gset cust_"
         lines.append(text if "\\gset" in text else text + ";")
     lines.append("COMMIT;")
     return "\n".join(lines) + "\n"
@@ -208,6 +227,24 @@ end
 """
 
 
+def cpu_seconds_by_program() -> dict[str, float]:
+    """CPU seconds used so far by every live postgres and gunicorn process (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = {"postgres": 0.0, "gunicorn": 0.0}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        program = "gunicorn" if "gunicorn" in command else "postgres" if command.startswith("postgres") else None
+        if program:
+            totals[program] += (int(fields[11]) + int(fields[12])) / ticks
+    return totals
+
+
 def wait_for_port(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -223,8 +260,23 @@ def run_wrk(raw_key: str, seconds: int, connections: int, run: str) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT % {"template": template, "key": raw_key, "run": run})
     out = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s", "-s", script.name,
-         f"http://127.0.0.1:{PORT}"], capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            script.name,
+            f"http://127.0.0.1:{PORT}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     result = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
     result["orders_per_s"] = (result["requests"] - result["non2xx"]) / result["seconds"]
@@ -236,9 +288,27 @@ def run_pgbench(script_text: str, seconds: int, connections: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(script_text)
     out = subprocess.run(
-        ["pgbench", "-n", "-c", str(connections), "-j", "2", "-T", str(seconds), "-f", script.name,
-         "-h", parsed.hostname, "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres", "oms_bench"],
-        capture_output=True, text=True,
+        [
+            "pgbench",
+            "-n",
+            "-c",
+            str(connections),
+            "-j",
+            "2",
+            "-T",
+            str(seconds),
+            "-f",
+            script.name,
+            "-h",
+            parsed.hostname,
+            "-p",
+            str(parsed.port or 5432),
+            "-U",
+            parsed.username or "postgres",
+            "oms_bench",
+        ],
+        capture_output=True,
+        text=True,
     )
     if out.returncode != 0:
         raise RuntimeError(out.stdout + out.stderr)
@@ -249,10 +319,14 @@ def run_pgbench(script_text: str, seconds: int, connections: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="gunicorn threads per worker (gthread worker, keeps connections alive); 0: sync")
     parser.add_argument("--keep-script", action="store_true", help="print the pgbench script")
     args = parser.parse_args()
     for tool in ("wrk", "pgbench"):
@@ -264,34 +338,59 @@ def main() -> None:
     script = pgbench_script(statements, dynamic)
     if args.keep_script:
         print(script)
-    print(f"endpoint SQL per order: {sum(1 for s, _ in statements if not s.startswith(('SAVEPOINT', 'RELEASE')))}"
-          " statements (captured)")
+    print(
+        f"endpoint SQL per order: {sum(1 for s, _ in statements if not s.startswith(('SAVEPOINT', 'RELEASE')))}"
+        " statements (captured)"
+    )
 
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "oms.wsgi:application", "--bind", f"127.0.0.1:{PORT}",
-         "--workers", str(args.workers), "--log-level", "warning"],
-        cwd=ROOT, env=bench_env(), start_new_session=True,
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "oms.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warning",
+            *(["--worker-class", "gthread", "--threads", str(args.threads)] if args.threads else []),
+        ],
+        cwd=ROOT,
+        env=bench_env(),
+        start_new_session=True,
     )
     try:
         wait_for_port(PORT)
         run = str(int(time.time()))
         run_wrk(raw_key, 3, args.connections, run + "w")  # warm-up: imports, connections, caches
+        cpu_before = cpu_seconds_by_program()
         api = run_wrk(raw_key, args.seconds, args.connections, run)
+        cpu_after = cpu_seconds_by_program()
+        orders = api["requests"]
+        api["cpu_ms_per_order"] = {k: (cpu_after[k] - cpu_before[k]) * 1000 / orders for k in cpu_after}
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     pg = run_pgbench(script, args.seconds, args.connections)
     ratio = api["orders_per_s"] / pg["tps"]
-    print(f"API (gunicorn x{args.workers}, wrk {args.connections} connections, {args.seconds}s, 3-line orders):")
-    print(f"  {api['orders_per_s']:.1f} orders/s   p50 {api['p50_ms']:.1f} ms   p99 {api['p99_ms']:.1f} ms   "
-          f"non-2xx {api['non2xx']}   socket errors {api['errors']}")
-    print(f"pgbench, same SQL, {args.connections} connections: {pg['tps']:.1f} tps   "
-          f"avg {pg['latency_avg_ms']:.2f} ms   failed {pg['failed']}")
+    print(
+        f"API (gunicorn x{args.workers}, wrk {args.connections} connections, {args.seconds}s, 3-line orders):"
+    )
+    print(
+        f"  {api['orders_per_s']:.1f} orders/s   p50 {api['p50_ms']:.1f} ms   p99 {api['p99_ms']:.1f} ms   "
+        f"non-2xx {api['non2xx']}   socket errors {api['errors']}"
+    )
+    print("  CPU per order: " + ", ".join(f"{k} {v:.1f} ms" for k, v in api["cpu_ms_per_order"].items()))
+    print(
+        f"pgbench, same SQL, {args.connections} connections: {pg['tps']:.1f} tps   "
+        f"avg {pg['latency_avg_ms']:.2f} ms   failed {pg['failed']}"
+    )
     print(f"ratio API / pgbench: {ratio:.3f}")
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
-    (results / f"intake-{run}.json").write_text(json.dumps({"api": api, "pgbench": pg, "ratio": ratio,
-                                                            "args": vars(args)}, indent=2))
+    (results / f"intake-{run}.json").write_text(
+        json.dumps({"api": api, "pgbench": pg, "ratio": ratio, "args": vars(args)}, indent=2)
+    )
 
 
 if __name__ == "__main__":

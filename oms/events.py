@@ -7,14 +7,17 @@ crash or a duplicate publish is harmless.
 """
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from oms.models import DomainEvent, EventDelivery
+from oms.sql import insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +54,67 @@ def subscriptions_for(event_name: str) -> list[Subscription]:
     return _subscriptions.get(event_name, [])
 
 
+KICK_WINDOW_MS = 200
+_redis_client = None
+# Until when (time.monotonic) this process knows that a delayed kick will cover its commits.
+_covered_until = 0.0
+
+
+def reset_kick_window() -> None:
+    """Forget the open window (tests start each case without one)."""
+    global _covered_until
+    _covered_until = 0.0
+    if settings.REDIS_URL:
+        _redis().delete(KICK_KEY)
+
+
+KICK_KEY = "oms:outbox:kick"
+
+
+def _redis():
+    global _redis_client
+    if _redis_client is None:
+        import redis
+
+        _redis_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
+    return _redis_client
+
+
+def _kick_window_open() -> bool:
+    """True for the first commit of each kick window across all processes.
+
+    Under load this turns one broker message per order into a few per second. A window is opened
+    with Redis SET NX; whoever opens it sends an immediate and a delayed kick, and the delayed one
+    runs after the window closes, so it publishes everything committed during the window. A process
+    that lost the race knows the winner's delayed kick comes at least half a window later, and skips
+    Redis until then. Without Redis (the embedded mode) every commit kicks.
+    """
+    global _covered_until
+    if not settings.REDIS_URL:
+        return True
+    now = time.monotonic()
+    if now < _covered_until:
+        return False
+    try:
+        opened = bool(_redis().set(KICK_KEY, b"1", nx=True, px=KICK_WINDOW_MS))
+    except Exception:
+        log.warning("Redis did not answer; kicking the outbox relay anyway", exc_info=True)
+        return True
+    window = KICK_WINDOW_MS / 1000
+    _covered_until = now + (window if opened else window / 2)
+    return opened
+
+
 def _kick_relay() -> None:
     from oms.tasks import outbox_relay
 
-    # No retry here: if the broker is down the periodic sweep publishes the event later, and the
-    # request that emitted it must not hang on a broker.
+    if not _kick_window_open():
+        return
+    # No retry: if the broker is down the periodic sweep publishes the event later, and the request
+    # that emitted it must not hang on a broker.
     outbox_relay.apply_async(retry=False)
+    if settings.REDIS_URL:
+        outbox_relay.apply_async(retry=False, countdown=KICK_WINDOW_MS / 1000 * 1.5)
 
 
 def _kick_pending() -> bool:
@@ -67,9 +125,8 @@ def event_emit(
     *, name: str, aggregate_type: str, aggregate_id: object, payload: dict[str, Any]
 ) -> DomainEvent:
     """Append a domain event to the outbox; must be called inside the transaction of the change."""
-    event = DomainEvent.objects.create(
-        name=name, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id), payload=payload
-    )
+    event = DomainEvent(name=name, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id), payload=payload)
+    insert_rows([event])
     if not _kick_pending():
         transaction.on_commit(_kick_relay, robust=True)
     return event

@@ -15,6 +15,7 @@ from django.db import connection
 
 from oms.errors import IdempotencyInProgress, IdempotencyKeyReused, ValidationFailed
 from oms.models import IdempotencyRecord
+from oms.sql import insert_rows
 
 MAX_KEY_LENGTH = 255
 
@@ -72,7 +73,7 @@ def idempotency_claim(request: IdempotentRequest) -> IdempotencyRecord | None:
 
 
 def idempotency_store(request: IdempotentRequest, *, status: int, body: Any) -> IdempotencyRecord:
-    return IdempotencyRecord.objects.create(
+    record = IdempotencyRecord(
         principal=request.principal,
         key=request.key,
         method=request.method,
@@ -81,3 +82,4 @@ def idempotency_store(request: IdempotentRequest, *, status: int, body: Any) -> 
         response_status=status,
         response_body=body,
     )
+    return insert_rows([record])[0]

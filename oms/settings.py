@@ -85,7 +85,7 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'oms.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A web process and a worker write at once in the embedded mode: WAL lets readers go on while one
     # writes, IMMEDIATE takes the write lock at BEGIN (no lock upgrade deadlock), the busy timeout
@@ -182,6 +182,19 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TIMEZONE = TIME_ZONE
 OUTBOX_SWEEP_SECONDS = float(os.environ.get("OUTBOX_SWEEP_SECONDS", "30"))
+
+# With Redis, the cache is shared by every process, so entries can be invalidated everywhere at once.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "oms"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+# API keys are looked up on every call; a shared cache saves the query. Revoking a key or disabling a
+# channel clears its entries at once; the lifetime only bounds what a missed clear could cost. Without
+# a shared cache (embedded mode) every call reads the database.
+API_KEY_CACHE_SECONDS = int(os.environ.get("API_KEY_CACHE_SECONDS", "60" if REDIS_URL else "0"))
 
 LOGGING = {
     "version": 1,

@@ -25,6 +25,11 @@ class ChannelAdmin(admin.ModelAdmin):
     list_filter = ["kind", "is_active"]
     search_fields = ["code", "name"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # a disabled channel's keys must stop working at once, cached or not
+        services.api_keys_forget(channel=obj)
+
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):

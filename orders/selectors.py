@@ -2,15 +2,27 @@
 
 from datetime import date, datetime, time
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from orders.models import ApiKey, Order, OrderEvent, OrderLine, order_pk_from_number
-from orders.services import api_key_hash
+from orders.services import api_key_cache_key, api_key_hash
 
 
 def api_key_by_secret(raw_key: str) -> ApiKey | None:
-    return ApiKey.objects.select_related("channel").filter(key_hash=api_key_hash(raw_key)).first()
+    """The key (with its channel) for a secret, from the shared cache when there is one."""
+    key_hash = api_key_hash(raw_key)
+    seconds = settings.API_KEY_CACHE_SECONDS
+    if seconds:
+        key = cache.get(api_key_cache_key(key_hash))
+        if key is not None:
+            return key
+    key = ApiKey.objects.select_related("channel").filter(key_hash=key_hash).first()
+    if key is not None and seconds:
+        cache.set(api_key_cache_key(key_hash), key, seconds)
+    return key
 
 
 def orders_with_lines() -> QuerySet[Order]:

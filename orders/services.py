@@ -12,13 +12,16 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from oms.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
 from oms.events import event_emit
+from oms.sql import insert_rows
 from orders.models import (
     EDITABLE_STATUSES,
     ORDER_TRANSITIONS,
@@ -74,7 +77,7 @@ class Actor:
 
 
 def _history(order: Order, actor: Actor, kind: str, **fields: Any) -> OrderEvent:
-    return OrderEvent.objects.create(
+    event = OrderEvent(
         order=order,
         kind=kind,
         actor_type=actor.type,
@@ -82,6 +85,7 @@ def _history(order: Order, actor: Actor, kind: str, **fields: Any) -> OrderEvent
         actor_label=actor.label[:120],
         **fields,
     )
+    return insert_rows([event])[0]
 
 
 # ------------------------------------------------------------------------------- channels and API keys
@@ -139,7 +143,35 @@ def api_key_revoke(*, key_id: int) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+    api_keys_forget(key_hashes=[key.key_hash])
     return key
+
+
+def api_key_cache_key(key_hash: str) -> str:
+    return f"apikey:{key_hash}"
+
+
+def api_keys_forget(*, key_hashes: Iterable[str] = (), channel: Channel | None = None) -> None:
+    """Drop cached API keys once the surrounding transaction commits (after a revoke, or a change of
+    the channel they act for), so that every process sees the change on the next call."""
+    hashes = list(key_hashes)
+    if channel is not None:
+        hashes += list(ApiKey.objects.filter(channel=channel).values_list("key_hash", flat=True))
+    if hashes:
+        names = [api_key_cache_key(h) for h in hashes]
+        # Now, so this transaction's own reads miss the cache; and after commit, because another
+        # process may have cached the old row in between.
+        cache.delete_many(names)
+        transaction.on_commit(lambda: cache.delete_many(names))
+
+
+def api_key_touch(key: ApiKey) -> None:
+    """Record that the key was used (coarse-grained: the caller decides how often)."""
+    now = timezone.now()
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    key.last_used_at = now
+    if settings.API_KEY_CACHE_SECONDS:
+        cache.set(api_key_cache_key(key.key_hash), key, settings.API_KEY_CACHE_SECONDS)
 
 
 # ------------------------------------------------------------------------------------------- products
@@ -208,11 +240,10 @@ def customer_resolve(
         lookup |= Q(phone=phone)
     matches = list(Customer.objects.filter(lookup)[:2])
     if not matches:
-        Customer.objects.bulk_create(
-            [Customer(email=email, phone=phone, first_name=first_name, last_name=last_name)],
-            ignore_conflicts=True,
-        )
-        # Another transaction may have created the same person since we looked: read back either way.
+        created = _customer_insert(email=email, phone=phone, first_name=first_name, last_name=last_name)
+        if created is not None:
+            return created
+        # Another transaction created the same person since we looked: use theirs.
         matches = list(Customer.objects.filter(lookup)[:2])
     customer = next((c for c in matches if email and c.email == email), matches[0])
     changed = []
@@ -228,6 +259,36 @@ def customer_resolve(
     if changed:
         customer.save(update_fields=[*changed, "updated_at"])
     return customer
+
+
+def _customer_insert(
+    *, email: str | None, phone: str | None, first_name: str, last_name: str
+) -> Customer | None:
+    """Insert a customer unless a concurrent transaction holds the e-mail or phone; one round trip.
+
+    ``ON CONFLICT DO NOTHING ... RETURNING`` is what the ORM cannot say in one statement (PostgreSQL,
+    and SQLite 3.35+); a conflict returns no row instead of aborting the transaction.
+    """
+    now = timezone.now()
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (email, phone, first_name, last_name, created_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
+            [email, phone, first_name, last_name, now, now],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Customer(
+        id=row[0],
+        email=email,
+        phone=phone,
+        first_name=first_name,
+        last_name=last_name,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- orders
@@ -360,8 +421,8 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
         first_name=data.customer.first_name,
         last_name=data.customer.last_name,
     )
-    shipping_address = Address.objects.create(**{k: v for k, v in address.items() if k in ADDRESS_FIELDS})
-    order = Order.objects.create(
+    shipping_address = insert_rows([Address(**{k: v for k, v in address.items() if k in ADDRESS_FIELDS})])[0]
+    order = Order(
         channel=channel,
         external_id=data.external_id,
         customer=customer,
@@ -380,7 +441,8 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
         requested_delivery_end=data.requested_delivery_end,
         placed_at=data.placed_at or timezone.now(),
     )
-    lines = OrderLine.objects.bulk_create(
+    insert_rows([order])
+    lines = insert_rows(
         [
             OrderLine(
                 order=order,

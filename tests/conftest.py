@@ -15,6 +15,17 @@ def _celery_eager():
 
 
 @pytest.fixture(autouse=True)
+def _outbox_kick_window_closed():
+    # The relay kick is debounced across processes through Redis; each test starts with no window open.
+    from django.core.cache import cache
+
+    from oms.events import reset_kick_window
+
+    cache.clear()
+    reset_kick_window()
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

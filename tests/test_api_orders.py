@@ -372,3 +372,17 @@ def test_unknown_endpoint_is_json_404(api):
     response = api.get("/api/v1/nothing-here/")
     assert response.status_code == 404
     assert json.loads(response.content)["error"]["code"] == "not_found"
+
+
+def test_disabling_a_channel_in_admin_stops_its_cached_keys(client, channel, channel_key, products):
+    from django.contrib.auth.models import User
+
+    raw = channel_key[1]
+    assert api_client_for(raw).get(URL).status_code == 200  # now cached
+    client.force_login(User.objects.create_superuser("root", password="pw-root-123"))
+    response = client.post(f"/admin/orders/channel/{channel.pk}/change/",
+                           {"code": channel.code, "name": channel.name, "kind": channel.kind})  # is_active unticked
+    assert response.status_code == 302
+    denied = api_client_for(raw).get(URL)
+    assert denied.status_code == 401
+    assert "disabled" in denied.json()["error"]["message"]

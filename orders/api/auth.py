@@ -10,6 +10,7 @@ from rest_framework.permissions import BasePermission
 
 from orders.models import ApiKey, ApiScope
 from orders.selectors import api_key_by_secret
+from orders.services import api_key_touch
 
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 
@@ -47,7 +48,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             # Coarse on purpose: one write per key every few minutes, not one per request.
-            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            api_key_touch(key)
         return ApiClient(key), key
 
     def authenticate_header(self, request) -> str:

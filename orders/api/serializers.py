@@ -8,9 +8,10 @@ from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from orders.models import (
+    ActorType,
     HoldReason,
     Order,
-    OrderEvent,
+    OrderEventKind,
     OrderLine,
     OrderStatus,
     PaymentStatus,
@@ -255,15 +256,17 @@ class LineQuantitiesOut(serializers.Serializer):
 
 
 @extend_schema_serializer(component_name="OrderLine")
-class LineOut(serializers.ModelSerializer):
+class LineOut(serializers.Serializer):
+    # Plain serializers with declared fields: ModelSerializer would introspect the model on every
+    # response, which showed up in the intake profile.
+    line_number = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    quantity = serializers.IntegerField(help_text="Units ordered, after edits.")
     unit_price = MoneyField("unit_price")
     discount = MoneyField("discount")
     total = MoneyField("total")
     quantities = LineQuantitiesOut(source="*")
-
-    class Meta:
-        model = OrderLine
-        fields = ["line_number", "sku", "name", "quantity", "unit_price", "discount", "total", "quantities"]
 
 
 @extend_schema_serializer(component_name="DeliveryWindow")
@@ -273,68 +276,47 @@ class DeliveryWindowOut(serializers.Serializer):
 
 
 @extend_schema_serializer(component_name="Order")
-class OrderOut(serializers.ModelSerializer):
+class OrderOut(serializers.Serializer):
+    id = serializers.IntegerField()
     number = serializers.CharField(help_text="Our own order number.")
+    external_id = serializers.CharField(help_text="The channel's own order number.")
     channel = serializers.CharField(source="channel.code")
     status = serializers.ChoiceField(choices=OrderStatus.choices)
     hold_reason = serializers.ChoiceField(choices=HoldReason.choices, allow_blank=True)
+    currency = serializers.CharField()
     subtotal = MoneyField("subtotal")
     discount_total = MoneyField("discount_total")
     order_discount = MoneyField("order_discount")
     shipping_total = MoneyField("shipping_total")
     tax_total = MoneyField("tax_total")
     total = MoneyField("total")
+    service_level = serializers.ChoiceField(choices=ServiceLevel.choices)
+    payment_status = serializers.ChoiceField(choices=PaymentStatus.choices)
     requested_delivery_window = DeliveryWindowOut(source="*")
+    placed_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
     customer = CustomerOut()
     shipping_address = AddressOut()
     lines = LineOut(many=True)
 
-    class Meta:
-        model = Order
-        fields = [
-            "id",
-            "number",
-            "external_id",
-            "channel",
-            "status",
-            "hold_reason",
-            "currency",
-            "subtotal",
-            "discount_total",
-            "order_discount",
-            "shipping_total",
-            "tax_total",
-            "total",
-            "service_level",
-            "payment_status",
-            "requested_delivery_window",
-            "placed_at",
-            "created_at",
-            "updated_at",
-            "customer",
-            "shipping_address",
-            "lines",
-        ]
-
 
 @extend_schema_serializer(component_name="OrderEvent")
-class OrderEventOut(serializers.ModelSerializer):
+class OrderEventOut(serializers.Serializer):
     at = serializers.DateTimeField(source="created_at")
+    kind = serializers.ChoiceField(choices=OrderEventKind.choices)
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    actor_type = serializers.ChoiceField(choices=ActorType.choices)
     actor = serializers.CharField(source="actor_label")
     before = serializers.JSONField(allow_null=True)
     after = serializers.JSONField(allow_null=True)
-
-    class Meta:
-        model = OrderEvent
-        fields = ["at", "kind", "from_status", "to_status", "actor_type", "actor", "before", "after", "note"]
+    note = serializers.CharField()
 
 
 @extend_schema_serializer(component_name="OrderDetail")
 class OrderDetailOut(OrderOut):
     history = OrderEventOut(source="events", many=True)
-
-    class Meta(OrderOut.Meta):
-        fields = [*OrderOut.Meta.fields, "history"]
 
 
 @extend_schema_serializer(component_name="ProductsBulkResult")
@@ -371,3 +353,100 @@ class ErrorBody(serializers.Serializer):
 @extend_schema_serializer(component_name="Error")
 class ErrorOut(serializers.Serializer):
     error = ErrorBody()
+
+
+# ------------------------------------------------------------------------------ fast representation
+#
+# The serializers above declare the response shapes for the OpenAPI schema. On the hot paths (order
+# intake and the order list) building the same dicts directly is several times cheaper than DRF's
+# per-request field copies; tests/test_api_shapes.py holds both to exactly the same output.
+
+
+def _money(amount, places: int) -> str:
+    return f"{amount:.{places}f}"
+
+
+def _when(value) -> str | None:
+    if value is None:
+        return None
+    # as DRF's DateTimeField renders it: in the current time zone, UTC written as Z
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _line_json(line: OrderLine, places: int) -> dict:
+    return {
+        "line_number": line.line_number,
+        "sku": line.sku,
+        "name": line.name,
+        "quantity": line.quantity,
+        "unit_price": _money(line.unit_price, places),
+        "discount": _money(line.discount, places),
+        "total": _money(line.total, places),
+        "quantities": {
+            "ordered": line.quantity,
+            "allocated": line.qty_allocated,
+            "picked": line.qty_picked,
+            "shipped": line.qty_shipped,
+            "delivered": line.qty_delivered,
+            "returned": line.qty_returned,
+            "cancelled": line.qty_cancelled,
+        },
+    }
+
+
+def _coordinate(value) -> str | None:
+    return None if value is None else f"{value:.6f}"
+
+
+def order_json(order: Order) -> dict:
+    """The ``Order`` response body (see ``OrderOut``)."""
+    places = currency_precision(order.currency) or 0
+    customer = order.customer
+    address = order.shipping_address
+    return {
+        "id": order.pk,
+        "number": order.number,
+        "external_id": order.external_id,
+        "channel": order.channel.code,
+        "status": order.status,
+        "hold_reason": order.hold_reason,
+        "currency": order.currency,
+        "subtotal": _money(order.subtotal, places),
+        "discount_total": _money(order.discount_total, places),
+        "order_discount": _money(order.order_discount, places),
+        "shipping_total": _money(order.shipping_total, places),
+        "tax_total": _money(order.tax_total, places),
+        "total": _money(order.total, places),
+        "service_level": order.service_level,
+        "payment_status": order.payment_status,
+        "requested_delivery_window": {
+            "start": _when(order.requested_delivery_start),
+            "end": _when(order.requested_delivery_end),
+        },
+        "placed_at": _when(order.placed_at),
+        "created_at": _when(order.created_at),
+        "updated_at": _when(order.updated_at),
+        "customer": {
+            "id": customer.pk,
+            "email": customer.email,
+            "phone": customer.phone,
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+        },
+        "shipping_address": {
+            "name": address.name,
+            "company": address.company,
+            "line1": address.line1,
+            "line2": address.line2,
+            "city": address.city,
+            "city_area": address.city_area,
+            "region": address.region,
+            "postal_code": address.postal_code,
+            "country": address.country,
+            "phone": address.phone,
+            "latitude": _coordinate(address.latitude),
+            "longitude": _coordinate(address.longitude),
+        },
+        "lines": [_line_json(line, places) for line in order.lines.all()],
+    }

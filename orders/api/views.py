@@ -21,6 +21,7 @@ from orders.api.serializers import (
     OrderDetailOut,
     OrderOut,
     OrderUpdateIn,
+    order_json,
     ProductOut,
     ProductsBulkIn,
     ProductsBulkOut,
@@ -109,7 +110,7 @@ class OrdersView(GenericAPIView):
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(OrderOut(page, many=True).data)
+        return self.get_paginated_response([order_json(order) for order in page])
 
     @extend_schema(
         operation_id="orders_create",
@@ -154,7 +155,7 @@ class OrdersView(GenericAPIView):
                 order = services.order_create(
                     channel=key.channel, actor=services.Actor.for_api_key(key), data=data
                 )
-                body = OrderOut(order).data
+                body = order_json(order)
                 if idem:
                     idempotency_store(idem, status=201, body=body)
         except IntegrityError as exc:

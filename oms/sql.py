@@ -1,0 +1,60 @@
+"""Inserts for the hot paths (order intake, events) without the ORM's per-call SQL compilation.
+
+Profiling order intake showed that compiling each INSERT cost more CPU than PostgreSQL spent
+executing it. ``insert_rows`` prepares values exactly as the ORM does (``pre_save`` for auto
+timestamps, ``get_db_prep_save`` for adaptation) but builds the statement text once per model,
+column list and row count. It skips ``Model.save()``, so it is only for plain inserts of rows that
+have no save-time logic beyond their fields.
+"""
+
+from functools import cache
+from typing import TypeVar
+
+from django.db import connections, models, router
+
+M = TypeVar("M", bound=models.Model)
+
+
+def _columns(model: type[models.Model]) -> tuple[models.Field, ...]:
+    return tuple(f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField))
+
+
+@cache
+def _insert_sql(model: type[models.Model], vendor: str, row_count: int, returning: bool) -> str:
+    fields = _columns(model)
+    connection_ops = connections[router.db_for_write(model)].ops
+    table = connection_ops.quote_name(model._meta.db_table)
+    columns = ", ".join(connection_ops.quote_name(f.column) for f in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row] * row_count)
+    if returning:
+        sql += f" RETURNING {connection_ops.quote_name(model._meta.pk.column)}"
+    return sql
+
+
+def insert_rows(objs: list[M]) -> list[M]:
+    """INSERT the unsaved ``objs`` (all of one model) in one statement and set their primary keys."""
+    if not objs:
+        return objs
+    model = type(objs[0])
+    connection = connections[router.db_for_write(model)]
+    fields = _columns(model)
+    params = [
+        field.get_db_prep_save(field.pre_save(obj, add=True), connection=connection)
+        for obj in objs
+        for field in fields
+    ]
+    returning = connection.features.can_return_rows_from_bulk_insert
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(model, connection.vendor, len(objs), returning), params)
+        if returning:
+            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+                obj.pk = pk
+        elif len(objs) == 1:
+            objs[0].pk = connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.pk.column)
+        else:
+            raise NotImplementedError("Multi-row inserts need a database that returns inserted ids.")
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return objs
