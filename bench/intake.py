@@ -218,8 +218,8 @@ request = function()
   }, body)
 end
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT {\\"requests\\": %%d, \\"seconds\\": %%f, \\"non2xx\\": %%d, \\"errors\\": %%d, "
-    .. "\\"p50_ms\\": %%f, \\"p99_ms\\": %%f, \\"mean_ms\\": %%f}\\n",
+  io.write(string.format("RESULT {\\"requests\\": %%d, \\"seconds\\": %%f, \\"non2xx\\": %%d, "
+    .. "\\"errors\\": %%d, \\"p50_ms\\": %%f, \\"p99_ms\\": %%f, \\"mean_ms\\": %%f}\\n",
     summary.requests, summary.duration / 1e6, summary.errors.status,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.mean / 1000))
@@ -239,7 +239,9 @@ def cpu_seconds_by_program() -> dict[str, float]:
                 command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        program = "gunicorn" if "gunicorn" in command else "postgres" if command.startswith("postgres") else None
+        program = (
+            "gunicorn" if "gunicorn" in command else "postgres" if command.startswith("postgres") else None
+        )
         if program:
             totals[program] += (int(fields[11]) + int(fields[12])) / ticks
     return totals
@@ -283,7 +285,7 @@ def run_wrk(raw_key: str, seconds: int, connections: int, run: str) -> dict:
     return result
 
 
-def run_pgbench(script_text: str, seconds: int, connections: int) -> dict:
+def run_pgbench(script_text: str, seconds: int, connections: int, mode: str) -> dict:
     parsed = urlparse(BENCH_URL)
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(script_text)
@@ -291,6 +293,8 @@ def run_pgbench(script_text: str, seconds: int, connections: int) -> dict:
         [
             "pgbench",
             "-n",
+            "-M",
+            mode,
             "-c",
             str(connections),
             "-j",
@@ -325,8 +329,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="gunicorn threads per worker (gthread worker, keeps connections alive); 0: sync")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="gunicorn threads per worker (gthread worker, keeps connections alive); 0: sync",
+    )
+    parser.add_argument(
+        "--pgbench-mode",
+        default="simple",
+        choices=["simple", "extended", "prepared"],
+        help="pgbench protocol; simple matches Django's client-side parameter binding (the default)",
+    )
     parser.add_argument("--keep-script", action="store_true", help="print the pgbench script")
     args = parser.parse_args()
     for tool in ("wrk", "pgbench"):
@@ -338,10 +352,8 @@ def main() -> None:
     script = pgbench_script(statements, dynamic)
     if args.keep_script:
         print(script)
-    print(
-        f"endpoint SQL per order: {sum(1 for s, _ in statements if not s.startswith(('SAVEPOINT', 'RELEASE')))}"
-        " statements (captured)"
-    )
+    count = sum(1 for sql, _ in statements if not sql.startswith(("SAVEPOINT", "RELEASE")))
+    print(f"endpoint SQL per order: {count} statements (captured)")
 
     server = subprocess.Popen(
         [
@@ -371,7 +383,7 @@ def main() -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    pg = run_pgbench(script, args.seconds, args.connections)
+    pg = run_pgbench(script, args.seconds, args.connections, args.pgbench_mode)
     ratio = api["orders_per_s"] / pg["tps"]
     print(
         f"API (gunicorn x{args.workers}, wrk {args.connections} connections, {args.seconds}s, 3-line orders):"
@@ -382,7 +394,7 @@ def main() -> None:
     )
     print("  CPU per order: " + ", ".join(f"{k} {v:.1f} ms" for k, v in api["cpu_ms_per_order"].items()))
     print(
-        f"pgbench, same SQL, {args.connections} connections: {pg['tps']:.1f} tps   "
+        f"pgbench -M {args.pgbench_mode}, same SQL, {args.connections} connections: {pg['tps']:.1f} tps   "
         f"avg {pg['latency_avg_ms']:.2f} ms   failed {pg['failed']}"
     )
     print(f"ratio API / pgbench: {ratio:.3f}")

@@ -76,7 +76,9 @@ def _redis():
     if _redis_client is None:
         import redis
 
-        _redis_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
+        _redis_client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5
+        )
     return _redis_client
 
 
@@ -125,7 +127,9 @@ def event_emit(
     *, name: str, aggregate_type: str, aggregate_id: object, payload: dict[str, Any]
 ) -> DomainEvent:
     """Append a domain event to the outbox; must be called inside the transaction of the change."""
-    event = DomainEvent(name=name, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id), payload=payload)
+    event = DomainEvent(
+        name=name, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id), payload=payload
+    )
     insert_rows([event])
     if not _kick_pending():
         transaction.on_commit(_kick_relay, robust=True)

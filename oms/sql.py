@@ -20,22 +20,32 @@ def _columns(model: type[models.Model]) -> tuple[models.Field, ...]:
 
 
 @cache
-def _insert_sql(model: type[models.Model], vendor: str, row_count: int, returning: bool) -> str:
+def _insert_sql(
+    model: type[models.Model], vendor: str, row_count: int, returning: bool, skip_conflicts: bool
+) -> str:
     fields = _columns(model)
     connection_ops = connections[router.db_for_write(model)].ops
     table = connection_ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection_ops.quote_name(f.column) for f in fields)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     sql = f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row] * row_count)
+    if skip_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
     if returning:
         sql += f" RETURNING {connection_ops.quote_name(model._meta.pk.column)}"
     return sql
 
 
-def insert_rows(objs: list[M]) -> list[M]:
-    """INSERT the unsaved ``objs`` (all of one model) in one statement and set their primary keys."""
+def insert_rows(objs: list[M], *, skip_conflicts: bool = False) -> list[M]:
+    """INSERT the unsaved ``objs`` (all of one model) in one statement and set their primary keys.
+
+    With ``skip_conflicts`` (one row only) a row that would break a unique constraint is not written
+    and the result is empty, instead of an error that aborts the transaction.
+    """
     if not objs:
         return objs
+    if skip_conflicts and len(objs) != 1:
+        raise ValueError("skip_conflicts works on one row at a time.")
     model = type(objs[0])
     connection = connections[router.db_for_write(model)]
     fields = _columns(model)
@@ -46,10 +56,15 @@ def insert_rows(objs: list[M]) -> list[M]:
     ]
     returning = connection.features.can_return_rows_from_bulk_insert
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(model, connection.vendor, len(objs), returning), params)
+        cursor.execute(_insert_sql(model, connection.vendor, len(objs), returning, skip_conflicts), params)
         if returning:
-            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+            rows = cursor.fetchall()
+            if skip_conflicts and not rows:
+                return []
+            for obj, (pk,) in zip(objs, rows, strict=True):
                 obj.pk = pk
+        elif skip_conflicts:
+            raise NotImplementedError("skip_conflicts needs a database that returns inserted ids.")
         elif len(objs) == 1:
             objs[0].pk = connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.pk.column)
         else:

@@ -407,14 +407,6 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
     if errors:
         raise ValidationFailed("The order is invalid; nothing was saved.", details=errors)
 
-    existing = (
-        Order.objects.filter(channel=channel, external_id=data.external_id)
-        .values_list("id", flat=True)
-        .first()
-    )
-    if existing:
-        raise_duplicate_external_id(channel=channel, external_id=data.external_id, order_id=existing)
-
     customer = customer_resolve(
         email=data.customer.email,
         phone=phone,
@@ -441,7 +433,13 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
         requested_delivery_end=data.requested_delivery_end,
         placed_at=data.placed_at or timezone.now(),
     )
-    insert_rows([order])
+    if not insert_rows([order], skip_conflicts=True):
+        # The channel sent this external_id before (or a concurrent request just did): the
+        # exception rolls back the customer and address written above.
+        existing = Order.objects.filter(channel=channel, external_id=data.external_id).values_list(
+            "id", flat=True
+        )
+        raise_duplicate_external_id(channel=channel, external_id=data.external_id, order_id=existing.first())
     lines = insert_rows(
         [
             OrderLine(

@@ -380,8 +380,10 @@ def test_disabling_a_channel_in_admin_stops_its_cached_keys(client, channel, cha
     raw = channel_key[1]
     assert api_client_for(raw).get(URL).status_code == 200  # now cached
     client.force_login(User.objects.create_superuser("root", password="pw-root-123"))
-    response = client.post(f"/admin/orders/channel/{channel.pk}/change/",
-                           {"code": channel.code, "name": channel.name, "kind": channel.kind})  # is_active unticked
+    response = client.post(
+        f"/admin/orders/channel/{channel.pk}/change/",
+        {"code": channel.code, "name": channel.name, "kind": channel.kind},
+    )  # is_active unticked
     assert response.status_code == 302
     denied = api_client_for(raw).get(URL)
     assert denied.status_code == 401

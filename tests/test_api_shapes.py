@@ -21,15 +21,28 @@ def via_serializer(order) -> dict:
 def test_fast_order_body_equals_the_declared_serializer(api, products, time_zone):
     bodies = [
         order_payload("A"),
-        order_payload("B", currency="JPY", order_discount="0", shipping_total="0", requested_delivery_window=None,
-                      lines=[{"sku": "CAP-NAVY", "quantity": 1, "unit_price": "1500"}]),
-        order_payload("C", currency="KWD", shipping_total="1.125", order_discount="0",
-                      lines=[{"sku": "CAP-NAVY", "quantity": 3, "unit_price": "2.333", "discount": "0.001"}]),
+        order_payload(
+            "B",
+            currency="JPY",
+            order_discount="0",
+            shipping_total="0",
+            requested_delivery_window=None,
+            lines=[{"sku": "CAP-NAVY", "quantity": 1, "unit_price": "1500"}],
+        ),
+        order_payload(
+            "C",
+            currency="KWD",
+            shipping_total="1.125",
+            order_discount="0",
+            lines=[{"sku": "CAP-NAVY", "quantity": 3, "unit_price": "2.333", "discount": "0.001"}],
+        ),
     ]
     bodies[0]["customer"]["phone"] = None
     ids = [api.post("/api/v1/orders/", body, format="json").json()["id"] for body in bodies]
     services.order_hold(order_id=ids[1], reason="payment_pending", actor=services.Actor.system())
-    services.order_lines_record_progress(order_id=ids[0], quantities={1: {"qty_allocated": 2, "qty_picked": 1}})
+    services.order_lines_record_progress(
+        order_id=ids[0], quantities={1: {"qty_allocated": 2, "qty_picked": 1}}
+    )
     with override_settings(TIME_ZONE=time_zone), timezone.override(time_zone):
         for order in selectors.orders_with_lines().filter(pk__in=ids):
             assert order_json(order) == via_serializer(order)

@@ -21,10 +21,10 @@ from orders.api.serializers import (
     OrderDetailOut,
     OrderOut,
     OrderUpdateIn,
-    order_json,
     ProductOut,
     ProductsBulkIn,
     ProductsBulkOut,
+    order_json,
 )
 from orders.models import ApiScope, Order, OrderStatus, Product
 
@@ -163,8 +163,7 @@ class OrdersView(GenericAPIView):
         return Response(body, status=201, headers={"Location": f"{request.path}{order.pk}/"})
 
     def _after_race(self, exc: IntegrityError, request: Request, idem) -> Response:
-        """A concurrent request won a unique constraint: answer as if we had come second."""
-        channel = request.auth.channel
+        """A concurrent request with the same Idempotency-Key committed first: answer with its response."""
         if "idempotency_once" in str(exc) and idem:
             record = idempotency_claim(idem)
             if record:
@@ -172,17 +171,6 @@ class OrdersView(GenericAPIView):
                     record.response_body,
                     status=record.response_status,
                     headers={"Idempotent-Replayed": "true"},
-                )
-        if "order_external_id_per_channel" in str(exc):
-            external_id = str(request.data.get("external_id", "")).strip()
-            existing = (
-                Order.objects.filter(channel=channel, external_id=external_id)
-                .values_list("id", flat=True)
-                .first()
-            )
-            if existing:
-                services.raise_duplicate_external_id(
-                    channel=channel, external_id=external_id, order_id=existing
                 )
         raise exc
 
