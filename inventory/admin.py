@@ -1,6 +1,19 @@
 from django.contrib import admin
 
-from inventory.models import StockMovement, StockPosition, Warehouse
+from inventory.models import Allocation, BinLocation, Lot, StockMovement, StockPosition, Transfer, Warehouse
+
+
+class ReadOnly(admin.ModelAdmin):
+    """Stock rows change only through the inventory services, so that the ledger stays whole."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Warehouse)
@@ -8,6 +21,13 @@ class WarehouseAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "kind", "city", "country", "cutoff_time", "capacity_per_day", "is_active"]
     list_filter = ["kind", "country", "is_active"]
     search_fields = ["code", "name", "city"]
+
+
+@admin.register(BinLocation)
+class BinLocationAdmin(admin.ModelAdmin):
+    list_display = ["warehouse", "code"]
+    list_filter = ["warehouse"]
+    search_fields = ["code"]
 
 
 @admin.register(StockPosition)
@@ -24,19 +44,52 @@ class StockPositionAdmin(admin.ModelAdmin):
     list_filter = ["warehouse"]
     search_fields = ["product__sku", "product__name"]
     list_select_related = ["warehouse", "product"]
-    readonly_fields = ["on_hand", "allocated", "in_transit"]
-
-
-@admin.register(StockMovement)
-class StockMovementAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "position", "kind", "quantity", "allocated_delta", "reference", "actor"]
-    list_filter = ["kind"]
+    # Only the safety stock and default bin are settings; the figures belong to the ledger.
+    readonly_fields = ["warehouse", "product", "on_hand", "allocated", "in_transit"]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+@admin.register(Lot)
+class LotAdmin(ReadOnly):
+    list_display = ["code", "position", "expiry_date", "bin", "on_hand", "allocated"]
+    search_fields = ["code", "position__product__sku"]
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(ReadOnly):
+    list_display = [
+        "created_at",
+        "position",
+        "lot",
+        "kind",
+        "quantity",
+        "allocated_delta",
+        "in_transit_delta",
+        "reference_type",
+        "reference",
+        "actor",
+    ]
+    list_filter = ["kind", "reference_type"]
+
+
+@admin.register(Allocation)
+class AllocationAdmin(ReadOnly):
+    list_display = ["order_line", "position", "lot", "quantity", "status", "created_at"]
+    list_filter = ["status"]
+
+
+@admin.register(Transfer)
+class TransferAdmin(ReadOnly):
+    list_display = [
+        "pk",
+        "product",
+        "from_warehouse",
+        "to_warehouse",
+        "quantity",
+        "status",
+        "created_at",
+        "received_at",
+    ]
+    list_filter = ["status"]

@@ -43,6 +43,20 @@ class Warehouse(models.Model):
         return f"{self.code} {self.name}"
 
 
+class BinLocation(models.Model):
+    """A place inside a warehouse (aisle-rack-shelf), what the brief calls ``warehouse_location``."""
+
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.CASCADE, related_name="bins")
+    code = models.CharField(max_length=32, help_text="e.g. A-03-2; pickers walk bins in code order.")
+
+    class Meta:
+        ordering = ["warehouse_id", "code"]
+        constraints = [models.UniqueConstraint(fields=["warehouse", "code"], name="binlocation_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.warehouse_id}:{self.code}"
+
+
 class StockPosition(models.Model):
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="positions")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_positions")
@@ -50,6 +64,9 @@ class StockPosition(models.Model):
     allocated = models.IntegerField(default=0, help_text="Promised to orders, not yet shipped.")
     in_transit = models.IntegerField(default=0, help_text="On its way in (transfers, purchase orders).")
     safety_stock = models.IntegerField(default=0, help_text="Kept back from what channels may sell.")
+    default_bin = models.ForeignKey(
+        BinLocation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -72,6 +89,32 @@ class StockPosition(models.Model):
         return max(self.on_hand - self.allocated - self.safety_stock, 0)
 
 
+class Lot(models.Model):
+    """A batch of a lot-tracked product in one position; the position's figures are the sum of its lots."""
+
+    position = models.ForeignKey(StockPosition, on_delete=models.PROTECT, related_name="lots")
+    code = models.CharField(max_length=64)
+    expiry_date = models.DateField(null=True, blank=True)
+    bin = models.ForeignKey(
+        BinLocation, null=True, blank=True, on_delete=models.SET_NULL, related_name="lots"
+    )
+    on_hand = models.IntegerField(default=0)
+    allocated = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["expiry_date", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["position", "code"], name="lot_unique_per_position"),
+            models.CheckConstraint(
+                condition=Q(allocated__gte=0) & Q(allocated__lte=F("on_hand")),
+                name="lot_allocated_within_on_hand",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"lot {self.code} (exp. {self.expiry_date})"
+
+
 class MovementKind(models.TextChoices):
     RECEIPT = "receipt", "Receipt"  # goods received from a supplier
     ADJUSTMENT = "adjustment", "Adjustment"  # a correction with a reason
@@ -84,15 +127,30 @@ class MovementKind(models.TextChoices):
     TRANSFER_IN = "transfer_in", "Transfer in"  # arrived from another warehouse
 
 
+class ReferenceType(models.TextChoices):
+    ORDER_LINE = "order_line", "Order line"  # an allocation, release or shipment for an order line
+    RETURN = "return", "Return"  # a returned unit put back
+    TRANSFER = "transfer", "Transfer"  # goods moving between warehouses
+    IMPORT = "import", "Import batch"  # a receipt, adjustment or count from an integration or a file
+    MANUAL = "manual", "Manual"  # typed in by ops
+    OPENING = "opening", "Opening stock"  # the first figures of a new position
+
+
 class StockMovement(models.Model):
-    """Append-only ledger row: ``quantity`` changes on_hand, ``allocated_delta`` changes allocated."""
+    """Append-only ledger row: ``quantity`` changes on_hand, ``allocated_delta`` changes allocated,
+    ``in_transit_delta`` changes what is on its way in."""
 
     position = models.ForeignKey(StockPosition, on_delete=models.PROTECT, related_name="movements")
+    lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="movements")
     kind = models.CharField(max_length=16, choices=MovementKind.choices)
     quantity = models.IntegerField(default=0)
     allocated_delta = models.IntegerField(default=0)
+    in_transit_delta = models.IntegerField(default=0)
     reason = models.CharField(max_length=200, blank=True)
-    reference = models.CharField(max_length=100, blank=True, help_text="e.g. order-line:12, import:7.")
+    reference_type = models.CharField(
+        max_length=16, choices=ReferenceType.choices, default=ReferenceType.MANUAL
+    )
+    reference = models.CharField(max_length=100, blank=True, help_text="The referenced row's id.")
     actor = models.CharField(max_length=120)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -102,3 +160,61 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.quantity:+d}"
+
+
+class AllocationStatus(models.TextChoices):
+    ACTIVE = "active", "Active"  # stock promised to the line, still on the shelf
+    RELEASED = "released", "Released"  # the promise was withdrawn (cancel, re-route, edit)
+    SHIPPED = "shipped", "Shipped"  # the units left with the line's shipment
+
+
+class Allocation(models.Model):
+    """Units of one order line promised from one position (and lot, where lot-tracked)."""
+
+    order_line = models.ForeignKey("orders.OrderLine", on_delete=models.PROTECT, related_name="allocations")
+    position = models.ForeignKey(StockPosition, on_delete=models.PROTECT, related_name="allocations")
+    lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="allocations")
+    quantity = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=16, choices=AllocationStatus.choices, default=AllocationStatus.ACTIVE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["order_line", "status"], name="allocation_line_status")]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="allocation_quantity_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} for line {self.order_line_id} from {self.position_id}"
+
+
+class TransferStatus(models.TextChoices):
+    IN_TRANSIT = "in_transit", "In transit"  # left the source, counted as in transit at the destination
+    RECEIVED = "received", "Received"  # arrived and added to the destination's stock
+
+
+class Transfer(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="transfers")
+    from_warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="transfers_out")
+    to_warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="transfers_in")
+    quantity = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=16, choices=TransferStatus.choices, default=TransferStatus.IN_TRANSIT
+    )
+    actor = models.CharField(max_length=120)
+    created_at = models.DateTimeField(auto_now_add=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(from_warehouse=F("to_warehouse")), name="transfer_between_two"
+            ),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="transfer_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"transfer {self.pk}: {self.quantity} x {self.product_id}"

@@ -1,11 +1,95 @@
-"""Writes to stock. Every change of on_hand or allocated is a ledger row in the same transaction."""
+"""Every write to stock. Each change of on_hand, allocated or in_transit is a ledger row written in
+the same transaction, so the figures are always the sum of their ledger.
+
+Locking: a service that touches several stock rows locks them with ``select_for_update`` ordered by
+primary key (positions first, then lots), after the order row where there is one. Every path takes
+locks in that order, so concurrent allocations queue instead of deadlocking, and no decision is made
+on figures another transaction could change meanwhile.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Q
+from django.utils import timezone
 
-from inventory.models import MovementKind, StockMovement, StockPosition, Warehouse
-from oms.errors import ValidationFailed
-from orders.models import Product
+from inventory.models import (
+    Allocation,
+    AllocationStatus,
+    BinLocation,
+    Lot,
+    MovementKind,
+    ReferenceType,
+    StockMovement,
+    StockPosition,
+    Transfer,
+    TransferStatus,
+    Warehouse,
+)
+from oms.errors import Conflict, NotFound, ValidationFailed
+from oms.events import event_emit
+from orders import services as order_services
+from orders.models import Order, OrderLine, OrderStatus, Product
+
+ALLOCATABLE_STATUSES = frozenset(
+    {OrderStatus.RECEIVED, OrderStatus.BACKORDERED, OrderStatus.PARTIALLY_ALLOCATED, OrderStatus.ALLOCATED}
+)
+
+
+def _movement(
+    position: StockPosition,
+    kind: str,
+    actor: str,
+    *,
+    lot: Lot | None = None,
+    quantity: int = 0,
+    allocated: int = 0,
+    in_transit: int = 0,
+    reason: str = "",
+    reference_type: str = ReferenceType.MANUAL,
+    reference: object = "",
+) -> StockMovement:
+    return StockMovement(
+        position=position,
+        lot=lot,
+        kind=kind,
+        quantity=quantity,
+        allocated_delta=allocated,
+        in_transit_delta=in_transit,
+        reason=reason,
+        reference_type=reference_type,
+        reference=str(reference),
+        actor=actor,
+    )
+
+
+def _lock_positions(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], StockPosition]:
+    """Lock the positions of (warehouse id, product id) pairs, creating missing ones, in pk order."""
+    pairs = set(pairs)
+    if not pairs:
+        return {}
+    StockPosition.objects.bulk_create(
+        [StockPosition(warehouse_id=w, product_id=p) for w, p in pairs], ignore_conflicts=True
+    )
+    match = Q()
+    for warehouse_id, product_id in pairs:
+        match |= Q(warehouse_id=warehouse_id, product_id=product_id)
+    positions = StockPosition.objects.select_for_update().filter(match).order_by("pk")
+    return {(p.warehouse_id, p.product_id): p for p in positions}
+
+
+def _save_figures(objs: Iterable[StockPosition | Lot]) -> None:
+    for obj in objs:
+        fields = ["on_hand", "allocated"] + (
+            ["in_transit", "updated_at"] if isinstance(obj, StockPosition) else []
+        )
+        obj.save(update_fields=fields)
+
+
+# ------------------------------------------------------------------------------------- receipts & counts
 
 
 @transaction.atomic
@@ -15,23 +99,573 @@ def stock_receive(
     product: Product,
     quantity: int,
     actor: str,
-    reference: str = "",
+    lot_code: str = "",
+    expiry_date: date | None = None,
+    bin_code: str = "",
     reason: str = "",
+    reference_type: str = ReferenceType.MANUAL,
+    reference: object = "",
 ) -> StockPosition:
-    """Goods arrived: on_hand goes up by ``quantity`` and the ledger says so."""
+    """Goods arrived: on_hand goes up, and backordered lines may now be served (``stock.received``)."""
+    errors: dict[str, list[str]] = {}
     if quantity <= 0:
-        raise ValidationFailed(
-            "A receipt needs a positive quantity.", details={"quantity": ["Must be at least 1."]}
+        errors["quantity"] = ["Must be at least 1."]
+    if product.lot_tracked and not lot_code.strip():
+        errors["lot_code"] = [f"{product.sku} is lot-tracked: give the lot code (and its expiry date)."]
+    if errors:
+        raise ValidationFailed("The receipt is invalid; nothing was saved.", details=errors)
+    position = _lock_positions([(warehouse.pk, product.pk)])[(warehouse.pk, product.pk)]
+    bin_location = (
+        BinLocation.objects.get_or_create(warehouse=warehouse, code=bin_code.strip())[0] if bin_code else None
+    )
+    lot = None
+    if product.lot_tracked:
+        lot, _ = Lot.objects.select_for_update().get_or_create(
+            position=position,
+            code=lot_code.strip(),
+            defaults={"expiry_date": expiry_date, "bin": bin_location},
         )
-    position, _ = StockPosition.objects.get_or_create(warehouse=warehouse, product=product)
-    StockPosition.objects.filter(pk=position.pk).update(on_hand=F("on_hand") + quantity)
-    StockMovement.objects.create(
-        position=position,
-        kind=MovementKind.RECEIPT,
+        if expiry_date and lot.expiry_date != expiry_date:
+            raise ValidationFailed(
+                "The lot already exists with another expiry date.",
+                details={"expiry_date": [f"Lot {lot.code} expires on {lot.expiry_date}."]},
+            )
+        lot.on_hand += quantity
+        lot.save(update_fields=["on_hand"])
+    if bin_location and position.default_bin_id is None:
+        position.default_bin = bin_location
+        position.save(update_fields=["default_bin"])
+    position.on_hand += quantity
+    _save_figures([position])
+    _movement(
+        position,
+        MovementKind.RECEIPT,
+        actor,
+        lot=lot,
         quantity=quantity,
         reason=reason,
+        reference_type=reference_type,
         reference=reference,
+    ).save()
+    event_emit(
+        name="stock.received",
+        aggregate_type="stock_position",
+        aggregate_id=position.pk,
+        payload={"warehouse_id": warehouse.pk, "product_id": product.pk, "quantity": quantity},
+    )
+    return position
+
+
+@transaction.atomic
+def stock_adjust(
+    *,
+    warehouse: Warehouse,
+    product: Product,
+    delta: int,
+    reason: str,
+    actor: str,
+    lot_code: str = "",
+    kind: str = MovementKind.ADJUSTMENT,
+    reference_type: str = ReferenceType.MANUAL,
+    reference: object = "",
+) -> StockPosition:
+    """Correct on_hand by ``delta`` (a cycle count passes the difference it found)."""
+    if delta == 0:
+        raise ValidationFailed("Nothing to adjust.", details={"delta": ["Must not be zero."]})
+    if not reason.strip():
+        raise ValidationFailed(
+            "An adjustment needs a reason.", details={"reason": ["Say why the figure changes."]}
+        )
+    position = _lock_positions([(warehouse.pk, product.pk)])[(warehouse.pk, product.pk)]
+    lot = None
+    if product.lot_tracked:
+        lot = Lot.objects.select_for_update().filter(position=position, code=lot_code.strip()).first()
+        if lot is None:
+            raise ValidationFailed(
+                "Unknown lot.", details={"lot_code": [f"No lot '{lot_code}' of {product.sku} here."]}
+            )
+        if lot.on_hand + delta < lot.allocated:
+            raise ValidationFailed(
+                "The lot would hold less than is promised to orders.",
+                details={"delta": [f"Lot {lot.code} has {lot.on_hand} on hand, {lot.allocated} allocated."]},
+            )
+        lot.on_hand += delta
+        lot.save(update_fields=["on_hand"])
+    if position.on_hand + delta < position.allocated:
+        raise ValidationFailed(
+            "The position would hold less than is promised to orders; release allocations first.",
+            details={
+                "delta": [f"{warehouse.code} has {position.on_hand} on hand, {position.allocated} allocated."]
+            },
+        )
+    position.on_hand += delta
+    _save_figures([position])
+    _movement(
+        position,
+        kind,
+        actor,
+        lot=lot,
+        quantity=delta,
+        reason=reason,
+        reference_type=reference_type,
+        reference=reference,
+    ).save()
+    if delta > 0:
+        event_emit(
+            name="stock.received",
+            aggregate_type="stock_position",
+            aggregate_id=position.pk,
+            payload={"warehouse_id": warehouse.pk, "product_id": product.pk, "quantity": delta},
+        )
+    return position
+
+
+# ------------------------------------------------------------------------------------------ allocation
+
+
+@dataclass(frozen=True)
+class PlannedPick:
+    """Routing's instruction: take ``quantity`` units for ``order_line_id`` from ``warehouse_id``."""
+
+    order_line_id: int
+    warehouse_id: int
+    quantity: int
+
+
+@dataclass
+class AllocationOutcome:
+    order_id: int
+    status: str
+    allocated: dict[int, int] = field(default_factory=dict)  # line id -> units allocated now
+    short: dict[int, int] = field(default_factory=dict)  # line id -> units still missing
+
+
+def _usable_lots(lots: list[Lot], *, today: date, min_shelf_life_days: int | None) -> list[Lot]:
+    """Lots that may be promised, first expiry first. A lot expiring today counts as expired; a
+    channel's minimum shelf life moves that limit further out."""
+    last_unusable = today + timedelta(days=min_shelf_life_days or 0)
+    usable = [lot for lot in lots if lot.expiry_date is None or lot.expiry_date > last_unusable]
+    return sorted(usable, key=lambda lot: (lot.expiry_date is None, lot.expiry_date or date.max, lot.pk))
+
+
+def _open_need(line: OrderLine) -> int:
+    return max(line.quantity - line.qty_cancelled - line.qty_allocated, 0)
+
+
+@transaction.atomic
+def stock_allocate(*, order_id: int, actor: str, plan: list[PlannedPick] | None = None) -> AllocationOutcome:
+    """Reserve stock for an order's open quantities and move it to allocated, partially allocated or
+    backordered.
+
+    With a ``plan`` (from routing) only the planned warehouses and quantities are used; without, each
+    line takes from the active warehouses with the most available stock first. Lot-tracked products are
+    taken first-expiry-first, never from expired lots nor from lots too close to expiry for the
+    channel. Whatever cannot be served stays open (backordered).
+    """
+    order = order_services.order_lock(order_id)
+    if order.status not in ALLOCATABLE_STATUSES:
+        raise Conflict(
+            f"Order {order.number} is {order.get_status_display().lower()}: stock is not allocated now.",
+            code="not_allocatable",
+            details={"status": order.status},
+        )
+    lines = [
+        ln
+        for ln in OrderLine.objects.select_for_update()
+        .filter(order=order)
+        .select_related("product")
+        .order_by("line_number")
+        if _open_need(ln) > 0
+    ]
+    outcome = AllocationOutcome(order_id=order.pk, status=order.status)
+    wanted: dict[int, list[tuple[int, int | None]]] = defaultdict(list)  # line id -> [(warehouse, max qty)]
+    if plan is not None:
+        line_ids = {ln.pk for ln in lines}
+        for pick in plan:
+            if pick.order_line_id not in line_ids or pick.quantity <= 0:
+                raise ValidationFailed(
+                    "The plan does not fit the order's open lines.",
+                    details={"plan": [f"Line {pick.order_line_id} x {pick.quantity}."]},
+                )
+            wanted[pick.order_line_id].append((pick.warehouse_id, pick.quantity))
+        warehouse_ids = {pick.warehouse_id for pick in plan}
+    else:
+        warehouse_ids = set(Warehouse.objects.filter(is_active=True).values_list("pk", flat=True))
+    product_ids = {ln.product_id for ln in lines}
+    positions = {
+        (p.warehouse_id, p.product_id): p
+        for p in StockPosition.objects.select_for_update()
+        .filter(product_id__in=product_ids, warehouse_id__in=warehouse_ids)
+        .order_by("pk")
+    }
+    lots_by_position: dict[int, list[Lot]] = defaultdict(list)
+    lot_tracked_positions = [
+        p.pk
+        for p in positions.values()
+        if any(ln.product.lot_tracked and ln.product_id == p.product_id for ln in lines)
+    ]
+    if lot_tracked_positions:
+        for lot in (
+            Lot.objects.select_for_update().filter(position_id__in=lot_tracked_positions).order_by("pk")
+        ):
+            lots_by_position[lot.position_id].append(lot)
+
+    today = timezone.localdate()
+    shelf_life = order.channel.min_shelf_life_days
+    new_allocations: list[Allocation] = []
+    movements: list[StockMovement] = []
+    touched_positions: dict[int, StockPosition] = {}
+    touched_lots: dict[int, Lot] = {}
+    progress: dict[int, dict[str, int]] = {}
+    for line in lines:
+        need = _open_need(line)
+        if plan is not None:
+            sources = [(positions.get((w, line.product_id)), limit) for w, limit in wanted.get(line.pk, [])]
+        else:
+            candidates = [p for (w, prod), p in positions.items() if prod == line.product_id]
+            candidates.sort(key=lambda p: (-p.available, p.warehouse_id))
+            sources = [(p, None) for p in candidates]
+        taken_total = 0
+        for position, limit in sources:
+            if position is None or need == 0:
+                continue
+            room = position.on_hand - position.allocated - position.safety_stock
+            take = min(need, room, limit if limit is not None else need)
+            if take <= 0:
+                continue
+            parts: list[tuple[Lot | None, int]] = []
+            if line.product.lot_tracked:
+                remaining = take
+                for lot in _usable_lots(
+                    lots_by_position[position.pk], today=today, min_shelf_life_days=shelf_life
+                ):
+                    part = min(remaining, lot.on_hand - lot.allocated)
+                    if part > 0:
+                        parts.append((lot, part))
+                        remaining -= part
+                    if remaining == 0:
+                        break
+                take -= remaining
+            else:
+                parts.append((None, take))
+            for lot, part in parts:
+                if lot is not None:
+                    lot.allocated += part
+                    touched_lots[lot.pk] = lot
+                new_allocations.append(Allocation(order_line=line, position=position, lot=lot, quantity=part))
+                movements.append(
+                    _movement(
+                        position,
+                        MovementKind.ALLOCATION,
+                        actor,
+                        lot=lot,
+                        allocated=part,
+                        reference_type=ReferenceType.ORDER_LINE,
+                        reference=line.pk,
+                    )
+                )
+            if take > 0:
+                position.allocated += take
+                touched_positions[position.pk] = position
+                need -= take
+                taken_total += take
+        if taken_total:
+            outcome.allocated[line.pk] = taken_total
+            progress[line.line_number] = {"qty_allocated": line.qty_allocated + taken_total}
+        if need:
+            outcome.short[line.pk] = need
+
+    _save_figures(sorted(touched_positions.values(), key=lambda p: p.pk))
+    _save_figures(sorted(touched_lots.values(), key=lambda lot: lot.pk))
+    Allocation.objects.bulk_create(new_allocations)
+    StockMovement.objects.bulk_create(movements)
+    if progress:
+        order_services.order_lines_record_progress(order_id=order.pk, quantities=progress)
+    all_open = OrderLine.objects.filter(order=order)
+    total_need = sum(_open_need(ln) for ln in all_open)
+    any_allocated = any(ln.qty_allocated > ln.qty_shipped for ln in all_open)
+    target = (
+        OrderStatus.ALLOCATED
+        if total_need == 0
+        else OrderStatus.PARTIALLY_ALLOCATED
+        if any_allocated
+        else OrderStatus.BACKORDERED
+    )
+    if target != order.status:
+        order_services.order_transition(
+            order_id=order.pk, to_status=target, actor=order_services.Actor.system(actor)
+        )
+    outcome.status = target
+    return outcome
+
+
+@transaction.atomic
+def stock_release(
+    *, order_id: int, actor: str, reason: str = "", line_ids: Iterable[int] | None = None
+) -> int:
+    """Withdraw the active allocations of an order (or of some of its lines). Returns the units released."""
+    order_services.order_lock(order_id)
+    query = Allocation.objects.filter(order_line__order_id=order_id, status=AllocationStatus.ACTIVE)
+    if line_ids is not None:
+        query = query.filter(order_line_id__in=list(line_ids))
+    allocations = list(query.select_related("order_line"))
+    if not allocations:
+        return 0
+    positions = {
+        p.pk: p
+        for p in StockPosition.objects.select_for_update()
+        .filter(pk__in={a.position_id for a in allocations})
+        .order_by("pk")
+    }
+    lots = {
+        lot.pk: lot
+        for lot in Lot.objects.select_for_update()
+        .filter(pk__in={a.lot_id for a in allocations if a.lot_id})
+        .order_by("pk")
+    }
+    released: dict[int, int] = defaultdict(int)
+    movements = []
+    for allocation in allocations:
+        position = positions[allocation.position_id]
+        position.allocated -= allocation.quantity
+        lot = lots.get(allocation.lot_id) if allocation.lot_id else None
+        if lot is not None:
+            lot.allocated -= allocation.quantity
+        allocation.status = AllocationStatus.RELEASED
+        released[allocation.order_line_id] += allocation.quantity
+        movements.append(
+            _movement(
+                position,
+                MovementKind.RELEASE,
+                actor,
+                lot=lot,
+                allocated=-allocation.quantity,
+                reason=reason,
+                reference_type=ReferenceType.ORDER_LINE,
+                reference=allocation.order_line_id,
+            )
+        )
+    _save_figures(positions.values())
+    _save_figures(lots.values())
+    Allocation.objects.bulk_update(allocations, ["status", "updated_at"])
+    StockMovement.objects.bulk_create(movements)
+    lines = {ln.pk: ln for ln in OrderLine.objects.filter(pk__in=released)}
+    order_services.order_lines_record_progress(
+        order_id=order_id,
+        quantities={
+            lines[line_id].line_number: {"qty_allocated": lines[line_id].qty_allocated - units}
+            for line_id, units in released.items()
+        },
+    )
+    return sum(released.values())
+
+
+@transaction.atomic
+def stock_ship(*, order_line_id: int, quantity: int, actor: str) -> int:
+    """Units of a line left the warehouse: they leave on_hand and their allocation is consumed."""
+    line = OrderLine.objects.filter(pk=order_line_id).first()
+    if line is None:
+        raise NotFound(f"Order line {order_line_id} does not exist.")
+    order_services.order_lock(line.order_id)
+    allocations = list(
+        Allocation.objects.filter(order_line_id=order_line_id, status=AllocationStatus.ACTIVE).order_by("pk")
+    )
+    if quantity <= 0 or quantity > sum(a.quantity for a in allocations):
+        raise ValidationFailed(
+            "Ship only what is allocated.",
+            details={
+                "quantity": [
+                    f"{sum(a.quantity for a in allocations)} units of line {line.line_number} are allocated."
+                ]
+            },
+        )
+    positions = {
+        p.pk: p
+        for p in StockPosition.objects.select_for_update()
+        .filter(pk__in={a.position_id for a in allocations})
+        .order_by("pk")
+    }
+    lots = {
+        lot.pk: lot
+        for lot in Lot.objects.select_for_update()
+        .filter(pk__in={a.lot_id for a in allocations if a.lot_id})
+        .order_by("pk")
+    }
+    remaining = quantity
+    movements, split = [], []
+    for allocation in allocations:
+        if remaining == 0:
+            break
+        part = min(remaining, allocation.quantity)
+        position = positions[allocation.position_id]
+        position.on_hand -= part
+        position.allocated -= part
+        lot = lots.get(allocation.lot_id) if allocation.lot_id else None
+        if lot is not None:
+            lot.on_hand -= part
+            lot.allocated -= part
+        if part < allocation.quantity:
+            split.append(
+                Allocation(
+                    order_line_id=order_line_id,
+                    position=position,
+                    lot=lot,
+                    quantity=allocation.quantity - part,
+                )
+            )
+            allocation.quantity = part
+        allocation.status = AllocationStatus.SHIPPED
+        movements.append(
+            _movement(
+                position,
+                MovementKind.SHIPMENT,
+                actor,
+                lot=lot,
+                quantity=-part,
+                allocated=-part,
+                reference_type=ReferenceType.ORDER_LINE,
+                reference=order_line_id,
+            )
+        )
+        remaining -= part
+    _save_figures(positions.values())
+    _save_figures(lots.values())
+    Allocation.objects.bulk_update(
+        [a for a in allocations if a.status == AllocationStatus.SHIPPED], ["status", "quantity", "updated_at"]
+    )
+    Allocation.objects.bulk_create(split)
+    StockMovement.objects.bulk_create(movements)
+    line.refresh_from_db()
+    shipped = line.qty_shipped + quantity
+    order_services.order_lines_record_progress(
+        order_id=line.order_id,
+        quantities={line.line_number: {"qty_picked": max(line.qty_picked, shipped), "qty_shipped": shipped}},
+    )
+    return quantity
+
+
+# ------------------------------------------------------------------------------------------- transfers
+
+
+@transaction.atomic
+def transfer_create(
+    *, product: Product, from_warehouse: Warehouse, to_warehouse: Warehouse, quantity: int, actor: str
+) -> Transfer:
+    """Send stock between warehouses: it leaves the source now and is in transit at the destination."""
+    if from_warehouse.pk == to_warehouse.pk:
+        raise ValidationFailed(
+            "A transfer needs two warehouses.", details={"to_warehouse": ["Pick another one."]}
+        )
+    if product.lot_tracked:
+        raise ValidationFailed(
+            "Lot-tracked goods move by lot; send them as a receipt at the destination.",
+            details={"product": [f"{product.sku} is lot-tracked."]},
+        )
+    if quantity <= 0:
+        raise ValidationFailed("Nothing to send.", details={"quantity": ["Must be at least 1."]})
+    positions = _lock_positions([(from_warehouse.pk, product.pk), (to_warehouse.pk, product.pk)])
+    source, destination = positions[(from_warehouse.pk, product.pk)], positions[(to_warehouse.pk, product.pk)]
+    free = source.on_hand - source.allocated
+    if quantity > free:
+        raise ValidationFailed(
+            "Not enough free stock at the source.",
+            details={"quantity": [f"{from_warehouse.code} has {free} units not promised to orders."]},
+        )
+    transfer = Transfer.objects.create(
+        product=product,
+        from_warehouse=from_warehouse,
+        to_warehouse=to_warehouse,
+        quantity=quantity,
         actor=actor,
     )
-    position.refresh_from_db()
-    return position
+    source.on_hand -= quantity
+    destination.in_transit += quantity
+    _save_figures(sorted([source, destination], key=lambda p: p.pk))
+    StockMovement.objects.bulk_create(
+        [
+            _movement(
+                source,
+                MovementKind.TRANSFER_OUT,
+                actor,
+                quantity=-quantity,
+                reference_type=ReferenceType.TRANSFER,
+                reference=transfer.pk,
+            ),
+            _movement(
+                destination,
+                MovementKind.TRANSFER_OUT,
+                actor,
+                in_transit=quantity,
+                reference_type=ReferenceType.TRANSFER,
+                reference=transfer.pk,
+            ),
+        ]
+    )
+    return transfer
+
+
+@transaction.atomic
+def transfer_receive(*, transfer_id: int, actor: str) -> Transfer:
+    transfer = Transfer.objects.select_for_update().filter(pk=transfer_id).select_related("product").first()
+    if transfer is None:
+        raise NotFound(f"Transfer {transfer_id} does not exist.")
+    if transfer.status != TransferStatus.IN_TRANSIT:
+        raise Conflict(f"Transfer {transfer.pk} was already received.", code="already_received")
+    key = (transfer.to_warehouse_id, transfer.product_id)
+    destination = _lock_positions([key])[key]
+    destination.in_transit -= transfer.quantity
+    destination.on_hand += transfer.quantity
+    _save_figures([destination])
+    _movement(
+        destination,
+        MovementKind.TRANSFER_IN,
+        actor,
+        quantity=transfer.quantity,
+        in_transit=-transfer.quantity,
+        reference_type=ReferenceType.TRANSFER,
+        reference=transfer.pk,
+    ).save()
+    transfer.status = TransferStatus.RECEIVED
+    transfer.received_at = timezone.now()
+    transfer.save(update_fields=["status", "received_at"])
+    event_emit(
+        name="stock.received",
+        aggregate_type="stock_position",
+        aggregate_id=destination.pk,
+        payload={
+            "warehouse_id": transfer.to_warehouse_id,
+            "product_id": transfer.product_id,
+            "quantity": transfer.quantity,
+        },
+    )
+    return transfer
+
+
+# ------------------------------------------------------------------------------------------ backorders
+
+
+def backorders_fill(*, product_id: int, actor: str = "backorder filler") -> list[AllocationOutcome]:
+    """Offer new stock of a product to the orders waiting for it, oldest placed first.
+
+    Each order is allocated in its own transaction (the order row is locked before stock rows, as in
+    every allocation), and the run stops as soon as an order gets nothing: what is left is not enough
+    for anyone behind it who needs the same product.
+    """
+    waiting = (
+        Order.objects.filter(
+            lines__product_id=product_id,
+            status__in=[OrderStatus.BACKORDERED, OrderStatus.PARTIALLY_ALLOCATED],
+        )
+        .order_by("placed_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    outcomes = []
+    for order_id in list(dict.fromkeys(waiting)):
+        try:
+            outcome = stock_allocate(order_id=order_id, actor=actor)
+        except Conflict:
+            continue  # it moved on (cancelled, held) since we looked
+        outcomes.append(outcome)
+        if not outcome.allocated:
+            break
+    return outcomes

@@ -22,6 +22,11 @@ class Channel(models.Model):
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=16, choices=ChannelKind.choices)
     is_active = models.BooleanField(default=True)
+    min_shelf_life_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Lot-tracked goods sold here must keep at least this many days before expiry.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -141,6 +146,9 @@ class Product(models.Model):
     width_mm = models.PositiveIntegerField(null=True, blank=True)
     height_mm = models.PositiveIntegerField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
+    lot_tracked = models.BooleanField(
+        default=False, help_text="Stock is kept in lots with expiry dates (FEFO)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

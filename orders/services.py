@@ -509,6 +509,11 @@ def _locked_order(order_id: int, channel: Channel | None = None) -> Order:
     return order
 
 
+def order_lock(order_id: int) -> Order:
+    """Lock an order row for the caller's transaction; other apps lock the order before their own rows."""
+    return _locked_order(order_id)
+
+
 def _transition(
     order: Order, *, to_status: str, actor: Actor, hold_reason: str = "", note: str = ""
 ) -> Order:

@@ -113,6 +113,16 @@ def test_seed_demo_loads_once_and_its_key_works(tmp_path, settings, monkeypatch)
     } <= statuses
     assert Order.objects.count() >= 30
     assert Channel.objects.count() == 4
+    from inventory.selectors import stock_drifts
+    from orders.models import OrderLine
+
+    assert stock_drifts() == []
+    # lines agree with their orders: shipped orders shipped every unit, backordered ones have none
+    for line in OrderLine.objects.select_related("order"):
+        if line.order.status in ("shipped", "delivered"):
+            assert line.qty_shipped == line.quantity
+        if line.order.status == "backordered":
+            assert line.qty_allocated == 0
     orders_before = Order.objects.count()
     second = "\n".join(run("seed_demo"))
     assert "already has data" in second

@@ -12,8 +12,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from inventory.models import Warehouse
-from inventory.services import stock_receive
+from inventory import services as stock
+from inventory.models import ReferenceType, Warehouse
 from oms.dashboard import OPS_GROUP
 from orders import services
 from orders.models import Channel, ChannelKind, HoldReason, OrderStatus, PaymentStatus, ServiceLevel
@@ -208,28 +208,20 @@ STATUS_PLAN = (
     + [OrderStatus.RECEIVED] * 6
 )
 
-PATHS = {
-    OrderStatus.ALLOCATED: [OrderStatus.ALLOCATED],
-    OrderStatus.PARTIALLY_ALLOCATED: [OrderStatus.PARTIALLY_ALLOCATED],
-    OrderStatus.BACKORDERED: [OrderStatus.BACKORDERED],
-    OrderStatus.IN_FULFILLMENT: [OrderStatus.ALLOCATED, OrderStatus.IN_FULFILLMENT],
-    OrderStatus.SHIPPED: [OrderStatus.ALLOCATED, OrderStatus.IN_FULFILLMENT, OrderStatus.SHIPPED],
-    OrderStatus.DELIVERED: [
-        OrderStatus.ALLOCATED,
-        OrderStatus.IN_FULFILLMENT,
-        OrderStatus.SHIPPED,
-        OrderStatus.DELIVERED,
-    ],
+# Never received anywhere: orders that want it wait for stock (backordered / partially allocated).
+OUT_OF_STOCK_SKU = "UMBRELLA"
+
+# What happens to an order after its stock is allocated, by the status it should end in.
+AFTER_ALLOCATION = {
+    OrderStatus.IN_FULFILLMENT: [OrderStatus.IN_FULFILLMENT],
+    OrderStatus.SHIPPED: [OrderStatus.IN_FULFILLMENT, "ship", OrderStatus.SHIPPED],
+    OrderStatus.DELIVERED: [OrderStatus.IN_FULFILLMENT, "ship", OrderStatus.SHIPPED, OrderStatus.DELIVERED],
 }
-
-
-# Which line counters are full in each status, so that lines agree with their order.
-PROGRESS = {
-    OrderStatus.ALLOCATED: ["qty_allocated"],
-    OrderStatus.PARTIALLY_ALLOCATED: ["qty_allocated"],
-    OrderStatus.IN_FULFILLMENT: ["qty_allocated"],
-    OrderStatus.SHIPPED: ["qty_allocated", "qty_picked", "qty_shipped"],
-    OrderStatus.DELIVERED: ["qty_allocated", "qty_picked", "qty_shipped", "qty_delivered"],
+NEEDS_STOCK = {
+    OrderStatus.ALLOCATED,
+    OrderStatus.PARTIALLY_ALLOCATED,
+    OrderStatus.BACKORDERED,
+    *AFTER_ALLOCATION,
 }
 
 
@@ -309,13 +301,14 @@ class Command(BaseCommand):
                 capacity_per_day=500 if kind == "warehouse" else 40,
             )
             for sku in products:
-                if rng.random() < 0.8:
-                    stock_receive(
+                if sku != OUT_OF_STOCK_SKU and rng.random() < 0.8:
+                    stock.stock_receive(
                         warehouse=warehouse,
                         product=products[sku],
                         quantity=rng.randint(5, 120),
                         actor="demo loader",
-                        reference="demo:opening-stock",
+                        bin_code=f"{rng.choice('ABCD')}-{rng.randint(1, 12):02d}-{rng.randint(1, 4)}",
+                        reference_type=ReferenceType.OPENING,
                         reason="opening stock",
                     )
 
@@ -326,7 +319,12 @@ class Command(BaseCommand):
         for index, target in enumerate(plan):
             first, last, email, phone, country, city, street, postal = CUSTOMERS[index % len(CUSTOMERS)]
             channel = list(channels.values())[index % len(channels)]
-            skus = rng.sample(sorted(products), rng.randint(1, 4))
+            in_stock = sorted(sku for sku in products if sku != OUT_OF_STOCK_SKU)
+            skus = rng.sample(in_stock, rng.randint(1, 3))
+            if target == OrderStatus.BACKORDERED:
+                skus = [OUT_OF_STOCK_SKU]
+            elif target == OrderStatus.PARTIALLY_ALLOCATED:
+                skus = [*skus[:1], OUT_OF_STOCK_SKU]
             order = services.order_create(
                 channel=channel,
                 actor=services.Actor(type="channel", label=f"{channel.code} key"),
@@ -355,16 +353,19 @@ class Command(BaseCommand):
                     shipping_total=Decimal("4.90"),
                 ),
             )
-            for step in PATHS.get(target, []):
-                services.order_transition(order_id=order.pk, to_status=step, actor=system)
-            progress = PROGRESS.get(target)
-            if progress:
-                lines = list(order.lines.all())
+            if target in NEEDS_STOCK:
+                stock.stock_allocate(order_id=order.pk, actor="demo loader")
+            for step in AFTER_ALLOCATION.get(target, []):
+                if step == "ship":
+                    for line in order.lines.all():
+                        stock.stock_ship(order_line_id=line.pk, quantity=line.quantity, actor="demo loader")
+                else:
+                    services.order_transition(order_id=order.pk, to_status=step, actor=system)
+            if target == OrderStatus.DELIVERED:
                 services.order_lines_record_progress(
                     order_id=order.pk,
                     quantities={
-                        line.line_number: {stage: line.quantity for stage in progress}
-                        for line in (lines[:1] if target == OrderStatus.PARTIALLY_ALLOCATED else lines)
+                        line.line_number: {"qty_delivered": line.quantity} for line in order.lines.all()
                     },
                 )
             if target == OrderStatus.ON_HOLD:

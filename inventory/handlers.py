@@ -1,0 +1,17 @@
+"""What inventory does when other parts of the OMS report a change (domain events, see oms.events)."""
+
+from inventory import services
+from oms.events import subscribe
+from oms.models import DomainEvent
+
+
+@subscribe("stock.received")
+def fill_backorders(event: DomainEvent) -> None:
+    services.backorders_fill(product_id=event.payload["product_id"])
+
+
+@subscribe("order.cancelled")
+def release_cancelled_order(event: DomainEvent) -> None:
+    services.stock_release(
+        order_id=event.payload["order_id"], actor="order cancelled", reason="order cancelled"
+    )
