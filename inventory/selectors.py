@@ -51,3 +51,35 @@ def stock_drifts() -> list[Drift]:
                     Drift(f"lot {lot.pk} ({lot.code})", figure, getattr(lot, figure), ledger[figure])
                 )
     return drifts
+
+
+@dataclass(frozen=True)
+class WarehouseAvailability:
+    warehouse: str
+    on_hand: int
+    allocated: int
+    in_transit: int
+    safety_stock: int
+    available: int  # what may still be promised: on hand - allocated - safety stock
+
+
+def availability_by_sku(skus: list[str]) -> dict[str, list[WarehouseAvailability]]:
+    """Per SKU, the figures of every active warehouse that holds a position for it."""
+    result: dict[str, list[WarehouseAvailability]] = {sku: [] for sku in skus}
+    positions = (
+        StockPosition.objects.filter(product__sku__in=skus, warehouse__is_active=True)
+        .select_related("warehouse", "product")
+        .order_by("product__sku", "warehouse__code")
+    )
+    for p in positions:
+        result[p.product.sku].append(
+            WarehouseAvailability(
+                warehouse=p.warehouse.code,
+                on_hand=p.on_hand,
+                allocated=p.allocated,
+                in_transit=p.in_transit,
+                safety_stock=p.safety_stock,
+                available=p.available,
+            )
+        )
+    return result

@@ -13,6 +13,7 @@ urlpatterns = [
     path("dashboard/", include(("orders.dashboard_urls", "dashboard"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("orders.api.urls", "api"))),
+    path("api/v1/", include(("inventory.api.urls", "inventory-api"))),
     path(
         "api/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

@@ -337,24 +337,6 @@ class ProductOut(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-@extend_schema_serializer(component_name="ErrorBody")
-class ErrorBody(serializers.Serializer):
-    code = serializers.CharField(help_text="Stable machine-readable code, e.g. validation_error.")
-    message = serializers.CharField(help_text="What went wrong, for a person.")
-    details = serializers.JSONField(
-        allow_null=True,
-        help_text=(
-            "For validation errors, every problem per field path, e.g. "
-            '{"lines.0.sku": ["Unknown SKU \'X\'."]}.'
-        ),
-    )
-
-
-@extend_schema_serializer(component_name="Error")
-class ErrorOut(serializers.Serializer):
-    error = ErrorBody()
-
-
 # ------------------------------------------------------------------------------ fast representation
 #
 # The serializers above declare the response shapes for the OpenAPI schema. On the hot paths (order

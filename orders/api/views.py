@@ -1,21 +1,20 @@
 """Orders and catalog endpoints. Each view parses, calls one service, and shapes the answer."""
 
 import django_filters
-from django.db import IntegrityError, transaction
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers as drf_serializers
+from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from oms.api.idempotent import idempotent_post
+from oms.api.schema import IDEMPOTENCY_HEADER, errors
+from oms.api.schema import validated as _validated
 from oms.errors import NotFound, ValidationFailed
-from oms.idempotency import idempotency_claim, idempotency_store, idempotent_request
 from orders import selectors, services
 from orders.api.auth import IsChannelKey, scope_required
 from orders.api.serializers import (
-    ErrorOut,
     OrderCancelIn,
     OrderCreateIn,
     OrderDetailOut,
@@ -27,38 +26,6 @@ from orders.api.serializers import (
     order_json,
 )
 from orders.models import ApiScope, Order, OrderStatus, Product
-
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description=(
-        "Any unique string (a UUID is fine), up to 255 characters. The same key with the same body returns "
-        "the first response again with header `Idempotent-Replayed: true`; the same key with another body "
-        "is refused with 422; the same key while the first request still runs gets 409."
-    ),
-)
-
-
-def errors(*statuses: int, **described: str) -> dict[int, OpenApiResponse]:
-    texts = {
-        400: "Invalid input: `details` lists every problem by field path; nothing was saved.",
-        401: "Missing, unknown or revoked API key.",
-        403: "The key may not use this endpoint (wrong kind of key or missing scope).",
-        404: "No such order for this channel.",
-        409: "Conflicts with the current state.",
-        422: "Idempotency-Key reused with a different body.",
-    }
-    texts.update({int(k[1:]): v for k, v in described.items()})
-    return {status: OpenApiResponse(ErrorOut, description=texts[status]) for status in statuses}
-
-
-def _validated(serializer_class, request: Request, **kwargs):
-    serializer = serializer_class(data=request.data, **kwargs)
-    if not serializer.is_valid():
-        raise drf_serializers.ValidationError(serializer.errors)
-    return serializer
 
 
 class OrderFilter(django_filters.FilterSet):
@@ -135,44 +102,15 @@ class OrdersView(GenericAPIView):
         },
     )
     def post(self, request: Request) -> Response:
-        key = request.auth
-        idem = idempotent_request(
-            principal=f"apikey:{key.pk}",
-            key=request.headers.get("Idempotency-Key"),
-            method="POST",
-            path=request.path,
-            body=request.body,
-        )
-        try:
-            with transaction.atomic():
-                if idem and (record := idempotency_claim(idem)):
-                    return Response(
-                        record.response_body,
-                        status=record.response_status,
-                        headers={"Idempotent-Replayed": "true"},
-                    )
-                data = _validated(OrderCreateIn, request).to_order_input()
-                order = services.order_create(
-                    channel=key.channel, actor=services.Actor.for_api_key(key), data=data
-                )
-                body = order_json(order)
-                if idem:
-                    idempotency_store(idem, status=201, body=body)
-        except IntegrityError as exc:
-            return self._after_race(exc, request, idem)
-        return Response(body, status=201, headers={"Location": f"{request.path}{order.pk}/"})
+        def create() -> tuple[int, dict, dict[str, str]]:
+            key = request.auth
+            data = _validated(OrderCreateIn, request).to_order_input()
+            order = services.order_create(
+                channel=key.channel, actor=services.Actor.for_api_key(key), data=data
+            )
+            return 201, order_json(order), {"Location": f"{request.path}{order.pk}/"}
 
-    def _after_race(self, exc: IntegrityError, request: Request, idem) -> Response:
-        """A concurrent request with the same Idempotency-Key committed first: answer with its response."""
-        if "idempotency_once" in str(exc) and idem:
-            record = idempotency_claim(idem)
-            if record:
-                return Response(
-                    record.response_body,
-                    status=record.response_status,
-                    headers={"Idempotent-Replayed": "true"},
-                )
-        raise exc
+        return idempotent_post(request, create)
 
 
 class OrderDetailView(APIView):
@@ -275,22 +213,8 @@ class ProductsBulkView(APIView):
         responses={200: ProductsBulkOut, **errors(400, 401, 403, 409, 422)},
     )
     def post(self, request: Request) -> Response:
-        idem = idempotent_request(
-            principal=f"apikey:{request.auth.pk}",
-            key=request.headers.get("Idempotency-Key"),
-            method="POST",
-            path=request.path,
-            body=request.body,
-        )
-        with transaction.atomic():
-            if idem and (record := idempotency_claim(idem)):
-                return Response(
-                    record.response_body,
-                    status=record.response_status,
-                    headers={"Idempotent-Replayed": "true"},
-                )
+        def upsert() -> tuple[int, dict, dict[str, str]]:
             result = services.products_upsert(products=_validated(ProductsBulkIn, request).to_inputs())
-            body = ProductsBulkOut(result).data
-            if idem:
-                idempotency_store(idem, status=200, body=body)
-        return Response(body)
+            return 200, ProductsBulkOut(result).data, {}
+
+        return idempotent_post(request, upsert)
