@@ -1,11 +1,14 @@
 """Reads of stock that more than one caller needs."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db.models import Sum
+from django.db.models import F, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from inventory.models import Lot, StockMovement, StockPosition
+from orders.models import Product
 
 
 @dataclass(frozen=True)
@@ -83,3 +86,53 @@ def availability_by_sku(skus: list[str]) -> dict[str, list[WarehouseAvailability
             )
         )
     return result
+
+
+def products_with_stock(*, text: str = "") -> QuerySet[Product]:
+    """Products for the inventory page (SKU prefix or name part), with their positions and warehouses."""
+    query = Product.objects.order_by("sku").prefetch_related(
+        Prefetch(
+            "stock_positions",
+            queryset=StockPosition.objects.select_related("warehouse").order_by("warehouse__code"),
+        )
+    )
+    text = text.strip()
+    if text:
+        query = query.filter(Q(sku__istartswith=text) | Q(name__icontains=text))
+    return query
+
+
+def position_history(*, product: Product, limit: int = 200) -> list[StockMovement]:
+    return list(
+        StockMovement.objects.filter(position__product=product)
+        .select_related("position__warehouse", "lot")
+        .order_by("-id")[:limit]
+    )
+
+
+def lots_of(product: Product) -> list[Lot]:
+    return list(
+        Lot.objects.filter(position__product=product)
+        .select_related("position__warehouse", "bin")
+        .order_by("expiry_date", "pk")
+    )
+
+
+def low_stock(*, below: int) -> list[StockPosition]:
+    """Positions of active products whose sellable quantity is under ``below`` units."""
+    return list(
+        StockPosition.objects.filter(product__is_active=True, warehouse__is_active=True)
+        .annotate(sellable=F("on_hand") - F("allocated") - F("safety_stock"))
+        .filter(sellable__lt=below)
+        .select_related("warehouse", "product")
+        .order_by("sellable", "product__sku", "warehouse__code")[:500]
+    )
+
+
+def expiring_lots(*, within_days: int) -> list[Lot]:
+    today = timezone.localdate()
+    return list(
+        Lot.objects.filter(on_hand__gt=0, expiry_date__lte=today + timedelta(days=within_days))
+        .select_related("position__warehouse", "position__product", "bin")
+        .order_by("expiry_date", "pk")[:500]
+    )

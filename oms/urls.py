@@ -11,6 +11,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("dashboard/", include(("orders.dashboard_urls", "dashboard"))),
+    path("dashboard/inventory/", include(("inventory.dashboard_urls", "inventory"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("orders.api.urls", "api"))),
     path("api/v1/", include(("inventory.api.urls", "inventory-api"))),

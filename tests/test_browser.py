@@ -143,3 +143,60 @@ def test_api_docs_render_offline(page):
     page.wait_for_selector("text=OMS API", timeout=15000)
     page.wait_for_selector("text=/api/v1/orders/")
     shot(page, "api-docs")
+
+
+def test_inventory_pages(page, ops_user, products):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from inventory import services as stock
+    from inventory.models import Warehouse
+
+    ath = Warehouse.objects.create(
+        code="ATH1",
+        name="Athens DC",
+        line1="x",
+        city="Athens",
+        country="GR",
+        latitude=Decimal("37.9"),
+        longitude=Decimal("23.7"),
+    )
+    skg = Warehouse.objects.create(
+        code="SKG1",
+        name="Thessaloniki DC",
+        line1="x",
+        city="Thessaloniki",
+        country="GR",
+        latitude=Decimal("40.6"),
+        longitude=Decimal("22.9"),
+    )
+    cap = products[2]
+    stock.stock_receive(warehouse=ath, product=cap, quantity=40, actor="receiving", bin_code="B-02-1")
+    stock.stock_receive(warehouse=skg, product=cap, quantity=2, actor="receiving")
+    honey = cap.__class__.objects.create(sku="HONEY-450", name="Thyme honey", lot_tracked=True)
+    stock.stock_receive(
+        warehouse=ath,
+        product=honey,
+        quantity=12,
+        actor="receiving",
+        lot_code="L-77",
+        expiry_date=timezone.localdate() + timedelta(days=10),
+    )
+    log_in(page)
+    page.click("nav.mainnav >> text=Inventory")
+    page.wait_for_selector("table.list")
+    assert page.locator("nav.mainnav a.active").inner_text() == "Inventory"
+    shot(page, "inventory-list")
+    page.fill("input[name=q]", "honey")
+    page.click("form.filters button[type=submit]")
+    page.click("text=HONEY-450")
+    page.wait_for_selector("text=Ledger")
+    assert "L-77" in page.inner_text("body")
+    shot(page, "inventory-detail")
+    page.click("nav.mainnav >> text=Stock alerts")
+    page.wait_for_selector("text=Expiring within")
+    body = page.inner_text("body")
+    assert "SKG1" in body and "L-77" in body
+    shot(page, "inventory-alerts")
