@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 BASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/oms")
-BENCH_URL = urlunparse(urlparse(BASE_URL)._replace(path="/oms_bench"))
+BENCH_DB = os.environ.get("BENCH_DB", "oms_bench")
+BENCH_URL = urlunparse(urlparse(BASE_URL)._replace(path=f"/{BENCH_DB}"))
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
 PORT = 8765
 SKUS = [f"BENCH-{n:03d}" for n in range(100)]
@@ -51,8 +52,8 @@ def recreate_database() -> None:
         dbname="postgres",
         autocommit=True,
     ) as conn:
-        conn.execute("DROP DATABASE IF EXISTS oms_bench WITH (FORCE)")
-        conn.execute("CREATE DATABASE oms_bench")
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
 
 
 def bench_env() -> dict[str, str]:
@@ -309,7 +310,7 @@ def run_pgbench(script_text: str, seconds: int, connections: int, mode: str) -> 
             str(parsed.port or 5432),
             "-U",
             parsed.username or "postgres",
-            "oms_bench",
+            BENCH_DB,
         ],
         capture_output=True,
         text=True,

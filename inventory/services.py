@@ -380,7 +380,7 @@ def stock_allocate(*, order_id: int, actor: str, plan: list[PlannedPick] | None 
     Allocation.objects.bulk_create(new_allocations)
     StockMovement.objects.bulk_create(movements)
     if progress:
-        order_services.order_lines_record_progress(order_id=order.pk, quantities=progress)
+        order_services.order_lines_record_progress(order_id=order.pk, quantities=progress, locked=order)
     all_open = OrderLine.objects.filter(order=order)
     total_need = sum(_open_need(ln) for ln in all_open)
     any_allocated = any(ln.qty_allocated > ln.qty_shipped for ln in all_open)
@@ -393,7 +393,7 @@ def stock_allocate(*, order_id: int, actor: str, plan: list[PlannedPick] | None 
     )
     if target != order.status:
         order_services.order_transition(
-            order_id=order.pk, to_status=target, actor=order_services.Actor.system(actor)
+            order_id=order.pk, to_status=target, actor=order_services.Actor.system(actor), locked=order
         )
     outcome.status = target
     return outcome

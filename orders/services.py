@@ -552,12 +552,22 @@ def _transition(
 
 @transaction.atomic
 def order_transition(
-    *, order_id: int, to_status: str, actor: Actor, note: str = "", channel: Channel | None = None
+    *,
+    order_id: int,
+    to_status: str,
+    actor: Actor,
+    note: str = "",
+    channel: Channel | None = None,
+    locked: Order | None = None,
 ) -> Order:
-    """Move an order along the declared status table (routing, fulfilment and tracking call this)."""
+    """Move an order along the declared status table (routing, fulfilment and tracking call this).
+
+    ``locked``: the order as the caller already locked it in this transaction (saves a second lock).
+    """
     if to_status in (OrderStatus.ON_HOLD, OrderStatus.CANCELLED):
         raise ValueError("Use order_hold or order_cancel: they record a reason.")
-    return _transition(_locked_order(order_id, channel), to_status=to_status, actor=actor, note=note)
+    order = locked if locked is not None and locked.pk == order_id else _locked_order(order_id, channel)
+    return _transition(order, to_status=to_status, actor=actor, note=note)
 
 
 @transaction.atomic
@@ -725,15 +735,17 @@ PROGRESS_STAGES = ("qty_allocated", "qty_picked", "qty_shipped", "qty_delivered"
 
 @transaction.atomic
 def order_lines_record_progress(
-    *, order_id: int, quantities: Mapping[int, Mapping[str, int]]
+    *, order_id: int, quantities: Mapping[int, Mapping[str, int]], locked: Order | None = None
 ) -> list[OrderLine]:
     """Set lines' cumulative progress counters, as stock, fulfilment and tracking record them.
 
     ``quantities`` maps a line number to new values of ``PROGRESS_STAGES`` fields. A counter never
     exceeds the open quantity, and each stage never exceeds the one before it (a unit is picked only
-    after it was allocated, shipped only after it was picked, and so on).
+    after it was allocated, shipped only after it was picked, and so on). ``locked``: the order as the
+    caller already locked it in this transaction.
     """
-    _locked_order(order_id)
+    if locked is None or locked.pk != order_id:
+        _locked_order(order_id)
     lines = {
         line.line_number: line for line in OrderLine.objects.select_for_update().filter(order_id=order_id)
     }
