@@ -16,7 +16,7 @@ from inventory import services as stock
 from inventory.models import ReferenceType, Warehouse
 from oms.dashboard import OPS_GROUP
 from orders import services
-from orders.models import Channel, ChannelKind, HoldReason, OrderStatus, PaymentStatus, ServiceLevel
+from orders.models import Channel, ChannelKind, HoldReason, OrderStatus, PaymentStatus, Product, ServiceLevel
 
 CREDENTIALS_FILE = settings.VAR_DIR / "demo-credentials.json"
 
@@ -208,6 +208,8 @@ STATUS_PLAN = (
     + [OrderStatus.RECEIVED] * 6
 )
 
+LOT_TRACKED = {"OLIVE-OIL-1L", "HONEY-450"}
+
 # Never received anywhere: orders that want it wait for stock (backordered / partially allocated).
 OUT_OF_STOCK_SKU = "UMBRELLA"
 
@@ -281,7 +283,8 @@ class Command(BaseCommand):
                 for sku, name, grams, _ in PRODUCTS
             ]
         )
-        from orders.models import Product
+        # Food is kept in lots with expiry dates, so the demo shows FEFO and the expiring-soon list.
+        Product.objects.filter(sku__in=LOT_TRACKED).update(lot_tracked=True)
 
         products = {p.sku: p for p in Product.objects.all()}
         prices = {sku: Decimal(price) for sku, _, _, price in PRODUCTS}
@@ -301,12 +304,23 @@ class Command(BaseCommand):
                 capacity_per_day=500 if kind == "warehouse" else 40,
             )
             for sku in products:
-                if sku != OUT_OF_STOCK_SKU and rng.random() < 0.8:
+                if sku == OUT_OF_STOCK_SKU or rng.random() >= 0.8:
+                    continue
+                lots = [("", None)]
+                if sku in LOT_TRACKED:
+                    today = timezone.localdate()
+                    lots = [
+                        (f"{sku[:3]}-{code}-{warehouse.code}", today + timedelta(days=days))
+                        for code, days in (("2611", 12), ("2701", 75), ("2704", 160))
+                    ]
+                for lot_code, expiry in lots:
                     stock.stock_receive(
                         warehouse=warehouse,
                         product=products[sku],
                         quantity=rng.randint(5, 120),
                         actor="demo loader",
+                        lot_code=lot_code,
+                        expiry_date=expiry,
                         bin_code=f"{rng.choice('ABCD')}-{rng.randint(1, 12):02d}-{rng.randint(1, 4)}",
                         reference_type=ReferenceType.OPENING,
                         reason="opening stock",
