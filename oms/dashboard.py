@@ -25,6 +25,16 @@ NAVIGATION: list[NavItem] = [
 ]
 
 
+# Panels that later apps add to the order page, as functions order -> (template, context) or None;
+# the orders app cannot import them (they depend on it), so they register here.
+OrderPanel = Callable[[object], tuple[str, dict] | None]
+ORDER_PANELS: list[OrderPanel] = []
+
+
+def order_panels(order) -> list[tuple[str, dict]]:
+    return [panel for register in ORDER_PANELS if (panel := register(order)) is not None]
+
+
 def is_ops(user) -> bool:
     return (
         user.is_authenticated

@@ -209,5 +209,8 @@ LOGGING = {
     },
 }
 
+# Route every received order automatically (the order.received event); off, ops route by hand.
+ROUTING_ON_RECEIPT = env_bool("ROUTING_ON_RECEIPT", True)
+
 # Dashboard list pages.
 DASHBOARD_PAGE_SIZE = 50

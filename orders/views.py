@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from oms.dashboard import ops_required
+from oms.dashboard import ops_required, order_panels
 from oms.errors import DomainError
 from orders import selectors, services
 from orders.forms import CancelForm, HoldForm, OrderSearchForm, ReleaseForm
@@ -65,6 +65,7 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
             "cancel_form": CancelForm(),
             "hold_form": HoldForm(),
             "release_form": ReleaseForm(),
+            "panels": order_panels(order),
         },
     )
 

@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class RoutingConfig(AppConfig):
     name = "routing"
     verbose_name = "Routing"
+
+    def ready(self) -> None:
+        # The event handlers and the order page's routing panel (explicit registries, no signals).
+        from oms.dashboard import ORDER_PANELS
+        from routing import handlers  # noqa: F401
+        from routing.views import routing_panel
+
+        if routing_panel not in ORDER_PANELS:
+            ORDER_PANELS.append(routing_panel)

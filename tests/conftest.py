@@ -26,6 +26,12 @@ def _outbox_kick_window_closed():
 
 
 @pytest.fixture(autouse=True)
+def _manual_routing(settings):
+    # Most tests drive stock and statuses by hand; tests of routing switch it back on.
+    settings.ROUTING_ON_RECEIPT = False
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

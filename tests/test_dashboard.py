@@ -171,7 +171,9 @@ def test_admin_pages_render_for_every_model(client, orders):
     from django.apps import apps
     from django.contrib import admin
 
-    ours = [m for app in ("oms", "orders", "inventory") for m in apps.get_app_config(app).get_models()]
+    ours = [
+        m for app in ("oms", "orders", "inventory", "routing") for m in apps.get_app_config(app).get_models()
+    ]
     assert [m for m in ours if m not in admin.site._registry] == []
     client.force_login(User.objects.create_superuser("root", password="pw-root-123"))
     for model in admin.site._registry:

@@ -1,0 +1,100 @@
+from django.contrib import admin, messages
+
+from oms.errors import DomainError
+from routing import services
+from routing.models import LaneTransit, RoutingDecision, RuleSet, RuleSetStatus, RuleSetWarehouse
+
+
+class RuleSetWarehouseInline(admin.TabularInline):
+    model = RuleSetWarehouse
+    extra = 1
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None or obj.status == RuleSetStatus.DRAFT
+
+    has_add_permission = has_delete_permission = has_change_permission
+
+
+@admin.register(RuleSet)
+class RuleSetAdmin(admin.ModelAdmin):
+    """Drafts are edited; published and retired rule sets are history: draft a new version instead."""
+
+    list_display = [
+        "name",
+        "version",
+        "status",
+        "channel",
+        "service_level",
+        "max_shipments",
+        "published_at",
+        "published_by",
+    ]
+    list_filter = ["status", "channel", "service_level"]
+    inlines = [RuleSetWarehouseInline]
+    actions = ["publish", "new_draft"]
+    readonly_fields = [
+        "status",
+        "version",
+        "based_on",
+        "created_by",
+        "created_at",
+        "published_by",
+        "published_at",
+    ]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and (
+            obj is None or obj.status == RuleSetStatus.DRAFT
+        )
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Publish the selected drafts (the rule sets they replace are retired)")
+    def publish(self, request, queryset):
+        for rule_set in queryset:
+            try:
+                services.rule_set_publish(rule_set_id=rule_set.pk, user=request.user)
+                self.message_user(request, f"{rule_set.name} v{rule_set.version} is now in force.")
+            except DomainError as exc:
+                self.message_user(request, f"{rule_set}: {exc.message}", messages.ERROR)
+
+    @admin.action(description="Start a new draft version from the selected rule sets")
+    def new_draft(self, request, queryset):
+        for rule_set in queryset:
+            draft = services.rule_set_draft_from(rule_set_id=rule_set.pk, user=request.user)
+            self.message_user(request, f"Draft {draft} created; edit it, then publish it.")
+
+
+@admin.register(LaneTransit)
+class LaneTransitAdmin(admin.ModelAdmin):
+    list_display = ["warehouse", "country", "postal_prefix", "transit_days"]
+    list_filter = ["warehouse", "country"]
+
+
+@admin.register(RoutingDecision)
+class RoutingDecisionAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "order", "outcome", "rule_set", "attempts", "duration_ms"]
+    list_filter = ["outcome"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(RuleSetWarehouse)
+class RuleSetWarehouseAdmin(admin.ModelAdmin):
+    list_display = ["rule_set", "warehouse", "rank"]
+    list_filter = ["rule_set"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None or obj.rule_set.status == RuleSetStatus.DRAFT
+
+    has_delete_permission = has_change_permission

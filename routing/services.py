@@ -1,0 +1,303 @@
+"""Routing writes: publishing rule sets, and routing an order (snapshot -> engine -> reservation ->
+decision with its trace) in one transaction."""
+
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from inventory import services as stock
+from inventory.models import StockPosition, Warehouse
+from oms.errors import Conflict, ValidationFailed
+from orders import services as order_services
+from orders.models import HoldReason, Order, OrderLine, OrderStatus
+from routing import engine
+from routing.models import (
+    DecisionOutcome,
+    LaneTransit,
+    RoutingDecision,
+    RuleSet,
+    RuleSetStatus,
+    WhenUnroutable,
+)
+
+ROUTABLE = frozenset({OrderStatus.RECEIVED, OrderStatus.BACKORDERED, OrderStatus.PARTIALLY_ALLOCATED})
+MAX_ATTEMPTS = 3
+ACTOR = "routing"
+
+
+# ------------------------------------------------------------------------------------------ rule sets
+
+
+@transaction.atomic
+def rule_set_publish(*, rule_set_id: int, user: AbstractBaseUser | None) -> RuleSet:
+    """Put a draft in force for its scope; the rule set it replaces is retired, not deleted."""
+    rule_set = RuleSet.objects.select_for_update().filter(pk=rule_set_id).first()
+    if rule_set is None:
+        raise ValidationFailed("No such rule set.", details={"rule_set": [str(rule_set_id)]})
+    if rule_set.status != RuleSetStatus.DRAFT:
+        raise Conflict(f"{rule_set} is not a draft.", code="not_a_draft")
+    if not rule_set.warehouses.exists():
+        raise ValidationFailed(
+            "A rule set needs at least one warehouse.", details={"warehouses": ["Add one."]}
+        )
+    RuleSet.objects.select_for_update().filter(
+        channel=rule_set.channel, service_level=rule_set.service_level, status=RuleSetStatus.PUBLISHED
+    ).update(status=RuleSetStatus.RETIRED)
+    rule_set.status = RuleSetStatus.PUBLISHED
+    rule_set.published_at = timezone.now()
+    rule_set.published_by = user if user is not None and user.pk else None
+    rule_set.save(update_fields=["status", "published_at", "published_by"])
+    return rule_set
+
+
+@transaction.atomic
+def rule_set_draft_from(*, rule_set_id: int, user: AbstractBaseUser | None) -> RuleSet:
+    """A new draft version that starts as a copy of a rule set (published ones are never edited)."""
+    source = RuleSet.objects.get(pk=rule_set_id)
+    warehouses = list(source.warehouses.all())
+    latest = (
+        RuleSet.objects.filter(name=source.name)
+        .order_by("-version")
+        .values_list("version", flat=True)
+        .first()
+    )
+    draft = RuleSet.objects.get(pk=source.pk)
+    draft.pk = None
+    draft.status = RuleSetStatus.DRAFT
+    draft.version = (latest or 0) + 1
+    draft.based_on = source
+    draft.published_at = draft.published_by = None
+    draft.created_by = user if user is not None and user.pk else None
+    draft.save()
+    for item in warehouses:
+        item.pk = None
+        item.rule_set = draft
+    draft.warehouses.model.objects.bulk_create(warehouses)
+    return draft
+
+
+def rule_set_in_force(*, channel_id: int, service_level: str) -> RuleSet | None:
+    """The published rule set for a channel and service level, the most specific one first."""
+    candidates = (
+        RuleSet.objects.filter(status=RuleSetStatus.PUBLISHED)
+        .filter(Q(channel_id=channel_id) | Q(channel__isnull=True))
+        .filter(Q(service_level=service_level) | Q(service_level=""))
+    )
+    return min(candidates, key=lambda r: (r.channel_id is None, r.service_level == ""), default=None)
+
+
+def rules_of(rule_set: RuleSet | None) -> engine.Rules:
+    if rule_set is None:
+        return engine.Rules()
+    return engine.Rules(
+        max_shipments=rule_set.max_shipments,
+        minimize_shipments=rule_set.minimize_shipments,
+        keep_within_country=rule_set.keep_within_country,
+        exclude_stores=rule_set.exclude_stores,
+        respect_cutoff=rule_set.respect_cutoff,
+        respect_capacity=rule_set.respect_capacity,
+        weights=engine.Weights(
+            distance=rule_set.weight_distance,
+            cost=rule_set.weight_cost,
+            split=rule_set.weight_split,
+            rank=rule_set.weight_rank,
+            balance=rule_set.weight_balance,
+        ),
+    )
+
+
+# ------------------------------------------------------------------------------------------- snapshot
+
+
+def _open_lines(order: Order) -> list[engine.LineNeed]:
+    return [
+        engine.LineNeed(line.pk, line.product_id, line.quantity - line.qty_cancelled - line.qty_allocated)
+        for line in OrderLine.objects.filter(order=order).order_by("line_number")
+        if line.quantity - line.qty_cancelled - line.qty_allocated > 0
+    ]
+
+
+def _past_cutoff(warehouse: Warehouse, now: datetime) -> bool:
+    if warehouse.cutoff_time is None:
+        return False
+    try:
+        local = now.astimezone(ZoneInfo(warehouse.time_zone))
+    except (KeyError, ValueError):
+        local = now
+    return local.time() >= warehouse.cutoff_time
+
+
+def _capacity_left(warehouses: list[Warehouse], now: datetime) -> dict[int, int | None]:
+    """Orders each warehouse can still take today: its daily capacity less today's routed orders."""
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    used: dict[int, int] = {}
+    for plan in (
+        RoutingDecision.objects.filter(created_at__gte=start).exclude(plan=[]).values_list("plan", flat=True)
+    ):
+        for warehouse_id in {pick["warehouse_id"] for pick in plan}:
+            used[warehouse_id] = used.get(warehouse_id, 0) + 1
+    return {
+        w.pk: None if w.capacity_per_day is None else w.capacity_per_day - used.get(w.pk, 0)
+        for w in warehouses
+    }
+
+
+def snapshot(
+    order: Order, rule_set: RuleSet | None, now: datetime
+) -> tuple[list[engine.LineNeed], engine.Destination, list[engine.Candidate]]:
+    """What the engine needs to know, read once: lines, destination, candidate warehouses with stock."""
+    lines = _open_lines(order)
+    address = order.shipping_address
+    destination = engine.Destination(
+        address.country,
+        float(address.latitude) if address.latitude is not None else None,
+        float(address.longitude) if address.longitude is not None else None,
+    )
+    ranks: dict[int, int | None] = {}
+    if rule_set is not None:
+        ranks = dict(rule_set.warehouses.values_list("warehouse_id", "rank"))
+        warehouses = list(Warehouse.objects.filter(pk__in=ranks, is_active=True))
+    else:
+        warehouses = list(Warehouse.objects.filter(is_active=True))
+    products = {line.product_id for line in lines}
+    available: dict[int, dict[int, int]] = {w.pk: {} for w in warehouses}
+    for position in StockPosition.objects.filter(warehouse__in=warehouses, product_id__in=products):
+        available[position.warehouse_id][position.product_id] = position.available
+    lanes = {}
+    for lane in LaneTransit.objects.filter(warehouse__in=warehouses, country=destination.country):
+        if address.postal_code.replace(" ", "").startswith(lane.postal_prefix.replace(" ", "")):
+            best = lanes.get(lane.warehouse_id)
+            if best is None or len(lane.postal_prefix) > len(best.postal_prefix):
+                lanes[lane.warehouse_id] = lane
+    capacity = _capacity_left(warehouses, now)
+    candidates = [
+        engine.Candidate(
+            warehouse_id=w.pk,
+            code=w.code,
+            country=w.country,
+            latitude=float(w.latitude),
+            longitude=float(w.longitude),
+            available=available[w.pk],
+            kind=w.kind,
+            rank=ranks.get(w.pk),
+            capacity_left=capacity[w.pk],
+            past_cutoff=_past_cutoff(w, now),
+            transit_days=float(lanes[w.pk].transit_days) if w.pk in lanes else None,
+        )
+        for w in sorted(warehouses, key=lambda w: w.pk)
+    ]
+    return lines, destination, candidates
+
+
+# ------------------------------------------------------------------------------------------- routing
+
+
+def _trace_json(plan: engine.Plan, codes: dict[int, str]) -> list[dict]:
+    return [
+        {
+            "warehouse": t.code,
+            "accepted": t.accepted,
+            "reason": t.reason,
+            "distance_km": t.distance_km,
+            "transit_days": t.transit_days,
+            "cost": t.cost,
+            "chosen": t.warehouse_id in plan.warehouses,
+        }
+        for t in plan.candidates
+    ]
+
+
+@transaction.atomic
+def route_order(*, order_id: int, now: datetime | None = None) -> RoutingDecision | None:
+    """Plan the order's open lines, reserve the plan, move the order on and record why.
+
+    The plan is made on a snapshot read before the stock rows are locked; if another order took the
+    stock meanwhile, the reservation comes back short and the order is planned again from a fresh
+    snapshot, up to ``MAX_ATTEMPTS`` times. Returns None for an order that is not waiting to be routed.
+    """
+    now = now or timezone.now()
+    order = order_services.order_lock(order_id)
+    if order.status not in ROUTABLE:
+        return None
+    rule_set = rule_set_in_force(channel_id=order.channel_id, service_level=order.service_level)
+    rules = rules_of(rule_set)
+    started = time.perf_counter()
+    attempts = 0
+    picks: list[dict] = []
+    plan = None
+    codes: dict[int, str] = {}
+    while attempts < MAX_ATTEMPTS:
+        attempts += 1
+        lines, destination, candidates = snapshot(order, rule_set, now)
+        codes = {c.warehouse_id: c.code for c in candidates}
+        if not lines:
+            break
+        plan = engine.plan_order(lines=lines, destination=destination, candidates=candidates, rules=rules)
+        if not plan.picks:
+            break
+        outcome = stock.stock_allocate(
+            order_id=order.pk,
+            actor=ACTOR,
+            plan=[
+                stock.PlannedPick(order_line_id=p.line_id, warehouse_id=p.warehouse_id, quantity=p.quantity)
+                for p in plan.picks
+            ],
+        )
+        picks += [
+            {
+                "line_id": p.line_id,
+                "warehouse_id": p.warehouse_id,
+                "warehouse": codes[p.warehouse_id],
+                "quantity": p.quantity,
+            }
+            for p in plan.picks
+        ]
+        order.refresh_from_db(fields=["status"])
+        planned = sum(p.quantity for p in plan.picks)
+        if sum(outcome.allocated.values()) == planned:
+            break  # the plan held
+    order.refresh_from_db(fields=["status", "hold_reason"])
+    backordered = {str(k): v for k, v in (plan.backordered if plan else {}).items()}
+    if order.status == OrderStatus.RECEIVED:
+        # nothing could be reserved at all
+        if rule_set is not None and rule_set.when_unroutable == WhenUnroutable.HOLD:
+            order_services.order_hold(
+                order_id=order.pk,
+                reason=HoldReason.UNROUTABLE,
+                actor=order_services.Actor.system(ACTOR),
+                note="No warehouse can serve this order under the routing rules.",
+            )
+            outcome_name = DecisionOutcome.HELD
+        else:
+            order_services.order_transition(
+                order_id=order.pk,
+                to_status=OrderStatus.BACKORDERED,
+                actor=order_services.Actor.system(ACTOR),
+                locked=order,
+            )
+            outcome_name = DecisionOutcome.BACKORDERED
+    else:
+        outcome_name = {
+            OrderStatus.ALLOCATED: DecisionOutcome.ALLOCATED,
+            OrderStatus.PARTIALLY_ALLOCATED: DecisionOutcome.PARTIAL,
+        }.get(order.status, DecisionOutcome.BACKORDERED)
+    return RoutingDecision.objects.create(
+        order=order,
+        rule_set=rule_set,
+        outcome=outcome_name,
+        attempts=attempts,
+        plan=picks,
+        backordered=backordered,
+        trace=_trace_json(plan, codes) if plan else [],
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
+
+
+def routing_enabled() -> bool:
+    return getattr(settings, "ROUTING_ON_RECEIPT", True)

@@ -1,0 +1,150 @@
+"""Routing wired to the OMS: received orders are planned, reserved and explained."""
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+
+from inventory import services as stock
+from inventory.models import Allocation, Warehouse
+from orders.models import Order, Product
+from routing import services as routing
+from routing.models import LaneTransit, RoutingDecision, RuleSet, RuleSetWarehouse
+from tests.factories import order_payload
+
+
+@pytest.fixture
+def auto_routing(settings):
+    settings.ROUTING_ON_RECEIPT = True
+
+
+def warehouse(code, lat, lon, country="GR", **extra) -> Warehouse:
+    return Warehouse.objects.create(
+        code=code,
+        name=code,
+        line1="x",
+        city="x",
+        country=country,
+        latitude=Decimal(lat),
+        longitude=Decimal(lon),
+        **extra,
+    )
+
+
+@pytest.fixture
+def network(products):
+    cap = Product.objects.get(sku="CAP-NAVY")
+    houses = {
+        "ATH": warehouse("ATH", "37.98", "23.72"),  # the customer is in Athens (order_payload)
+        "SKG": warehouse("SKG", "40.64", "22.94"),
+        "BER": warehouse("BER", "52.52", "13.40", country="DE"),
+    }
+    for code, units in (("ATH", 1), ("SKG", 10), ("BER", 50)):
+        stock.stock_receive(warehouse=houses[code], product=cap, quantity=units, actor="t")
+    return houses
+
+
+def post(api, external_id, quantity=3, **extra):
+    body = order_payload(
+        external_id, lines=[{"sku": "CAP-NAVY", "quantity": quantity, "unit_price": "15.00"}], **extra
+    )
+    response = api.post("/api/v1/orders/", body, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()["id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_received_order_is_routed_to_the_best_warehouse_and_explained(api, network, auto_routing):
+    order_id = post(api, "R-1", quantity=3)
+    order = Order.objects.get(pk=order_id)
+    assert order.status == "allocated"
+    decision = RoutingDecision.objects.get(order=order)
+    assert decision.outcome == "allocated"
+    assert [(p["warehouse"], p["quantity"]) for p in decision.plan] == [("SKG", 3)]
+    verdicts = {c["warehouse"]: (c["accepted"], c["chosen"]) for c in decision.trace}
+    assert verdicts == {"ATH": (True, False), "SKG": (True, True), "BER": (True, False)}
+    assert Allocation.objects.get(order_line__order=order).position.warehouse.code == "SKG"
+    assert decision.duration_ms > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nothing_in_stock_backorders_or_holds_as_the_rules_say(api, products, auto_routing):
+    warehouse("ATH", "37.98", "23.72")
+    assert Order.objects.get(pk=post(api, "R-1")).status == "backordered"
+    rule_set = RuleSet.objects.create(name="web", when_unroutable="hold")
+    RuleSetWarehouse.objects.create(rule_set=rule_set, warehouse=Warehouse.objects.get(code="ATH"))
+    routing.rule_set_publish(rule_set_id=rule_set.pk, user=None)
+    order = Order.objects.get(pk=post(api, "R-2"))
+    assert (order.status, order.hold_reason) == ("on_hold", "unroutable")
+    decision = RoutingDecision.objects.get(order=order)
+    assert decision.outcome == "held"
+    assert decision.trace[0]["reason"] == "no stock of what the order needs"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_published_rule_set_restricts_and_ranks_warehouses(api, network, channel, auto_routing):
+    rule_set = RuleSet.objects.create(
+        name="web express", channel=channel, service_level="express", weight_rank=1000, max_shipments=1
+    )
+    RuleSetWarehouse.objects.create(rule_set=rule_set, warehouse=network["BER"], rank=1)
+    RuleSetWarehouse.objects.create(rule_set=rule_set, warehouse=network["SKG"], rank=2)
+    routing.rule_set_publish(rule_set_id=rule_set.pk, user=None)
+    express = post(api, "R-1")  # order_payload is express
+    decision = RoutingDecision.objects.get(order_id=express)
+    assert [p["warehouse"] for p in decision.plan] == ["BER"]
+    assert {c["warehouse"] for c in decision.trace} == {"BER", "SKG"}  # ATH is not in the rule set
+    assert decision.rule_set == rule_set
+    standard = post(api, "R-2", service_level="standard")
+    assert [p["warehouse"] for p in RoutingDecision.objects.get(order_id=standard).plan] == ["SKG"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lane_table_and_country_rule(api, network, auto_routing):
+    rule_set = RuleSet.objects.create(name="all", keep_within_country=True)
+    for house in network.values():
+        RuleSetWarehouse.objects.create(rule_set=rule_set, warehouse=house)
+    routing.rule_set_publish(rule_set_id=rule_set.pk, user=None)
+    LaneTransit.objects.create(warehouse=network["SKG"], country="GR", transit_days=Decimal("1"))
+    decision = RoutingDecision.objects.get(order_id=post(api, "R-1"))
+    reasons = {c["warehouse"]: c["reason"] for c in decision.trace}
+    assert reasons["BER"] == "outside GR"
+    assert next(c for c in decision.trace if c["warehouse"] == "SKG")["transit_days"] == 1.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_split_over_two_warehouses_when_one_cannot_serve(api, network, auto_routing):
+    order_id = post(api, "R-1", quantity=11)  # SKG has 10, ATH 1: two parcels beat Berlin far away?
+    decision = RoutingDecision.objects.get(order_id=order_id)
+    assert Order.objects.get(pk=order_id).status == "allocated"
+    assert sum(p["quantity"] for p in decision.plan) == 11
+
+
+@pytest.mark.django_db
+def test_publishing_retires_the_previous_version_and_drafts_copy_it(network):
+    first = RuleSet.objects.create(name="default")
+    RuleSetWarehouse.objects.create(rule_set=first, warehouse=network["ATH"], rank=1)
+    admin = User.objects.create_superuser("root", password="pw-root-123")
+    routing.rule_set_publish(rule_set_id=first.pk, user=admin)
+    draft = routing.rule_set_draft_from(rule_set_id=first.pk, user=admin)
+    assert (draft.version, draft.status, draft.based_on_id) == (2, "draft", first.pk)
+    assert list(draft.warehouses.values_list("warehouse__code", "rank")) == [("ATH", 1)]
+    routing.rule_set_publish(rule_set_id=draft.pk, user=admin)
+    first.refresh_from_db()
+    draft.refresh_from_db()
+    assert (first.status, draft.status, draft.published_by) == ("retired", "published", admin)
+    assert routing.rule_set_in_force(channel_id=0, service_level="standard") == draft
+
+
+@pytest.mark.django_db(transaction=True)
+def test_order_page_explains_the_decision(api, network, auto_routing, client):
+    from django.contrib.auth.models import Group
+
+    from oms.dashboard import OPS_GROUP
+
+    order_id = post(api, "R-1")
+    user = User.objects.create_user("olga", password="pw-olga-123")
+    user.groups.add(Group.objects.get_or_create(name=OPS_GROUP)[0])
+    client.force_login(user)
+    content = client.get(f"/dashboard/orders/{order_id}/").content.decode()
+    assert "3 of line" in content and "from <strong>SKG</strong>" in content
+    assert "possible, but a cheaper plan won" in content
