@@ -7,7 +7,7 @@ from django.db.models import F, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from inventory.models import Lot, StockMovement, StockPosition
+from inventory.models import Allocation, AllocationStatus, Lot, StockMovement, StockPosition
 from orders.models import Product
 
 
@@ -136,3 +136,22 @@ def expiring_lots(*, within_days: int) -> list[Lot]:
         .select_related("position__warehouse", "position__product", "bin")
         .order_by("expiry_date", "pk")[:500]
     )
+
+
+def active_allocations(order_id: int) -> list[dict]:
+    """What is reserved for an order now, per line and warehouse."""
+    rows = (
+        Allocation.objects.filter(order_line__order_id=order_id, status=AllocationStatus.ACTIVE)
+        .values("order_line_id", "position__warehouse_id", "position__warehouse__code")
+        .annotate(quantity=Sum("quantity"))
+        .order_by("order_line_id", "position__warehouse__code")
+    )
+    return [
+        {
+            "line_id": r["order_line_id"],
+            "warehouse_id": r["position__warehouse_id"],
+            "warehouse": r["position__warehouse__code"],
+            "quantity": r["quantity"],
+        }
+        for r in rows
+    ]

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from inventory import selectors as inventory_selectors
 from inventory import services as stock
 from inventory.models import StockPosition, Warehouse
 from oms.errors import Conflict, ValidationFailed
@@ -229,7 +230,6 @@ def route_order(*, order_id: int, now: datetime | None = None) -> RoutingDecisio
     rules = rules_of(rule_set)
     started = time.perf_counter()
     attempts = 0
-    picks: list[dict] = []
     plan = None
     codes: dict[int, str] = {}
     while attempts < MAX_ATTEMPTS:
@@ -249,15 +249,6 @@ def route_order(*, order_id: int, now: datetime | None = None) -> RoutingDecisio
                 for p in plan.picks
             ],
         )
-        picks += [
-            {
-                "line_id": p.line_id,
-                "warehouse_id": p.warehouse_id,
-                "warehouse": codes[p.warehouse_id],
-                "quantity": p.quantity,
-            }
-            for p in plan.picks
-        ]
         order.refresh_from_db(fields=["status"])
         planned = sum(p.quantity for p in plan.picks)
         if sum(outcome.allocated.values()) == planned:
@@ -292,7 +283,7 @@ def route_order(*, order_id: int, now: datetime | None = None) -> RoutingDecisio
         rule_set=rule_set,
         outcome=outcome_name,
         attempts=attempts,
-        plan=picks,
+        plan=inventory_selectors.active_allocations(order.pk),
         backordered=backordered,
         trace=_trace_json(plan, codes) if plan else [],
         duration_ms=round((time.perf_counter() - started) * 1000, 3),

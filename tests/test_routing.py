@@ -148,3 +148,57 @@ def test_order_page_explains_the_decision(api, network, auto_routing, client):
     content = client.get(f"/dashboard/orders/{order_id}/").content.decode()
     assert "3 of line" in content and "from <strong>SKG</strong>" in content
     assert "possible, but a cheaper plan won" in content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replans_when_the_stock_vanishes_between_plan_and_reservation(api, network):
+    """A real race: another connection holds Thessaloniki's stock row while routing plans, then takes
+    all of it; routing's reservation comes back empty and it plans again from fresh figures."""
+    import threading
+    import time
+
+    import psycopg
+    from django.db import connection, connections
+
+    from inventory.models import StockPosition
+
+    order_id = post(api, "RACE", quantity=3)  # routing is off here: we route by hand below
+    skg = StockPosition.objects.get(warehouse=network["SKG"])
+    db = connection.settings_dict
+    other = psycopg.connect(host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"])
+    other.execute("SELECT id FROM inventory_stockposition WHERE id = %s FOR UPDATE", [skg.pk])
+    result = {}
+
+    def route() -> None:
+        try:
+            result["decision"] = routing.route_order(order_id=order_id)
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=route)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # wait until routing is blocked on the row we hold
+        waiting = other.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0]
+        if waiting:
+            break
+        time.sleep(0.05)
+    # another order takes all ten units (with its ledger row, as a reservation would)
+    other.execute("UPDATE inventory_stockposition SET allocated = on_hand WHERE id = %s", [skg.pk])
+    other.execute(
+        "INSERT INTO inventory_stockmovement (position_id, kind, quantity, allocated_delta, "
+        "in_transit_delta, reason, reference_type, reference, actor, created_at) "
+        "VALUES (%s, 'allocation', 0, 10, 0, '', 'manual', '', 'other order', now())",
+        [skg.pk],
+    )
+    other.commit()
+    other.close()
+    worker.join(timeout=30)
+    decision = result["decision"]
+    assert decision.attempts == 2
+    assert Order.objects.get(pk=order_id).status == "allocated"
+    assert decision.plan and all(p["warehouse"] != "SKG" for p in decision.plan)
+    assert sum(p["quantity"] for p in decision.plan) == 3
+    from inventory.selectors import stock_drifts
+
+    assert stock_drifts() == []
