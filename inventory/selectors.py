@@ -142,7 +142,9 @@ def active_allocations(order_id: int) -> list[dict]:
     """What is reserved for an order now, per line and warehouse."""
     rows = (
         Allocation.objects.filter(order_line__order_id=order_id, status=AllocationStatus.ACTIVE)
-        .values("order_line_id", "position__warehouse_id", "position__warehouse__code")
+        .values(
+            "order_line_id", "order_line__line_number", "position__warehouse_id", "position__warehouse__code"
+        )
         .annotate(quantity=Sum("quantity"))
         .order_by("order_line_id", "position__warehouse__code")
     )

@@ -7,9 +7,12 @@ class RoutingConfig(AppConfig):
 
     def ready(self) -> None:
         # The event handlers and the order page's routing panel (explicit registries, no signals).
-        from oms.dashboard import ORDER_PANELS
+        from oms.dashboard import NAVIGATION, ORDER_PANELS, NavItem
         from routing import handlers  # noqa: F401
         from routing.views import routing_panel
 
         if routing_panel not in ORDER_PANELS:
             ORDER_PANELS.append(routing_panel)
+        item = NavItem("Routing exceptions", "routing:exceptions", "routing-exceptions")
+        if item not in NAVIGATION:
+            NAVIGATION.insert(1, item)

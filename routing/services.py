@@ -254,7 +254,11 @@ def route_order(*, order_id: int, now: datetime | None = None) -> RoutingDecisio
         if sum(outcome.allocated.values()) == planned:
             break  # the plan held
     order.refresh_from_db(fields=["status", "hold_reason"])
-    backordered = {str(k): v for k, v in (plan.backordered if plan else {}).items()}
+    numbers = dict(OrderLine.objects.filter(order=order).values_list("pk", "line_number"))
+    # keyed by the line number ops see on the order page
+    backordered = {
+        str(numbers[line_id]): units for line_id, units in (plan.backordered if plan else {}).items()
+    }
     if order.status == OrderStatus.RECEIVED:
         # nothing could be reserved at all
         if rule_set is not None and rule_set.when_unroutable == WhenUnroutable.HOLD:
@@ -292,3 +296,18 @@ def route_order(*, order_id: int, now: datetime | None = None) -> RoutingDecisio
 
 def routing_enabled() -> bool:
     return getattr(settings, "ROUTING_ON_RECEIPT", True)
+
+
+def order_reroute(*, order_id: int, actor: order_services.Actor) -> RoutingDecision | None:
+    """Ops' one-click re-route from the exceptions queue: an order held as unroutable is released
+    first (the release is recorded as theirs), then routed with today's stock and rules."""
+    with transaction.atomic():
+        order = order_services.order_lock(order_id)
+        if order.status == OrderStatus.ON_HOLD:
+            if order.hold_reason != HoldReason.UNROUTABLE:
+                raise Conflict(
+                    f"Order {order.number} is held for another reason: release it on its page.",
+                    code="held_for_another_reason",
+                )
+            order_services.order_release_hold(order_id=order.pk, actor=actor, note="re-route")
+        return route_order(order_id=order.pk)

@@ -1,5 +1,16 @@
 """The routing panel of the order page: the decision in plain words, and every candidate's verdict."""
 
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from oms.dashboard import ops_required
+from oms.errors import DomainError
+from orders.services import Actor
+from routing import selectors, services
 from routing.models import RoutingDecision
 
 
@@ -8,3 +19,33 @@ def routing_panel(order) -> tuple[str, dict] | None:
     if not decisions:
         return None
     return "routing/_order_panel.html", {"latest": decisions[0], "earlier": decisions[1:]}
+
+
+@ops_required
+def exceptions(request: HttpRequest) -> HttpResponse:
+    request.dashboard_section = "routing-exceptions"
+    page = Paginator(selectors.routing_exceptions(), settings.DASHBOARD_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    latest = {}
+    for decision in RoutingDecision.objects.filter(order__in=page.object_list).order_by("order_id", "-id"):
+        latest.setdefault(decision.order_id, decision)
+    rows = [(order, latest.get(order.pk)) for order in page.object_list]
+    return render(request, "routing/exceptions.html", {"page": page, "rows": rows})
+
+
+@require_POST
+@ops_required
+def reroute(request: HttpRequest, order_id: int) -> HttpResponse:
+    try:
+        decision = services.order_reroute(order_id=order_id, actor=Actor.for_user(request.user))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        if decision is None:
+            messages.info(request, "The order no longer waits for routing.")
+        else:
+            messages.success(
+                request, f"Order {decision.order.number}: {decision.get_outcome_display().lower()}."
+            )
+    return redirect("routing:exceptions")

@@ -200,3 +200,36 @@ def test_inventory_pages(page, ops_user, products):
     body = page.inner_text("body")
     assert "SKG1" in body and "L-77" in body
     shot(page, "inventory-alerts")
+
+
+def test_routing_exceptions_page_and_reroute(page, ops_user, api, products, settings):
+    from decimal import Decimal
+
+    from inventory import services as stock
+    from inventory.models import Warehouse
+
+    settings.ROUTING_ON_RECEIPT = True
+    ath = Warehouse.objects.create(
+        code="ATH1",
+        name="Athens DC",
+        line1="x",
+        city="Athens",
+        country="GR",
+        latitude=Decimal("37.9"),
+        longitude=Decimal("23.7"),
+    )
+    order_id = api.post("/api/v1/orders/", order_payload(), format="json").json()["id"]
+    assert Order.objects.get(pk=order_id).status == "backordered"
+    log_in(page)
+    page.click("nav.mainnav >> text=Routing exceptions")
+    page.wait_for_selector("table.list")
+    shot(page, "routing-exceptions")
+    for product in products:
+        stock.stock_receive(warehouse=ath, product=product, quantity=10, actor="receiving")
+    # the receipt's backorder filler may already have served it; re-route is then a no-op message
+    page.click("text=Re-route")
+    page.wait_for_selector(".message")
+    assert Order.objects.get(pk=order_id).status == "allocated"
+    page.goto(f"/dashboard/orders/{order_id}/")
+    page.wait_for_selector("#routing")
+    shot(page, "order-routing-panel")

@@ -202,3 +202,38 @@ def test_replans_when_the_stock_vanishes_between_plan_and_reservation(api, netwo
     from inventory.selectors import stock_drifts
 
     assert stock_drifts() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_exceptions_queue_and_one_click_reroute(api, products, client, auto_routing):
+    from django.contrib.auth.models import Group
+
+    from oms.dashboard import OPS_GROUP
+    from orders import services as order_services
+
+    ath = warehouse("ATH", "37.98", "23.72")
+    other = post(api, "H-2")  # no rule set yet: backordered
+    order_services.order_hold(
+        order_id=other, reason="fraud_review", actor=order_services.Actor.system("fraud")
+    )
+    rule_set = RuleSet.objects.create(name="hold them", when_unroutable="hold")
+    RuleSetWarehouse.objects.create(rule_set=rule_set, warehouse=ath)
+    routing.rule_set_publish(rule_set_id=rule_set.pk, user=None)
+    held = post(api, "H-1")
+    assert Order.objects.get(pk=held).hold_reason == "unroutable"
+    user = User.objects.create_user("olga", password="pw-olga-123")
+    user.groups.add(Group.objects.get_or_create(name=OPS_GROUP)[0])
+    client.force_login(user)
+    page = client.get("/dashboard/routing/exceptions/").content.decode()
+    assert Order.objects.get(pk=held).number in page
+    assert Order.objects.get(pk=other).number not in page  # held for fraud: not a routing exception
+
+    stock.stock_receive(warehouse=ath, product=Product.objects.get(sku="CAP-NAVY"), quantity=5, actor="t")
+    response = client.post(f"/dashboard/routing/orders/{held}/reroute/", follow=True)
+    assert "allocated" in response.content.decode().lower()
+    order = Order.objects.get(pk=held)
+    assert order.status == "allocated"
+    assert order.events.filter(kind="status_changed", to_status="received", actor_label="olga").exists()
+    refused = client.post(f"/dashboard/routing/orders/{other}/reroute/", follow=True).content.decode()
+    assert "held for another reason" in refused
+    assert Order.objects.get(pk=other).status == "on_hold"
