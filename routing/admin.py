@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 
 from oms.errors import DomainError
 from routing import services
@@ -31,7 +32,7 @@ class RuleSetAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "channel", "service_level"]
     inlines = [RuleSetWarehouseInline]
-    actions = ["publish", "new_draft"]
+    actions = ["publish", "new_draft", "dry_run"]
     readonly_fields = [
         "status",
         "version",
@@ -60,6 +61,19 @@ class RuleSetAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{rule_set.name} v{rule_set.version} is now in force.")
             except DomainError as exc:
                 self.message_user(request, f"{rule_set}: {exc.message}", messages.ERROR)
+
+    @admin.action(description="Dry run: replay the last 7 days of orders with the selected rule set")
+    def dry_run(self, request, queryset):
+        reports = [services.rule_set_dry_run(rule_set_id=rule_set.pk, days=7) for rule_set in queryset]
+        return TemplateResponse(
+            request,
+            "routing/dry_run.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Routing dry run",
+                "reports": reports,
+            },
+        )
 
     @admin.action(description="Start a new draft version from the selected rule sets")
     def new_draft(self, request, queryset):

@@ -2,7 +2,8 @@
 decision with its trace) in one transaction."""
 
 import time
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -116,12 +117,14 @@ def rules_of(rule_set: RuleSet | None) -> engine.Rules:
 # ------------------------------------------------------------------------------------------- snapshot
 
 
-def _open_lines(order: Order) -> list[engine.LineNeed]:
-    return [
-        engine.LineNeed(line.pk, line.product_id, line.quantity - line.qty_cancelled - line.qty_allocated)
-        for line in OrderLine.objects.filter(order=order).order_by("line_number")
-        if line.quantity - line.qty_cancelled - line.qty_allocated > 0
-    ]
+def _open_lines(order: Order, *, whole: bool = False) -> list[engine.LineNeed]:
+    """Units still to route; with ``whole``, every unit not cancelled (a dry run replays the order)."""
+    needs = []
+    for line in OrderLine.objects.filter(order=order).order_by("line_number"):
+        units = line.quantity - line.qty_cancelled - (0 if whole else line.qty_allocated)
+        if units > 0:
+            needs.append(engine.LineNeed(line.pk, line.product_id, units))
+    return needs
 
 
 def _past_cutoff(warehouse: Warehouse, now: datetime) -> bool:
@@ -150,10 +153,13 @@ def _capacity_left(warehouses: list[Warehouse], now: datetime) -> dict[int, int 
 
 
 def snapshot(
-    order: Order, rule_set: RuleSet | None, now: datetime
+    order: Order, rule_set: RuleSet | None, now: datetime, *, whole: bool = False
 ) -> tuple[list[engine.LineNeed], engine.Destination, list[engine.Candidate]]:
-    """What the engine needs to know, read once: lines, destination, candidate warehouses with stock."""
-    lines = _open_lines(order)
+    """What the engine needs to know, read once: lines, destination, candidate warehouses with stock.
+
+    ``whole`` (dry runs): the whole order as if it arrived now, its own reservations counted as free.
+    """
+    lines = _open_lines(order, whole=whole)
     address = order.shipping_address
     destination = engine.Destination(
         address.country,
@@ -170,6 +176,12 @@ def snapshot(
     available: dict[int, dict[int, int]] = {w.pk: {} for w in warehouses}
     for position in StockPosition.objects.filter(warehouse__in=warehouses, product_id__in=products):
         available[position.warehouse_id][position.product_id] = position.available
+    if whole:
+        for held in inventory_selectors.active_allocations(order.pk):
+            by_product = available.get(held["warehouse_id"])
+            if by_product is not None:
+                product = next(ln.product_id for ln in lines if ln.line_id == held["line_id"])
+                by_product[product] = by_product.get(product, 0) + held["quantity"]
     lanes = {}
     for lane in LaneTransit.objects.filter(warehouse__in=warehouses, country=destination.country):
         if address.postal_code.replace(" ", "").startswith(lane.postal_prefix.replace(" ", "")):
@@ -311,3 +323,90 @@ def order_reroute(*, order_id: int, actor: order_services.Actor) -> RoutingDecis
                 )
             order_services.order_release_hold(order_id=order.pk, actor=actor, note="re-route")
         return route_order(order_id=order.pk)
+
+
+# ------------------------------------------------------------------------------------------- dry run
+
+
+@dataclass
+class PlanSummary:
+    orders: int = 0
+    split: int = 0
+    unroutable: int = 0
+    partial: int = 0
+    distance_km: float = 0.0
+    score: float = 0.0
+
+    def add(self, plan: engine.Plan) -> None:
+        self.orders += 1
+        self.split += plan.shipments > 1
+        self.unroutable += plan.status == "unroutable"
+        self.partial += plan.status == "partial"
+        self.distance_km += sum(
+            t.distance_km or 0 for t in plan.candidates if t.warehouse_id in plan.warehouses
+        )
+        self.score += plan.score
+
+    @property
+    def split_rate(self) -> float:
+        return self.split / self.orders if self.orders else 0.0
+
+    @property
+    def average_distance_km(self) -> float:
+        return self.distance_km / self.orders if self.orders else 0.0
+
+    @property
+    def average_score(self) -> float:
+        return self.score / self.orders if self.orders else 0.0
+
+
+@dataclass
+class DryRunReport:
+    draft: RuleSet
+    days: int
+    published: PlanSummary = field(default_factory=PlanSummary)
+    proposed: PlanSummary = field(default_factory=PlanSummary)
+    changed: list[dict] = field(default_factory=list)  # orders whose warehouses would change
+
+
+def rule_set_dry_run(
+    *, rule_set_id: int, days: int = 7, now: datetime | None = None, limit: int = 2000
+) -> DryRunReport:
+    """Replay the last ``days`` of orders in a rule set's scope with it and with the rule set in force,
+    on today's stock, and compare. Reads only: nothing is reserved, decided or changed."""
+    now = now or timezone.now()
+    draft = RuleSet.objects.select_related("channel").get(pk=rule_set_id)
+    orders = (
+        Order.objects.filter(placed_at__gte=now - timedelta(days=days))
+        .exclude(status=OrderStatus.CANCELLED)
+        .select_related("shipping_address")
+        .order_by("-placed_at")
+    )
+    if draft.channel_id:
+        orders = orders.filter(channel_id=draft.channel_id)
+    if draft.service_level:
+        orders = orders.filter(service_level=draft.service_level)
+    report = DryRunReport(draft=draft, days=days)
+    proposed_rules = rules_of(draft)
+    for order in orders[:limit]:
+        in_force = rule_set_in_force(channel_id=order.channel_id, service_level=order.service_level)
+        lines, destination, candidates = snapshot(order, in_force, now, whole=True)
+        if not lines:
+            continue
+        current = engine.plan_order(
+            lines=lines, destination=destination, candidates=candidates, rules=rules_of(in_force)
+        )
+        lines, destination, candidates = snapshot(order, draft, now, whole=True)
+        proposed = engine.plan_order(
+            lines=lines, destination=destination, candidates=candidates, rules=proposed_rules
+        )
+        report.published.add(current)
+        report.proposed.add(proposed)
+        codes = {t.warehouse_id: t.code for t in current.candidates + proposed.candidates}
+        before = sorted(codes[w] for w in current.warehouses)
+        after = sorted(codes[w] for w in proposed.warehouses)
+        if before != after:
+            report.changed.append(
+                {"order_id": order.pk, "number": order.number, "before": before, "after": after}
+            )
+    return report

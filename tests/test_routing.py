@@ -237,3 +237,35 @@ def test_exceptions_queue_and_one_click_reroute(api, products, client, auto_rout
     refused = client.post(f"/dashboard/routing/orders/{other}/reroute/", follow=True).content.decode()
     assert "held for another reason" in refused
     assert Order.objects.get(pk=other).status == "on_hold"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dry_run_of_a_draft_compares_and_changes_nothing(api, network, auto_routing, client):
+    from inventory.models import StockMovement
+
+    for n in range(4):
+        post(api, f"D-{n}", quantity=2)  # routed with no rule set: all from Thessaloniki (closest with stock)
+    draft = RuleSet.objects.create(name="berlin only", weight_split=0)
+    RuleSetWarehouse.objects.create(rule_set=draft, warehouse=network["BER"], rank=1)
+    before = (
+        RoutingDecision.objects.count(),
+        Allocation.objects.count(),
+        StockMovement.objects.count(),
+        list(Order.objects.order_by("pk").values_list("status", "updated_at")),
+    )
+    report = routing.rule_set_dry_run(rule_set_id=draft.pk, days=7)
+    assert report.proposed.orders == report.published.orders == 4
+    assert len(report.changed) == 4
+    assert report.changed[0]["before"] == ["SKG"] and report.changed[0]["after"] == ["BER"]
+    assert report.proposed.average_distance_km > report.published.average_distance_km
+    client.force_login(User.objects.create_superuser("root", password="pw-root-123"))
+    response = client.post("/admin/routing/ruleset/", {"action": "dry_run", "_selected_action": [draft.pk]})
+    assert response.status_code == 200
+    assert "4 order(s) would ship from other warehouses" in response.content.decode()
+    after = (
+        RoutingDecision.objects.count(),
+        Allocation.objects.count(),
+        StockMovement.objects.count(),
+        list(Order.objects.order_by("pk").values_list("status", "updated_at")),
+    )
+    assert after == before
