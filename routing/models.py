@@ -135,6 +135,9 @@ class RoutingDecision(models.Model):
     plan = models.JSONField(default=list, help_text="[{line_id, warehouse, quantity}]")
     backordered = models.JSONField(default=dict)
     trace = models.JSONField(default=list, help_text="Every candidate with its distance, cost and verdict.")
+    alerts = models.JSONField(
+        default=list, help_text="What ops should know: no stock anywhere, SLA at risk, ..."
+    )
     duration_ms = models.FloatField()
     created_at = models.DateTimeField(auto_now_add=True)
 

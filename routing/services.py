@@ -16,6 +16,7 @@ from inventory import selectors as inventory_selectors
 from inventory import services as stock
 from inventory.models import StockPosition, Warehouse
 from oms.errors import Conflict, ValidationFailed
+from oms.events import event_emit
 from orders import services as order_services
 from orders.models import HoldReason, Order, OrderLine, OrderStatus
 from routing import engine
@@ -210,6 +211,58 @@ def snapshot(
 
 # ------------------------------------------------------------------------------------------- routing
 
+# Without a lane table entry, a parcel is assumed to need a day to leave plus a day per 500 km.
+KM_PER_TRANSIT_DAY = 500
+
+
+def _estimated_days(candidate: engine.Candidate, distance_km: float | None) -> float:
+    if candidate.transit_days is not None:
+        days = candidate.transit_days
+    else:
+        days = 1 + (distance_km or 0) / KM_PER_TRANSIT_DAY
+    return days + (1 if candidate.past_cutoff else 0)
+
+
+def _alerts(
+    order: Order, plan: engine.Plan | None, candidates: dict[int, engine.Candidate], now: datetime
+) -> list[dict]:
+    """What ops should hear about this decision (each also goes out as a ``routing.<code>`` event)."""
+    alerts = []
+    if plan is None:
+        return alerts
+    if plan.backordered:
+        reasons = {t.reason for t in plan.candidates if not t.accepted}
+        if not any(t.accepted for t in plan.candidates) and reasons == {"no stock of what the order needs"}:
+            alerts.append(
+                {"code": "insufficient_stock", "message": "No warehouse in the network has the stock."}
+            )
+        else:
+            alerts.append(
+                {
+                    "code": "insufficient_stock",
+                    "message": "Not enough stock in the allowed warehouses for every unit.",
+                }
+            )
+    if any(t.reason == "no capacity left today" for t in plan.candidates):
+        full = sorted(t.code for t in plan.candidates if t.reason == "no capacity left today")
+        alerts.append(
+            {"code": "capacity_exhausted", "message": f"No capacity left today at {', '.join(full)}."}
+        )
+    if order.requested_delivery_end and plan.warehouses:
+        distances = {t.warehouse_id: t.distance_km for t in plan.candidates}
+        days = max(_estimated_days(candidates[w], distances.get(w)) for w in plan.warehouses)
+        if now + timedelta(days=days) > order.requested_delivery_end:
+            alerts.append(
+                {
+                    "code": "sla_at_risk",
+                    "message": (
+                        f"About {days:.1f} days to deliver: the requested window ends "
+                        f"{timezone.localtime(order.requested_delivery_end):%d %b %H:%M}."
+                    ),
+                }
+            )
+    return alerts
+
 
 def _trace_json(plan: engine.Plan, codes: dict[int, str]) -> list[dict]:
     return [
@@ -244,10 +297,12 @@ def route_order(*, order_id: int, now: datetime | None = None) -> RoutingDecisio
     attempts = 0
     plan = None
     codes: dict[int, str] = {}
+    candidates_by_id: dict[int, engine.Candidate] = {}
     while attempts < MAX_ATTEMPTS:
         attempts += 1
         lines, destination, candidates = snapshot(order, rule_set, now)
         codes = {c.warehouse_id: c.code for c in candidates}
+        candidates_by_id = {c.warehouse_id: c for c in candidates}
         if not lines:
             break
         plan = engine.plan_order(lines=lines, destination=destination, candidates=candidates, rules=rules)
@@ -294,8 +349,17 @@ def route_order(*, order_id: int, now: datetime | None = None) -> RoutingDecisio
             OrderStatus.ALLOCATED: DecisionOutcome.ALLOCATED,
             OrderStatus.PARTIALLY_ALLOCATED: DecisionOutcome.PARTIAL,
         }.get(order.status, DecisionOutcome.BACKORDERED)
+    alerts = _alerts(order, plan, candidates_by_id, now)
+    for alert in alerts:
+        event_emit(
+            name=f"routing.{alert['code']}",
+            aggregate_type="order",
+            aggregate_id=order.pk,
+            payload={"order_id": order.pk, **alert},
+        )
     return RoutingDecision.objects.create(
         order=order,
+        alerts=alerts,
         rule_set=rule_set,
         outcome=outcome_name,
         attempts=attempts,

@@ -269,3 +269,30 @@ def test_dry_run_of_a_draft_compares_and_changes_nothing(api, network, auto_rout
         list(Order.objects.order_by("pk").values_list("status", "updated_at")),
     )
     assert after == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_alerts_for_stock_capacity_and_promise(api, network, auto_routing):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from oms.models import DomainEvent
+
+    Warehouse.objects.filter(code="SKG").update(capacity_per_day=0)
+    soon = timezone.now() + timedelta(hours=2)
+    order_id = post(
+        api, "A-1", quantity=3, requested_delivery_window={"start": None, "end": soon.isoformat()}
+    )
+    decision = RoutingDecision.objects.get(order_id=order_id)
+    codes = [a["code"] for a in decision.alerts]
+    assert codes == ["capacity_exhausted", "sla_at_risk"]
+    assert "SKG" in decision.alerts[0]["message"]
+    assert [p["warehouse"] for p in decision.plan] == ["BER"]  # Athens has 1 unit: one parcel from Berlin
+    events = set(DomainEvent.objects.filter(aggregate_id=str(order_id)).values_list("name", flat=True))
+    assert {"routing.capacity_exhausted", "routing.sla_at_risk"} <= events
+    nothing = post(api, "A-2", quantity=500)
+    assert [a["code"] for a in RoutingDecision.objects.get(order_id=nothing).alerts] == [
+        "insufficient_stock",
+        "capacity_exhausted",
+    ]
