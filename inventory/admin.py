@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from inventory.models import Allocation, BinLocation, Lot, StockMovement, StockPosition, Transfer, Warehouse
+from inventory.models import (
+    Allocation,
+    BinLocation,
+    Lot,
+    StockMovement,
+    StockPosition,
+    Transfer,
+    Warehouse,
+    WarehouseDayLoad,
+)
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -93,3 +102,9 @@ class TransferAdmin(ReadOnly):
         "received_at",
     ]
     list_filter = ["status"]
+
+
+@admin.register(WarehouseDayLoad)
+class WarehouseDayLoadAdmin(ReadOnly):
+    list_display = ["day", "warehouse", "orders"]
+    list_filter = ["warehouse"]

@@ -218,3 +218,17 @@ class Transfer(models.Model):
 
     def __str__(self) -> str:
         return f"transfer {self.pk}: {self.quantity} x {self.product_id}"
+
+
+class WarehouseDayLoad(models.Model):
+    """How many orders a warehouse was given stock for on a day: what its daily capacity is held against."""
+
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.CASCADE, related_name="day_loads")
+    day = models.DateField()
+    orders = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["warehouse", "day"], name="warehousedayload_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.warehouse_id} {self.day}: {self.orders}"

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -28,6 +28,7 @@ from inventory.models import (
     Transfer,
     TransferStatus,
     Warehouse,
+    WarehouseDayLoad,
 )
 from oms.errors import Conflict, NotFound, ValidationFailed
 from oms.events import event_emit
@@ -377,6 +378,7 @@ def stock_allocate(*, order_id: int, actor: str, plan: list[PlannedPick] | None 
 
     _save_figures(sorted(touched_positions.values(), key=lambda p: p.pk))
     _save_figures(sorted(touched_lots.values(), key=lambda lot: lot.pk))
+    _count_day_load(order, {a.position.warehouse_id for a in new_allocations})
     Allocation.objects.bulk_create(new_allocations)
     StockMovement.objects.bulk_create(movements)
     if progress:
@@ -397,6 +399,29 @@ def stock_allocate(*, order_id: int, actor: str, plan: list[PlannedPick] | None 
         )
     outcome.status = target
     return outcome
+
+
+def _count_day_load(order: Order, warehouse_ids: set[int]) -> None:
+    """Count the order once against each warehouse that serves it for the first time today."""
+    if not warehouse_ids:
+        return
+    already = set(
+        Allocation.objects.filter(order_line__order=order, position__warehouse_id__in=warehouse_ids)
+        .exclude(status=AllocationStatus.RELEASED)
+        .values_list("position__warehouse_id", flat=True)
+    )
+    fresh = sorted(warehouse_ids - already)
+    if not fresh:
+        return
+    table = connection.ops.quote_name(WarehouseDayLoad._meta.db_table)
+    with connection.cursor() as cursor:
+        # One statement per warehouse, increment under the row lock the upsert takes (portable SQL).
+        for warehouse_id in fresh:
+            cursor.execute(
+                f"INSERT INTO {table} (warehouse_id, day, orders) VALUES (%s, %s, 1) "
+                f"ON CONFLICT (warehouse_id, day) DO UPDATE SET orders = {table}.orders + 1",
+                [warehouse_id, timezone.localdate()],
+            )
 
 
 @transaction.atomic

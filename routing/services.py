@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from inventory import selectors as inventory_selectors
 from inventory import services as stock
-from inventory.models import StockPosition, Warehouse
+from inventory.models import StockPosition, Warehouse, WarehouseDayLoad
 from oms.errors import Conflict, ValidationFailed
 from oms.events import event_emit
 from orders import services as order_services
@@ -139,14 +139,12 @@ def _past_cutoff(warehouse: Warehouse, now: datetime) -> bool:
 
 
 def _capacity_left(warehouses: list[Warehouse], now: datetime) -> dict[int, int | None]:
-    """Orders each warehouse can still take today: its daily capacity less today's routed orders."""
-    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    used: dict[int, int] = {}
-    for plan in (
-        RoutingDecision.objects.filter(created_at__gte=start).exclude(plan=[]).values_list("plan", flat=True)
-    ):
-        for warehouse_id in {pick["warehouse_id"] for pick in plan}:
-            used[warehouse_id] = used.get(warehouse_id, 0) + 1
+    """Orders each warehouse can still take today: its daily capacity less today's count."""
+    used = dict(
+        WarehouseDayLoad.objects.filter(day=timezone.localdate(now), warehouse__in=warehouses).values_list(
+            "warehouse_id", "orders"
+        )
+    )
     return {
         w.pk: None if w.capacity_per_day is None else w.capacity_per_day - used.get(w.pk, 0)
         for w in warehouses

@@ -296,3 +296,19 @@ def test_alerts_for_stock_capacity_and_promise(api, network, auto_routing):
         "insufficient_stock",
         "capacity_exhausted",
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_daily_capacity_counts_orders_not_lines(api, network, auto_routing):
+    from inventory.models import WarehouseDayLoad
+
+    Warehouse.objects.filter(code="SKG").update(capacity_per_day=2)
+    first, second, third = (post(api, f"C-{n}", quantity=2) for n in range(3))
+    plans = [
+        [p["warehouse"] for p in RoutingDecision.objects.get(order_id=o).plan] for o in (first, second, third)
+    ]
+    assert plans[:2] == [["SKG"], ["SKG"]]
+    assert "SKG" not in plans[2]
+    assert WarehouseDayLoad.objects.get(warehouse__code="SKG").orders == 2
+    alerts = RoutingDecision.objects.get(order_id=third).alerts
+    assert alerts[0]["code"] == "capacity_exhausted"
