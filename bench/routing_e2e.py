@@ -27,18 +27,18 @@ from intake import bench_env, recreate_database  # noqa: E402
 PRODUCTS = 300
 
 
-def setup(rng: random.Random, warehouses: int, orders: int, lines: int) -> list[int]:
+def setup(rng: random.Random, warehouses: int, orders: int, lines: int, code: str = "bench") -> list[int]:
     from django.utils import timezone
 
     from inventory.models import MovementKind, StockMovement, StockPosition, Warehouse
     from orders import services
     from orders.models import Address, Customer, Order, OrderLine, Product
 
-    channel = services.channel_create(code="bench", name="Bench", kind="web")
+    channel = services.channel_create(code=code, name="Bench", kind="web")
     houses = Warehouse.objects.bulk_create(
         [
             Warehouse(
-                code=f"W{n:03d}",
+                code=f"{code}-{n:03d}",
                 name=f"W{n}",
                 line1="x",
                 city="x",
@@ -50,7 +50,7 @@ def setup(rng: random.Random, warehouses: int, orders: int, lines: int) -> list[
         ]
     )
     products = Product.objects.bulk_create(
-        [Product(sku=f"P-{n:04d}", name=f"P {n}") for n in range(PRODUCTS)]
+        [Product(sku=f"{code}-{n:04d}", name=f"P {n}") for n in range(PRODUCTS)]
     )
     positions = StockPosition.objects.bulk_create(
         [
@@ -66,7 +66,7 @@ def setup(rng: random.Random, warehouses: int, orders: int, lines: int) -> list[
             for pos in positions
         ]
     )
-    customer = Customer.objects.create(email="bench@example.com")
+    customer = Customer.objects.create(email=f"{code}@example.com")
     addresses = Address.objects.bulk_create(
         [
             Address(

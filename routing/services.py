@@ -173,8 +173,11 @@ def snapshot(
         warehouses = list(Warehouse.objects.filter(is_active=True))
     products = {line.product_id for line in lines}
     available: dict[int, dict[int, int]] = {w.pk: {} for w in warehouses}
-    for position in StockPosition.objects.filter(warehouse__in=warehouses, product_id__in=products):
-        available[position.warehouse_id][position.product_id] = position.available
+    rows = StockPosition.objects.filter(warehouse__in=warehouses, product_id__in=products).values_list(
+        "warehouse_id", "product_id", "on_hand", "allocated", "safety_stock"
+    )
+    for warehouse_id, product_id, on_hand, allocated, safety in rows:
+        available[warehouse_id][product_id] = max(on_hand - allocated - safety, 0)
     if whole:
         for held in inventory_selectors.active_allocations(order.pk):
             by_product = available.get(held["warehouse_id"])
