@@ -312,3 +312,22 @@ def test_daily_capacity_counts_orders_not_lines(api, network, auto_routing):
     assert WarehouseDayLoad.objects.get(warehouse__code="SKG").orders == 2
     alerts = RoutingDecision.objects.get(order_id=third).alerts
     assert alerts[0]["code"] == "capacity_exhausted"
+
+
+@pytest.mark.django_db
+def test_cutoff_is_read_in_the_warehouse_time_zone(api, network):
+    from datetime import UTC, datetime, time
+
+    Warehouse.objects.filter(code="SKG").update(cutoff_time=time(15, 0), time_zone="Europe/Athens")
+    rule_set = RuleSet.objects.create(name="cut-off", respect_cutoff=True)
+    for house in network.values():
+        RuleSetWarehouse.objects.create(rule_set=rule_set, warehouse=house)
+    routing.rule_set_publish(rule_set_id=rule_set.pk, user=None)
+    # 12:30 UTC is 14:30 in Athens: Thessaloniki still ships today
+    before = routing.route_order(order_id=post(api, "T-1"), now=datetime(2026, 11, 25, 12, 30, tzinfo=UTC))
+    assert [p["warehouse"] for p in before.plan] == ["SKG"]
+    # 13:30 UTC is 15:30 in Athens: past the cut-off, so Berlin (one parcel) wins over a split
+    after = routing.route_order(order_id=post(api, "T-2"), now=datetime(2026, 11, 25, 13, 30, tzinfo=UTC))
+    reasons = {c["warehouse"]: c["reason"] for c in after.trace}
+    assert reasons["SKG"] == "past today's cut-off"
+    assert "SKG" not in [p["warehouse"] for p in after.plan]
