@@ -1,5 +1,7 @@
 """What inventory does when other parts of the OMS report a change (domain events, see oms.events)."""
 
+from django.conf import settings
+
 from inventory import services
 from oms.events import subscribe
 from oms.models import DomainEvent
@@ -7,7 +9,9 @@ from oms.models import DomainEvent
 
 @subscribe("stock.received")
 def fill_backorders(event: DomainEvent) -> None:
-    services.backorders_fill(product_id=event.payload["product_id"])
+    # With automatic routing on, routing offers the stock to backorders under its rules instead.
+    if not settings.ROUTING_ON_RECEIPT:
+        services.backorders_fill(product_id=event.payload["product_id"])
 
 
 @subscribe("order.cancelled")

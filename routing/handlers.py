@@ -1,4 +1,5 @@
-"""Routing reacts to orders that arrive or come back (released from hold): it routes them."""
+"""Routing reacts to orders that arrive or come back (released from hold), and to stock that arrives
+for orders waiting for it: it routes them."""
 
 from oms.events import subscribe
 from oms.models import DomainEvent
@@ -9,3 +10,9 @@ from routing import services
 def route_received_order(event: DomainEvent) -> None:
     if services.routing_enabled():
         services.route_order(order_id=event.payload["order_id"])
+
+
+@subscribe("stock.received", queue="routing")
+def route_backorders(event: DomainEvent) -> None:
+    if services.routing_enabled():
+        services.backorders_route(product_id=event.payload["product_id"])

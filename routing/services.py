@@ -371,6 +371,29 @@ def route_order(*, order_id: int, now: datetime | None = None) -> RoutingDecisio
     )
 
 
+def backorders_route(*, product_id: int) -> list[RoutingDecision]:
+    """Offer arriving stock to the orders waiting for the product, oldest placed first, each routed
+    under its rules in its own transaction; stop at the first order that gets nothing more."""
+    waiting = (
+        Order.objects.filter(
+            lines__product_id=product_id,
+            status__in=[OrderStatus.BACKORDERED, OrderStatus.PARTIALLY_ALLOCATED],
+        )
+        .order_by("placed_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    decisions = []
+    for order_id in list(dict.fromkeys(waiting)):
+        before = sum(a["quantity"] for a in inventory_selectors.active_allocations(order_id))
+        decision = route_order(order_id=order_id)
+        if decision is None:
+            continue
+        decisions.append(decision)
+        if sum(p["quantity"] for p in decision.plan) == before:
+            break
+    return decisions
+
+
 def routing_enabled() -> bool:
     return getattr(settings, "ROUTING_ON_RECEIPT", True)
 

@@ -331,3 +331,23 @@ def test_cutoff_is_read_in_the_warehouse_time_zone(api, network):
     reasons = {c["warehouse"]: c["reason"] for c in after.trace}
     assert reasons["SKG"] == "past today's cut-off"
     assert "SKG" not in [p["warehouse"] for p in after.plan]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_arriving_stock_is_routed_to_backorders_under_the_rules(api, products, auto_routing):
+    cap = Product.objects.get(sku="CAP-NAVY")
+    ath = warehouse("ATH", "37.98", "23.72")
+    store = warehouse("ATH-ST", "37.97", "23.73", kind="store")
+    rule_set = RuleSet.objects.create(name="no stores", exclude_stores=True)
+    for house in (ath, store):
+        RuleSetWarehouse.objects.create(rule_set=rule_set, warehouse=house)
+    routing.rule_set_publish(rule_set_id=rule_set.pk, user=None)
+    older = post(api, "B-1", quantity=2)
+    newer = post(api, "B-2", quantity=2)
+    assert Order.objects.get(pk=older).status == "backordered"
+    stock.stock_receive(warehouse=store, product=cap, quantity=10, actor="t")  # stores may not ship
+    assert Order.objects.get(pk=older).status == "backordered"
+    stock.stock_receive(warehouse=ath, product=cap, quantity=3, actor="t")
+    assert Order.objects.get(pk=older).status == "allocated"
+    assert Order.objects.get(pk=newer).status == "partially_allocated"
+    assert Allocation.objects.filter(position__warehouse=store).count() == 0
