@@ -278,6 +278,11 @@ class Order(models.Model):
     service_level = models.CharField(
         max_length=16, choices=ServiceLevel.choices, default=ServiceLevel.STANDARD
     )
+    pickup_location = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="For pick-up orders: the code of the store the customer collects from.",
+    )
     payment_status = models.CharField(
         max_length=24, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
     )

@@ -319,6 +319,7 @@ class OrderInput:
     currency: str
     placed_at: datetime | None = None
     service_level: str = ServiceLevel.STANDARD
+    pickup_location: str = ""
     payment_status: str = PaymentStatus.PENDING
     requested_delivery_start: datetime | None = None
     requested_delivery_end: datetime | None = None
@@ -366,6 +367,10 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
         errors["customer"] = ["Give an e-mail or a phone."]
     if not data.lines:
         errors["lines"] = ["An order needs at least one line."]
+    if data.service_level == ServiceLevel.PICKUP and not data.pickup_location.strip():
+        errors["pickup_store"] = ["Say which store the customer collects from (its code)."]
+    elif data.service_level != ServiceLevel.PICKUP and data.pickup_location.strip():
+        errors["pickup_store"] = ["Only pick-up orders name a store; use service_level pickup."]
 
     skus = [normalize_sku(line.sku) for line in data.lines]
     products = {
@@ -428,6 +433,7 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
         tax_total=data.tax_total,
         total=total,
         service_level=data.service_level,
+        pickup_location=data.pickup_location.strip().upper(),
         payment_status=data.payment_status,
         requested_delivery_start=data.requested_delivery_start,
         requested_delivery_end=data.requested_delivery_end,

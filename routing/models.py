@@ -138,6 +138,9 @@ class RoutingDecision(models.Model):
     alerts = models.JSONField(
         default=list, help_text="What ops should know: no stock anywhere, SLA at risk, ..."
     )
+    promised_date = models.DateTimeField(
+        null=True, blank=True, help_text="Pick-up orders: when the store can hand the order over."
+    )
     duration_ms = models.FloatField()
     created_at = models.DateTimeField(auto_now_add=True)
 

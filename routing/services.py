@@ -18,7 +18,7 @@ from inventory.models import StockPosition, Warehouse, WarehouseDayLoad
 from oms.errors import Conflict, ValidationFailed
 from oms.events import event_emit
 from orders import services as order_services
-from orders.models import HoldReason, Order, OrderLine, OrderStatus
+from orders.models import HoldReason, Order, OrderLine, OrderStatus, ServiceLevel
 from routing import engine
 from routing.models import (
     DecisionOutcome,
@@ -265,7 +265,7 @@ def _alerts(
     return alerts
 
 
-def _trace_json(plan: engine.Plan, codes: dict[int, str]) -> list[dict]:
+def _trace_json(plan: engine.Plan) -> list[dict]:
     return [
         {
             "warehouse": t.code,
@@ -293,16 +293,16 @@ def route_order(*, order_id: int, now: datetime | None = None) -> RoutingDecisio
     if order.status not in ROUTABLE:
         return None
     rule_set = rule_set_in_force(channel_id=order.channel_id, service_level=order.service_level)
+    if order.service_level == ServiceLevel.PICKUP:
+        return _route_pickup(order, rule_set, now)
     rules = rules_of(rule_set)
     started = time.perf_counter()
     attempts = 0
     plan = None
-    codes: dict[int, str] = {}
     candidates_by_id: dict[int, engine.Candidate] = {}
     while attempts < MAX_ATTEMPTS:
         attempts += 1
         lines, destination, candidates = snapshot(order, rule_set, now)
-        codes = {c.warehouse_id: c.code for c in candidates}
         candidates_by_id = {c.warehouse_id: c for c in candidates}
         if not lines:
             break
@@ -366,7 +366,109 @@ def route_order(*, order_id: int, now: datetime | None = None) -> RoutingDecisio
         attempts=attempts,
         plan=inventory_selectors.active_allocations(order.pk),
         backordered=backordered,
-        trace=_trace_json(plan, codes) if plan else [],
+        trace=_trace_json(plan) if plan else [],
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
+
+
+def _route_pickup(order: Order, rule_set: RuleSet | None, now: datetime) -> RoutingDecision:
+    """Pick-up in store: the store's own stock first; what it lacks comes from the best warehouse
+    (planned as a parcel to the store), and the promised hand-over date follows the slowest part."""
+    started = time.perf_counter()
+    store = Warehouse.objects.filter(code__iexact=order.pickup_location, is_active=True).first()
+    system = order_services.Actor.system(ACTOR)
+    if store is None:
+        order_services.order_hold(
+            order_id=order.pk,
+            reason=HoldReason.UNROUTABLE,
+            actor=system,
+            note=f"Unknown pick-up store '{order.pickup_location}'.",
+        )
+        return RoutingDecision.objects.create(
+            order=order,
+            rule_set=rule_set,
+            outcome=DecisionOutcome.HELD,
+            duration_ms=0.0,
+            alerts=[{"code": "unknown_store", "message": f"No active store '{order.pickup_location}'."}],
+        )
+    rules = rules_of(rule_set)
+    lines, _, candidates = snapshot(order, None, now)
+    at_store = engine.Destination(store.country, float(store.latitude), float(store.longitude))
+    trace: list[dict] = []
+    promised = None
+    store_candidates = [c for c in candidates if c.warehouse_id == store.pk]
+    own = engine.plan_order(
+        lines=lines,
+        destination=at_store,
+        candidates=store_candidates,
+        rules=engine.Rules(max_shipments=1, respect_capacity=False),
+    )
+    trace += _trace_json(own)
+    if own.picks:
+        stock.stock_allocate(
+            order_id=order.pk,
+            actor=ACTOR,
+            plan=[
+                stock.PlannedPick(order_line_id=p.line_id, warehouse_id=p.warehouse_id, quantity=p.quantity)
+                for p in own.picks
+            ],
+        )
+        days = 1 if _past_cutoff(store, now) else 0
+        promised = now + timedelta(days=days)
+    rest = _open_lines(order)
+    backordered: dict[int, int] = {}
+    if rest:
+        others = [c for c in candidates if c.warehouse_id != store.pk]
+        supply = engine.plan_order(
+            lines=rest,
+            destination=at_store,
+            candidates=others,
+            rules=engine.Rules(
+                max_shipments=rules.max_shipments,
+                minimize_shipments=rules.minimize_shipments,
+                respect_cutoff=rules.respect_cutoff,
+                respect_capacity=rules.respect_capacity,
+                keep_within_country=True,
+                weights=rules.weights,
+            ),
+        )
+        trace += [dict(t, transfer_to_store=True) for t in _trace_json(supply)]
+        backordered = supply.backordered
+        if supply.picks:
+            stock.stock_allocate(
+                order_id=order.pk,
+                actor=ACTOR,
+                plan=[
+                    stock.PlannedPick(
+                        order_line_id=p.line_id, warehouse_id=p.warehouse_id, quantity=p.quantity
+                    )
+                    for p in supply.picks
+                ],
+            )
+            by_id = {c.warehouse_id: c for c in others}
+            distances = {t.warehouse_id: t.distance_km for t in supply.candidates}
+            # the parcel travels to the store, then the store needs a day to shelve it
+            days = max(_estimated_days(by_id[w], distances.get(w)) for w in supply.warehouses) + 1
+            promised = max(promised or now, now + timedelta(days=days))
+    order.refresh_from_db(fields=["status", "hold_reason"])
+    if order.status == OrderStatus.RECEIVED:
+        order_services.order_transition(
+            order_id=order.pk, to_status=OrderStatus.BACKORDERED, actor=system, locked=order
+        )
+        order.status = OrderStatus.BACKORDERED
+    numbers = dict(OrderLine.objects.filter(order=order).values_list("pk", "line_number"))
+    outcome = {
+        OrderStatus.ALLOCATED: DecisionOutcome.ALLOCATED,
+        OrderStatus.PARTIALLY_ALLOCATED: DecisionOutcome.PARTIAL,
+    }.get(order.status, DecisionOutcome.BACKORDERED)
+    return RoutingDecision.objects.create(
+        order=order,
+        rule_set=rule_set,
+        outcome=outcome,
+        plan=inventory_selectors.active_allocations(order.pk),
+        backordered={str(numbers[k]): v for k, v in backordered.items()},
+        trace=trace,
+        promised_date=promised if outcome == DecisionOutcome.ALLOCATED else None,
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
     )
 

@@ -351,3 +351,38 @@ def test_arriving_stock_is_routed_to_backorders_under_the_rules(api, products, a
     assert Order.objects.get(pk=older).status == "allocated"
     assert Order.objects.get(pk=newer).status == "partially_allocated"
     assert Allocation.objects.filter(position__warehouse=store).count() == 0
+
+
+@pytest.mark.django_db
+def test_pickup_in_store_from_its_own_stock_or_by_a_parcel_from_the_best_warehouse(api, network):
+    from datetime import UTC, datetime
+
+    cap = Product.objects.get(sku="CAP-NAVY")
+    store = warehouse("ATH-ST", "37.97", "23.73", kind="store")
+    stock.stock_receive(warehouse=store, product=cap, quantity=2, actor="t")
+    now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    mine = post(api, "P-1", quantity=2, service_level="pickup", pickup_store="ath-st")
+    decision = routing.route_order(order_id=mine, now=now)
+    assert [p["warehouse"] for p in decision.plan] == ["ATH-ST"]
+    assert decision.promised_date == now  # on the shelf already
+    supplied = post(api, "P-2", quantity=3, service_level="pickup", pickup_store="ATH-ST")
+    decision = routing.route_order(order_id=supplied, now=now)
+    assert decision.outcome == "allocated"
+    assert [p["warehouse"] for p in decision.plan] == ["SKG"]  # ATH has 1, SKG 10: one parcel to the store
+    # ~300 km: a day and a bit on the road, plus a day to shelve it
+    assert 2 < (decision.promised_date - now).total_seconds() / 86400 < 3
+    assert any(c.get("transfer_to_store") for c in decision.trace)
+
+
+@pytest.mark.django_db
+def test_pickup_needs_a_known_store(api, network):
+    missing = api.post("/api/v1/orders/", order_payload("P-0", service_level="pickup"), format="json")
+    assert missing.status_code == 400
+    assert "pickup_store" in missing.json()["error"]["details"]
+    wrong = api.post("/api/v1/orders/", order_payload("P-00", pickup_store="ATH-ST"), format="json")
+    assert "pickup_store" in wrong.json()["error"]["details"]
+    ghost = post(api, "P-9", service_level="pickup", pickup_store="NOWHERE")
+    decision = routing.route_order(order_id=ghost)
+    order = Order.objects.get(pk=ghost)
+    assert (order.status, order.hold_reason, decision.outcome) == ("on_hold", "unroutable", "held")
+    assert decision.alerts[0]["code"] == "unknown_store"

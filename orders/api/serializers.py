@@ -119,6 +119,13 @@ class OrderCreateIn(serializers.Serializer):
     lines = LineIn(many=True, allow_empty=False, max_length=MAX_LINES)
     currency = serializers.CharField(min_length=3, max_length=3, help_text="ISO 4217, e.g. EUR.")
     service_level = serializers.ChoiceField(choices=ServiceLevel.choices, default=ServiceLevel.STANDARD)
+    pickup_store = serializers.CharField(
+        max_length=20,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="With service_level pickup: the code of the store the customer collects from.",
+    )
     payment_status = serializers.ChoiceField(choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
     requested_delivery_window = DeliveryWindow(required=False, allow_null=True, default=None)
     placed_at = serializers.DateTimeField(
@@ -149,6 +156,7 @@ class OrderCreateIn(serializers.Serializer):
             currency=data["currency"],
             placed_at=data.get("placed_at"),
             service_level=data["service_level"],
+            pickup_location=data["pickup_store"],
             payment_status=data["payment_status"],
             requested_delivery_start=window.get("start"),
             requested_delivery_end=window.get("end"),
@@ -291,6 +299,7 @@ class OrderOut(serializers.Serializer):
     tax_total = MoneyField("tax_total")
     total = MoneyField("total")
     service_level = serializers.ChoiceField(choices=ServiceLevel.choices)
+    pickup_store = serializers.CharField(source="pickup_location", allow_blank=True)
     payment_status = serializers.ChoiceField(choices=PaymentStatus.choices)
     requested_delivery_window = DeliveryWindowOut(source="*")
     placed_at = serializers.DateTimeField()
@@ -401,6 +410,7 @@ def order_json(order: Order) -> dict:
         "tax_total": _money(order.tax_total, places),
         "total": _money(order.total, places),
         "service_level": order.service_level,
+        "pickup_store": order.pickup_location,
         "payment_status": order.payment_status,
         "requested_delivery_window": {
             "start": _when(order.requested_delivery_start),
