@@ -10,19 +10,7 @@ from inventory.models import (
     Warehouse,
     WarehouseDayLoad,
 )
-
-
-class ReadOnly(admin.ModelAdmin):
-    """Stock rows change only through the inventory services, so that the ledger stays whole."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+from oms.admin import ReadOnlyAdmin
 
 
 @admin.register(Warehouse)
@@ -61,13 +49,13 @@ class StockPositionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Lot)
-class LotAdmin(ReadOnly):
+class LotAdmin(ReadOnlyAdmin):
     list_display = ["code", "position", "expiry_date", "bin", "on_hand", "allocated"]
     search_fields = ["code", "position__product__sku"]
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ReadOnly):
+class StockMovementAdmin(ReadOnlyAdmin):
     list_display = [
         "created_at",
         "position",
@@ -84,13 +72,13 @@ class StockMovementAdmin(ReadOnly):
 
 
 @admin.register(Allocation)
-class AllocationAdmin(ReadOnly):
+class AllocationAdmin(ReadOnlyAdmin):
     list_display = ["order_line", "position", "lot", "quantity", "status", "created_at"]
     list_filter = ["status"]
 
 
 @admin.register(Transfer)
-class TransferAdmin(ReadOnly):
+class TransferAdmin(ReadOnlyAdmin):
     list_display = [
         "pk",
         "product",
@@ -105,6 +93,6 @@ class TransferAdmin(ReadOnly):
 
 
 @admin.register(WarehouseDayLoad)
-class WarehouseDayLoadAdmin(ReadOnly):
+class WarehouseDayLoadAdmin(ReadOnlyAdmin):
     list_display = ["day", "warehouse", "orders"]
     list_filter = ["warehouse"]

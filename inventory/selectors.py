@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from inventory.models import Allocation, AllocationStatus, Lot, StockMovement, StockPosition
-from orders.models import Product
+from orders.models import Order, OrderStatus, Product
 
 
 @dataclass(frozen=True)
@@ -157,3 +157,16 @@ def active_allocations(order_id: int) -> list[dict]:
         }
         for r in rows
     ]
+
+
+def orders_waiting_for(product_id: int) -> list[int]:
+    """Orders that still need the product (backordered or partially allocated), oldest placed first."""
+    waiting = (
+        Order.objects.filter(
+            lines__product_id=product_id,
+            status__in=[OrderStatus.BACKORDERED, OrderStatus.PARTIALLY_ALLOCATED],
+        )
+        .order_by("placed_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    return list(dict.fromkeys(waiting))

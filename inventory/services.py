@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from inventory import selectors
 from inventory.models import (
     Allocation,
     AllocationStatus,
@@ -424,18 +425,8 @@ def _count_day_load(order: Order, warehouse_ids: set[int]) -> None:
             )
 
 
-@transaction.atomic
-def stock_release(
-    *, order_id: int, actor: str, reason: str = "", line_ids: Iterable[int] | None = None
-) -> int:
-    """Withdraw the active allocations of an order (or of some of its lines). Returns the units released."""
-    order_services.order_lock(order_id)
-    query = Allocation.objects.filter(order_line__order_id=order_id, status=AllocationStatus.ACTIVE)
-    if line_ids is not None:
-        query = query.filter(order_line_id__in=list(line_ids))
-    allocations = list(query.select_related("order_line"))
-    if not allocations:
-        return 0
+def _lock_rows_of(allocations: list[Allocation]) -> tuple[dict[int, StockPosition], dict[int, Lot]]:
+    """Lock the positions, then the lots, that allocations draw on, each in key order."""
     positions = {
         p.pk: p
         for p in StockPosition.objects.select_for_update()
@@ -448,6 +439,22 @@ def stock_release(
         .filter(pk__in={a.lot_id for a in allocations if a.lot_id})
         .order_by("pk")
     }
+    return positions, lots
+
+
+@transaction.atomic
+def stock_release(
+    *, order_id: int, actor: str, reason: str = "", line_ids: Iterable[int] | None = None
+) -> int:
+    """Withdraw the active allocations of an order (or of some of its lines). Returns the units released."""
+    order_services.order_lock(order_id)
+    query = Allocation.objects.filter(order_line__order_id=order_id, status=AllocationStatus.ACTIVE)
+    if line_ids is not None:
+        query = query.filter(order_line_id__in=list(line_ids))
+    allocations = list(query.select_related("order_line"))
+    if not allocations:
+        return 0
+    positions, lots = _lock_rows_of(allocations)
     released: dict[int, int] = defaultdict(int)
     movements = []
     for allocation in allocations:
@@ -504,18 +511,7 @@ def stock_ship(*, order_line_id: int, quantity: int, actor: str) -> int:
                 ]
             },
         )
-    positions = {
-        p.pk: p
-        for p in StockPosition.objects.select_for_update()
-        .filter(pk__in={a.position_id for a in allocations})
-        .order_by("pk")
-    }
-    lots = {
-        lot.pk: lot
-        for lot in Lot.objects.select_for_update()
-        .filter(pk__in={a.lot_id for a in allocations if a.lot_id})
-        .order_by("pk")
-    }
+    positions, lots = _lock_rows_of(allocations)
     remaining = quantity
     movements, split = [], []
     for allocation in allocations:
@@ -676,16 +672,8 @@ def backorders_fill(*, product_id: int, actor: str = "backorder filler") -> list
     every allocation), and the run stops as soon as an order gets nothing: what is left is not enough
     for anyone behind it who needs the same product.
     """
-    waiting = (
-        Order.objects.filter(
-            lines__product_id=product_id,
-            status__in=[OrderStatus.BACKORDERED, OrderStatus.PARTIALLY_ALLOCATED],
-        )
-        .order_by("placed_at", "pk")
-        .values_list("pk", flat=True)
-    )
     outcomes = []
-    for order_id in list(dict.fromkeys(waiting)):
+    for order_id in selectors.orders_waiting_for(product_id):
         try:
             outcome = stock_allocate(order_id=order_id, actor=actor)
         except Conflict:

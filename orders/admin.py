@@ -1,22 +1,9 @@
 from django.contrib import admin, messages
-from django.http import HttpRequest
 
+from oms.admin import ReadOnlyAdmin
 from oms.errors import DomainError
 from orders import services
 from orders.models import Address, ApiKey, Channel, Customer, Order, OrderEvent, OrderLine, Product
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """For rows that only services may write (orders, history): admins look, services change."""
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(Channel)

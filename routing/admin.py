@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
+from oms.admin import ReadOnlyAdmin
 from oms.errors import DomainError
 from routing import services
 from routing.models import LaneTransit, RoutingDecision, RuleSet, RuleSetStatus, RuleSetWarehouse
@@ -89,18 +90,9 @@ class LaneTransitAdmin(admin.ModelAdmin):
 
 
 @admin.register(RoutingDecision)
-class RoutingDecisionAdmin(admin.ModelAdmin):
+class RoutingDecisionAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "order", "outcome", "rule_set", "attempts", "duration_ms"]
     list_filter = ["outcome"]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(RuleSetWarehouse)

@@ -476,16 +476,8 @@ def _route_pickup(order: Order, rule_set: RuleSet | None, now: datetime) -> Rout
 def backorders_route(*, product_id: int) -> list[RoutingDecision]:
     """Offer arriving stock to the orders waiting for the product, oldest placed first, each routed
     under its rules in its own transaction; stop at the first order that gets nothing more."""
-    waiting = (
-        Order.objects.filter(
-            lines__product_id=product_id,
-            status__in=[OrderStatus.BACKORDERED, OrderStatus.PARTIALLY_ALLOCATED],
-        )
-        .order_by("placed_at", "pk")
-        .values_list("pk", flat=True)
-    )
     decisions = []
-    for order_id in list(dict.fromkeys(waiting)):
+    for order_id in inventory_selectors.orders_waiting_for(product_id):
         before = sum(a["quantity"] for a in inventory_selectors.active_allocations(order_id))
         decision = route_order(order_id=order_id)
         if decision is None:

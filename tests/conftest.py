@@ -86,3 +86,20 @@ def products(db):
         ProductFactory(sku="HOODIE-GRY-L", name="Hoodie grey L"),
         ProductFactory(sku="CAP-NAVY", name="Cap navy"),
     ]
+
+
+@pytest.fixture
+def ops_user(db):
+    from django.contrib.auth.models import Group, User
+
+    from oms.dashboard import OPS_GROUP
+
+    user = User.objects.create_user("olga", password="pw-olga-123")
+    user.groups.add(Group.objects.get_or_create(name=OPS_GROUP)[0])
+    return user
+
+
+@pytest.fixture
+def ops_client(client, ops_user):
+    client.force_login(ops_user)
+    return client

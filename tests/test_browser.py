@@ -5,9 +5,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 
-from oms.dashboard import OPS_GROUP
 from orders import services
 from orders.models import Order
 from tests.factories import order_payload
@@ -52,13 +51,6 @@ def page(browser, live_server):
     yield page
     context.close()
     assert errors == [], errors
-
-
-@pytest.fixture
-def ops_user(db):
-    user = User.objects.create_user("olga", password="pw-olga-123")
-    user.groups.add(Group.objects.get_or_create(name=OPS_GROUP)[0])
-    return user
 
 
 def log_in(page, username="olga", password="pw-olga-123"):

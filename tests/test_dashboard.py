@@ -12,14 +12,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def ops_client(client):
-    user = User.objects.create_user("olga", password="pw-olga-123")
-    user.groups.add(Group.objects.get_or_create(name=OPS_GROUP)[0])
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def orders(api, other_api, products):
     def make(client, external_id, **customer):
         body = order_payload(external_id)

@@ -5,24 +5,14 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from inventory import services as stock
 from inventory.models import StockMovement, StockPosition, Warehouse
-from oms.dashboard import OPS_GROUP
 from orders.models import Product
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def ops_client(client):
-    user = User.objects.create_user("olga", password="pw-olga-123")
-    user.groups.add(Group.objects.get_or_create(name=OPS_GROUP)[0])
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
