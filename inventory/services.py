@@ -271,14 +271,14 @@ def stock_allocate(*, order_id: int, actor: str, plan: list[PlannedPick] | None 
             code="not_allocatable",
             details={"status": order.status},
         )
-    lines = [
-        ln
-        for ln in OrderLine.objects.select_for_update()
+    all_lines = list(
+        OrderLine.objects.select_for_update(of=("self",))
         .filter(order=order)
         .select_related("product")
         .order_by("line_number")
-        if _open_need(ln) > 0
-    ]
+    )
+    lines = [ln for ln in all_lines if _open_need(ln) > 0]
+    first_allocation = not any(ln.qty_allocated for ln in all_lines)
     outcome = AllocationOutcome(order_id=order.pk, status=order.status)
     wanted: dict[int, list[tuple[int, int | None]]] = defaultdict(list)  # line id -> [(warehouse, max qty)]
     if plan is not None:
@@ -379,14 +379,15 @@ def stock_allocate(*, order_id: int, actor: str, plan: list[PlannedPick] | None 
 
     _save_figures(sorted(touched_positions.values(), key=lambda p: p.pk))
     _save_figures(sorted(touched_lots.values(), key=lambda lot: lot.pk))
-    _count_day_load(order, {a.position.warehouse_id for a in new_allocations})
+    _count_day_load(order, {a.position.warehouse_id for a in new_allocations}, first=first_allocation)
     Allocation.objects.bulk_create(new_allocations)
     StockMovement.objects.bulk_create(movements)
     if progress:
-        order_services.order_lines_record_progress(order_id=order.pk, quantities=progress, locked=order)
-    all_open = OrderLine.objects.filter(order=order)
-    total_need = sum(_open_need(ln) for ln in all_open)
-    any_allocated = any(ln.qty_allocated > ln.qty_shipped for ln in all_open)
+        order_services.order_lines_record_progress(
+            order_id=order.pk, quantities=progress, locked=order, locked_lines=all_lines
+        )
+    total_need = sum(_open_need(ln) for ln in all_lines)
+    any_allocated = any(ln.qty_allocated > ln.qty_shipped for ln in all_lines)
     target = (
         OrderStatus.ALLOCATED
         if total_need == 0
@@ -402,14 +403,19 @@ def stock_allocate(*, order_id: int, actor: str, plan: list[PlannedPick] | None 
     return outcome
 
 
-def _count_day_load(order: Order, warehouse_ids: set[int]) -> None:
-    """Count the order once against each warehouse that serves it for the first time today."""
+def _count_day_load(order: Order, warehouse_ids: set[int], *, first: bool = False) -> None:
+    """Count the order once against each warehouse that serves it for the first time today.
+    ``first``: the order had no allocation before, so every warehouse is new to it."""
     if not warehouse_ids:
         return
-    already = set(
-        Allocation.objects.filter(order_line__order=order, position__warehouse_id__in=warehouse_ids)
-        .exclude(status=AllocationStatus.RELEASED)
-        .values_list("position__warehouse_id", flat=True)
+    already = (
+        set()
+        if first
+        else set(
+            Allocation.objects.filter(order_line__order=order, position__warehouse_id__in=warehouse_ids)
+            .exclude(status=AllocationStatus.RELEASED)
+            .values_list("position__warehouse_id", flat=True)
+        )
     )
     fresh = sorted(warehouse_ids - already)
     if not fresh:

@@ -741,20 +741,28 @@ PROGRESS_STAGES = ("qty_allocated", "qty_picked", "qty_shipped", "qty_delivered"
 
 @transaction.atomic
 def order_lines_record_progress(
-    *, order_id: int, quantities: Mapping[int, Mapping[str, int]], locked: Order | None = None
+    *,
+    order_id: int,
+    quantities: Mapping[int, Mapping[str, int]],
+    locked: Order | None = None,
+    locked_lines: list[OrderLine] | None = None,
 ) -> list[OrderLine]:
     """Set lines' cumulative progress counters, as stock, fulfilment and tracking record them.
 
     ``quantities`` maps a line number to new values of ``PROGRESS_STAGES`` fields. A counter never
     exceeds the open quantity, and each stage never exceeds the one before it (a unit is picked only
-    after it was allocated, shipped only after it was picked, and so on). ``locked``: the order as the
-    caller already locked it in this transaction.
+    after it was allocated, shipped only after it was picked, and so on). ``locked`` and
+    ``locked_lines``: the order and its lines as the caller already locked them in this transaction
+    (they are updated in place).
     """
     if locked is None or locked.pk != order_id:
         _locked_order(order_id)
-    lines = {
-        line.line_number: line for line in OrderLine.objects.select_for_update().filter(order_id=order_id)
-    }
+    if locked_lines is not None and all(line.order_id == order_id for line in locked_lines):
+        lines = {line.line_number: line for line in locked_lines}
+    else:
+        lines = {
+            line.line_number: line for line in OrderLine.objects.select_for_update().filter(order_id=order_id)
+        }
     errors: Errors = {}
     for line_number, values in quantities.items():
         line = lines.get(line_number)
