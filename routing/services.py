@@ -317,11 +317,10 @@ def route_order(*, order_id: int, now: datetime | None = None) -> RoutingDecisio
                 for p in plan.picks
             ],
         )
-        order.refresh_from_db(fields=["status"])
+        order.status = outcome.status  # stock_allocate moved the order it had locked
         planned = sum(p.quantity for p in plan.picks)
         if sum(outcome.allocated.values()) == planned:
             break  # the plan held
-    order.refresh_from_db(fields=["status", "hold_reason"])
     numbers = dict(OrderLine.objects.filter(order=order).values_list("pk", "line_number"))
     # keyed by the line number ops see on the order page
     backordered = {
