@@ -254,8 +254,18 @@ def _open_need(line: OrderLine) -> int:
     return max(line.quantity - line.qty_cancelled - line.qty_allocated, 0)
 
 
-@transaction.atomic
-def stock_allocate(*, order_id: int, actor: str, plan: list[PlannedPick] | None = None) -> AllocationOutcome:
+def stock_allocate(
+    *, order_id: int, actor: str, plan: list[PlannedPick] | None = None, locked: Order | None = None
+) -> AllocationOutcome:
+    """See ``_stock_allocate``. ``locked``: the order as the caller (routing) already locked it in its
+    transaction; then no savepoint and no second lock are needed."""
+    with transaction.atomic(savepoint=locked is None):
+        return _stock_allocate(order_id=order_id, actor=actor, plan=plan, locked=locked)
+
+
+def _stock_allocate(
+    *, order_id: int, actor: str, plan: list[PlannedPick] | None, locked: Order | None
+) -> AllocationOutcome:
     """Reserve stock for an order's open quantities and move it to allocated, partially allocated or
     backordered.
 
@@ -264,7 +274,7 @@ def stock_allocate(*, order_id: int, actor: str, plan: list[PlannedPick] | None 
     taken first-expiry-first, never from expired lots nor from lots too close to expiry for the
     channel. Whatever cannot be served stays open (backordered).
     """
-    order = order_services.order_lock(order_id)
+    order = locked if locked is not None and locked.pk == order_id else order_services.order_lock(order_id)
     if order.status not in ALLOCATABLE_STATUSES:
         raise Conflict(
             f"Order {order.number} is {order.get_status_display().lower()}: stock is not allocated now.",

@@ -556,7 +556,6 @@ def _transition(
     return order
 
 
-@transaction.atomic
 def order_transition(
     *,
     order_id: int,
@@ -572,8 +571,11 @@ def order_transition(
     """
     if to_status in (OrderStatus.ON_HOLD, OrderStatus.CANCELLED):
         raise ValueError("Use order_hold or order_cancel: they record a reason.")
-    order = locked if locked is not None and locked.pk == order_id else _locked_order(order_id, channel)
-    return _transition(order, to_status=to_status, actor=actor, note=note)
+    # Inside a caller's transaction that already holds the order, no savepoint is needed: a failure
+    # here fails the caller's whole operation anyway.
+    with transaction.atomic(savepoint=locked is None):
+        order = locked if locked is not None and locked.pk == order_id else _locked_order(order_id, channel)
+        return _transition(order, to_status=to_status, actor=actor, note=note)
 
 
 @transaction.atomic
@@ -739,13 +741,25 @@ def order_update(
 PROGRESS_STAGES = ("qty_allocated", "qty_picked", "qty_shipped", "qty_delivered", "qty_returned")
 
 
-@transaction.atomic
 def order_lines_record_progress(
     *,
     order_id: int,
     quantities: Mapping[int, Mapping[str, int]],
     locked: Order | None = None,
     locked_lines: list[OrderLine] | None = None,
+) -> list[OrderLine]:
+    with transaction.atomic(savepoint=locked is None):
+        return _order_lines_record_progress(
+            order_id=order_id, quantities=quantities, locked=locked, locked_lines=locked_lines
+        )
+
+
+def _order_lines_record_progress(
+    *,
+    order_id: int,
+    quantities: Mapping[int, Mapping[str, int]],
+    locked: Order | None,
+    locked_lines: list[OrderLine] | None,
 ) -> list[OrderLine]:
     """Set lines' cumulative progress counters, as stock, fulfilment and tracking record them.
 

@@ -312,6 +312,7 @@ def route_order(*, order_id: int, now: datetime | None = None) -> RoutingDecisio
         outcome = stock.stock_allocate(
             order_id=order.pk,
             actor=ACTOR,
+            locked=order,
             plan=[
                 stock.PlannedPick(order_line_id=p.line_id, warehouse_id=p.warehouse_id, quantity=p.quantity)
                 for p in plan.picks
@@ -407,6 +408,7 @@ def _route_pickup(order: Order, rule_set: RuleSet | None, now: datetime) -> Rout
         stock.stock_allocate(
             order_id=order.pk,
             actor=ACTOR,
+            locked=order,
             plan=[
                 stock.PlannedPick(order_line_id=p.line_id, warehouse_id=p.warehouse_id, quantity=p.quantity)
                 for p in own.picks
@@ -437,6 +439,7 @@ def _route_pickup(order: Order, rule_set: RuleSet | None, now: datetime) -> Rout
             stock.stock_allocate(
                 order_id=order.pk,
                 actor=ACTOR,
+                locked=order,
                 plan=[
                     stock.PlannedPick(
                         order_line_id=p.line_id, warehouse_id=p.warehouse_id, quantity=p.quantity
