@@ -140,6 +140,8 @@ def _past_cutoff(warehouse: Warehouse, now: datetime) -> bool:
 
 def _capacity_left(warehouses: list[Warehouse], now: datetime) -> dict[int, int | None]:
     """Orders each warehouse can still take today: its daily capacity less today's count."""
+    if all(w.capacity_per_day is None for w in warehouses):
+        return {w.pk: None for w in warehouses}
     used = dict(
         WarehouseDayLoad.objects.filter(day=timezone.localdate(now), warehouse__in=warehouses).values_list(
             "warehouse_id", "orders"
@@ -322,8 +324,12 @@ def route_order(*, order_id: int, now: datetime | None = None) -> RoutingDecisio
         planned = sum(p.quantity for p in plan.picks)
         if sum(outcome.allocated.values()) == planned:
             break  # the plan held
-    numbers = dict(OrderLine.objects.filter(order=order).values_list("pk", "line_number"))
-    # keyed by the line number ops see on the order page
+    # keyed by the line number ops see on the order page (read only when something waits)
+    numbers = (
+        dict(OrderLine.objects.filter(order=order).values_list("pk", "line_number"))
+        if plan is not None and plan.backordered
+        else {}
+    )
     backordered = {
         str(numbers[line_id]): units for line_id, units in (plan.backordered if plan else {}).items()
     }
