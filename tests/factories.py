@@ -1,5 +1,8 @@
+from decimal import Decimal
+
 import factory
 
+from inventory.models import Warehouse
 from orders.models import Product
 
 
@@ -50,3 +53,19 @@ def order_payload(external_id: str = "WEB-1001", **overrides) -> dict:
     }
     body.update(overrides)
     return body
+
+
+def make_warehouse(
+    code: str, lat: str = "37.98", lon: str = "23.72", *, country: str = "GR", name: str = "", **extra
+) -> Warehouse:
+    """A warehouse at the given coordinates (Athens by default)."""
+    return Warehouse.objects.create(
+        code=code,
+        name=name or code,
+        line1="Street 1",
+        city="x",
+        country=country,
+        latitude=Decimal(lat),
+        longitude=Decimal(lon),
+        **extra,
+    )

@@ -1,15 +1,13 @@
 """The inventory API for WMS / ERP integrations and channels."""
 
-from decimal import Decimal
-
 import pytest
 
 from inventory import services as stock
-from inventory.models import StockMovement, StockPosition, Warehouse
+from inventory.models import StockMovement, StockPosition
 from orders import services
 from orders.models import Product
 from tests.conftest import api_client_for
-from tests.factories import order_payload
+from tests.factories import make_warehouse, order_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -21,18 +19,7 @@ def wms(db):
 
 @pytest.fixture
 def houses(db):
-    return [
-        Warehouse.objects.create(
-            code=code,
-            name=code,
-            line1="Street 1",
-            city="Athens",
-            country="GR",
-            latitude=Decimal("37.9"),
-            longitude=Decimal("23.7"),
-        )
-        for code in ("ATH1", "SKG1")
-    ]
+    return [make_warehouse(code, "37.9", "23.7") for code in ("ATH1", "SKG1")]
 
 
 def on_hand(code: str, sku: str) -> int:

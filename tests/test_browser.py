@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 
 from orders import services
 from orders.models import Order
-from tests.factories import order_payload
+from tests.factories import make_warehouse, order_payload
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
@@ -139,31 +139,13 @@ def test_api_docs_render_offline(page):
 
 def test_inventory_pages(page, ops_user, products):
     from datetime import timedelta
-    from decimal import Decimal
 
     from django.utils import timezone
 
     from inventory import services as stock
-    from inventory.models import Warehouse
 
-    ath = Warehouse.objects.create(
-        code="ATH1",
-        name="Athens DC",
-        line1="x",
-        city="Athens",
-        country="GR",
-        latitude=Decimal("37.9"),
-        longitude=Decimal("23.7"),
-    )
-    skg = Warehouse.objects.create(
-        code="SKG1",
-        name="Thessaloniki DC",
-        line1="x",
-        city="Thessaloniki",
-        country="GR",
-        latitude=Decimal("40.6"),
-        longitude=Decimal("22.9"),
-    )
+    ath = make_warehouse("ATH1", "37.9", "23.7", name="Athens DC")
+    skg = make_warehouse("SKG1", "40.6", "22.9", name="Thessaloniki DC")
     cap = products[2]
     stock.stock_receive(warehouse=ath, product=cap, quantity=40, actor="receiving", bin_code="B-02-1")
     stock.stock_receive(warehouse=skg, product=cap, quantity=2, actor="receiving")
@@ -195,21 +177,11 @@ def test_inventory_pages(page, ops_user, products):
 
 
 def test_routing_exceptions_page_and_reroute(page, ops_user, api, products, settings):
-    from decimal import Decimal
 
     from inventory import services as stock
-    from inventory.models import Warehouse
 
     settings.ROUTING_ON_RECEIPT = True
-    ath = Warehouse.objects.create(
-        code="ATH1",
-        name="Athens DC",
-        line1="x",
-        city="Athens",
-        country="GR",
-        latitude=Decimal("37.9"),
-        longitude=Decimal("23.7"),
-    )
+    ath = make_warehouse("ATH1", "37.9", "23.7", name="Athens DC")
     order_id = api.post("/api/v1/orders/", order_payload(), format="json").json()["id"]
     assert Order.objects.get(pk=order_id).status == "backordered"
     log_in(page)

@@ -3,7 +3,6 @@ shipping, transfers, backorders filled oldest first, and the ledger reconciliati
 
 import threading
 from datetime import timedelta
-from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -17,21 +16,10 @@ from inventory.selectors import stock_drifts
 from oms.errors import ValidationFailed
 from orders import services
 from orders.models import Order, OrderLine, Product
+from tests.factories import make_warehouse as warehouse
 from tests.factories import order_payload
 
 ACTOR = "test"
-
-
-def warehouse(code: str, lat: str = "37.98", lon: str = "23.72") -> Warehouse:
-    return Warehouse.objects.create(
-        code=code,
-        name=code,
-        line1="Street 1",
-        city="Athens",
-        country="GR",
-        latitude=Decimal(lat),
-        longitude=Decimal(lon),
-    )
 
 
 def place(api, external_id: str, sku: str, quantity: int, **extra) -> int:

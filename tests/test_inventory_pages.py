@@ -1,7 +1,6 @@
 """Inventory dashboard pages and the CSV import command."""
 
 from datetime import timedelta
-from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -9,23 +8,16 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from inventory import services as stock
-from inventory.models import StockMovement, StockPosition, Warehouse
+from inventory.models import StockMovement, StockPosition
 from orders.models import Product
+from tests.factories import make_warehouse
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def stocked(products):
-    ath = Warehouse.objects.create(
-        code="ATH1",
-        name="Athens DC",
-        line1="x",
-        city="Athens",
-        country="GR",
-        latitude=Decimal("37.9"),
-        longitude=Decimal("23.7"),
-    )
+    ath = make_warehouse("ATH1", "37.9", "23.7", name="Athens DC")
     honey = Product.objects.create(sku="HONEY-450", name="Thyme honey", lot_tracked=True)
     stock.stock_receive(
         warehouse=ath, product=Product.objects.get(sku="CAP-NAVY"), quantity=40, actor="t", bin_code="B-02-1"

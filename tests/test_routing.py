@@ -10,25 +10,13 @@ from inventory.models import Allocation, Warehouse
 from orders.models import Order, Product
 from routing import services as routing
 from routing.models import LaneTransit, RoutingDecision, RuleSet, RuleSetWarehouse
+from tests.factories import make_warehouse as warehouse
 from tests.factories import order_payload
 
 
 @pytest.fixture
 def auto_routing(settings):
     settings.ROUTING_ON_RECEIPT = True
-
-
-def warehouse(code, lat, lon, country="GR", **extra) -> Warehouse:
-    return Warehouse.objects.create(
-        code=code,
-        name=code,
-        line1="x",
-        city="x",
-        country=country,
-        latitude=Decimal(lat),
-        longitude=Decimal(lon),
-        **extra,
-    )
 
 
 @pytest.fixture
@@ -112,11 +100,17 @@ def test_lane_table_and_country_rule(api, network, auto_routing):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_split_over_two_warehouses_when_one_cannot_serve(api, network, auto_routing):
-    order_id = post(api, "R-1", quantity=11)  # SKG has 10, ATH 1: two parcels beat Berlin far away?
-    decision = RoutingDecision.objects.get(order_id=order_id)
-    assert Order.objects.get(pk=order_id).status == "allocated"
-    assert sum(p["quantity"] for p in decision.plan) == 11
+def test_fewest_parcels_first_unless_the_rules_prefer_distance(api, network, auto_routing):
+    # 11 units: Thessaloniki has 10 and Athens 1, Berlin 50. Fewest parcels first: Berlin alone.
+    one_parcel = RoutingDecision.objects.get(order_id=post(api, "R-1", quantity=11))
+    assert [(p["warehouse"], p["quantity"]) for p in one_parcel.plan] == [("BER", 11)]
+    rule_set = RuleSet.objects.create(name="near first", minimize_shipments=False, weight_split=1)
+    for house in network.values():
+        RuleSetWarehouse.objects.create(rule_set=rule_set, warehouse=house)
+    routing.rule_set_publish(rule_set_id=rule_set.pk, user=None)
+    split = RoutingDecision.objects.get(order_id=post(api, "R-2", quantity=11))
+    assert sorted((p["warehouse"], p["quantity"]) for p in split.plan) == [("ATH", 1), ("SKG", 10)]
+    assert Order.objects.get(pk=split.order_id).status == "allocated"
 
 
 @pytest.mark.django_db
