@@ -15,7 +15,7 @@ from django.db import connection
 
 from oms.errors import IdempotencyInProgress, IdempotencyKeyReused, ValidationFailed
 from oms.models import IdempotencyRecord
-from oms.sql import insert_rows
+from oms.sql import insert_rows, select_rows
 
 MAX_KEY_LENGTH = 255
 
@@ -61,9 +61,15 @@ def idempotency_claim(request: IdempotentRequest) -> IdempotencyRecord | None:
                     "A request with this Idempotency-Key is still being processed; retry shortly.",
                     details={"Idempotency-Key": request.key},
                 )
-    record = IdempotencyRecord.objects.filter(principal=request.principal, key=request.key).first()
-    if record is None:
+    records = select_rows(
+        IdempotencyRecord,
+        ("id", "fingerprint", "response_status", "response_body"),
+        "principal = %s AND key = %s",
+        [request.principal, request.key],
+    )
+    if not records:
         return None
+    record = records[0]
     if record.fingerprint != request.fingerprint:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used with a different request body.",

@@ -16,12 +16,11 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from oms.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
 from oms.events import event_emit
-from oms.sql import insert_rows
+from oms.sql import insert_rows, select_rows
 from orders.models import (
     EDITABLE_STATUSES,
     ORDER_TRANSITIONS,
@@ -233,18 +232,13 @@ def customer_resolve(
         raise ValidationFailed(
             "A customer needs an e-mail or a phone.", details={"customer": ["Give an e-mail or a phone."]}
         )
-    lookup = Q()
-    if email:
-        lookup |= Q(email=email)
-    if phone:
-        lookup |= Q(phone=phone)
-    matches = list(Customer.objects.filter(lookup)[:2])
+    matches = _customers_matching(email, phone)
     if not matches:
         created = _customer_insert(email=email, phone=phone, first_name=first_name, last_name=last_name)
         if created is not None:
             return created
         # Another transaction created the same person since we looked: use theirs.
-        matches = list(Customer.objects.filter(lookup)[:2])
+        matches = _customers_matching(email, phone)
     customer = next((c for c in matches if email and c.email == email), matches[0])
     changed = []
     if email and not customer.email and not any(c.email == email for c in matches):
@@ -259,6 +253,18 @@ def customer_resolve(
     if changed:
         customer.save(update_fields=[*changed, "updated_at"])
     return customer
+
+
+CUSTOMER_FIELDS = ("id", "email", "phone", "first_name", "last_name", "created_at", "updated_at")
+
+
+def _customers_matching(email: str | None, phone: str | None) -> list[Customer]:
+    # At most two: one holding the e-mail and another holding the phone (both are unique).
+    if email and phone:
+        return select_rows(Customer, CUSTOMER_FIELDS, "email = %s OR phone = %s", [email, phone])
+    if email:
+        return select_rows(Customer, CUSTOMER_FIELDS, "email = %s", [email])
+    return select_rows(Customer, CUSTOMER_FIELDS, "phone = %s", [phone])
 
 
 def _customer_insert(
@@ -373,9 +379,20 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
         errors["pickup_store"] = ["Only pick-up orders name a store; use service_level pickup."]
 
     skus = [normalize_sku(line.sku) for line in data.lines]
-    products = {
-        p.sku: p for p in Product.objects.filter(sku__in=set(skus)).only("id", "sku", "name", "is_active")
-    }
+    unique_skus = sorted(set(skus))
+    products = (
+        {
+            p.sku: p
+            for p in select_rows(
+                Product,
+                ("id", "sku", "name", "is_active"),
+                "sku IN (" + ", ".join(["%s"] * len(unique_skus)) + ")",
+                unique_skus,
+            )
+        }
+        if unique_skus
+        else {}
+    )
     subtotal = Decimal(0)
     line_discounts = Decimal(0)
     for index, (sku, line) in enumerate(zip(skus, data.lines, strict=True)):

@@ -183,6 +183,31 @@ def test_every_problem_is_listed_at_once(api, products):
     assert set(details) == {"lines.0.sku", "lines.2.sku", "shipping_address.postal_code"}
 
 
+def test_validation_keeps_nothing_from_the_previous_request(api, products):
+    # The thread reuses one validator instance per input shape; each request must be judged alone.
+    bad_lines = order_payload("BAD-1", lines=[{"sku": "CAP-NAVY", "quantity": 0, "unit_price": "1.00"}])
+    first = post(api, bad_lines)
+    assert first.status_code == 400
+    assert set(first.json()["error"]["details"]) == {"lines.0.quantity"}
+
+    good = post(api, order_payload("GOOD-1"))
+    assert good.status_code == 201, good.json()
+    assert good.json()["external_id"] == "GOOD-1"
+
+    bad_currency = order_payload("BAD-2")
+    bad_currency["currency"] = "XXQ"
+    second = post(api, bad_currency)
+    assert second.status_code == 400
+    assert set(second.json()["error"]["details"]) == {"currency"}
+
+    again = post(
+        api, order_payload("GOOD-2", lines=[{"sku": "CAP-NAVY", "quantity": 2, "unit_price": "3.00"}])
+    )
+    assert again.status_code == 201, again.json()
+    assert [(line["sku"], line["quantity"]) for line in again.json()["lines"]] == [("CAP-NAVY", 2)]
+    assert Order.objects.filter(external_id__startswith="BAD").count() == 0
+
+
 def test_malformed_json(api, products):
     before = counts()
     response = api.post(URL, data='{"external_id": "X", ', content_type="application/json")

@@ -1,0 +1,64 @@
+"""The hot-path SQL helpers give the same instances the ORM would."""
+
+import pytest
+
+from oms.models import IdempotencyRecord
+from oms.sql import insert_rows, select_rows
+from orders.models import Customer
+
+pytestmark = pytest.mark.django_db
+
+
+def test_select_rows_matches_the_orm_whatever_the_field_order():
+    stored = insert_rows(
+        [
+            IdempotencyRecord(
+                principal="apikey:1",
+                key="k-1",
+                method="POST",
+                path="/api/v1/orders/",
+                fingerprint="f" * 64,
+                response_status=201,
+                response_body={"id": 7, "lines": [{"sku": "A", "quantity": 2}], "total": "1.50"},
+            )
+        ]
+    )[0]
+    orm = IdempotencyRecord.objects.get(pk=stored.pk)
+    (fast,) = select_rows(
+        IdempotencyRecord,
+        ("response_body", "response_status", "id", "fingerprint"),
+        "principal = %s AND key = %s",
+        ["apikey:1", "k-1"],
+    )
+    assert fast.pk == orm.pk
+    assert (
+        fast.response_body
+        == orm.response_body
+        == {
+            "id": 7,
+            "lines": [{"sku": "A", "quantity": 2}],
+            "total": "1.50",
+        }
+    )
+    assert fast.response_status == 201
+    assert fast.fingerprint == "f" * 64
+    assert fast.get_deferred_fields() == {"principal", "key", "method", "path", "created_at"}
+    # deferred fields load on access, as with .only()
+    assert fast.created_at == orm.created_at
+    assert select_rows(IdempotencyRecord, ("id",), "principal = %s AND key = %s", ["apikey:1", "k-2"]) == []
+
+
+def test_select_rows_instances_can_be_saved():
+    customer = Customer.objects.create(email="a@example.com", first_name="Ann")
+    (loaded,) = select_rows(
+        Customer, ("id", "email", "first_name", "updated_at"), "email = %s", ["a@example.com"]
+    )
+    loaded.first_name = "Anna"
+    loaded.save(update_fields=["first_name"])
+    customer.refresh_from_db()
+    assert customer.first_name == "Anna"
+
+
+def test_select_rows_refuses_unknown_fields():
+    with pytest.raises(ValueError, match="no column"):
+        select_rows(Customer, ("id", "nickname"), "id = %s", [1])
