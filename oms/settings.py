@@ -186,7 +186,7 @@ OUTBOX_SWEEP_SECONDS = float(os.environ.get("OUTBOX_SWEEP_SECONDS", "30"))
 # With Redis, the cache is shared by every process, so entries can be invalidated everywhere at once.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "oms"}
+        {"BACKEND": "oms.cache.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "oms"}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

@@ -17,6 +17,7 @@ from django.db import connections, models, router
 M = TypeVar("M", bound=models.Model)
 
 
+@cache
 def _columns(model: type[models.Model]) -> tuple[models.Field, ...]:
     return tuple(f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField))
 
