@@ -1,0 +1,164 @@
+"""The built-in sandbox carrier: works offline, answers the same way every time.
+
+Tracking numbers are derived from our reference (so a retried purchase gets the same number), the
+OMS draws the labels, prices follow a small table, and tracking follows a script that starts when the
+parcel is handed over: picked up, in transit, at the hub, out for delivery, delivered. Every
+``failed_attempt_every``-th parcel has a failed delivery attempt first, every ``exception_every``-th
+an exception (weather) on the way; ``time_scale`` shrinks the script (0.0167 turns hours into
+minutes for the demo).
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from shipments.carriers.base import (
+    CarrierError,
+    Incident,
+    Milestone,
+    ParcelRequest,
+    Purchase,
+    Rate,
+    Tracking,
+    TrackingEvent,
+)
+
+SERVICES = {
+    # code: (base price, price per started kg, days in transit)
+    "economy": (Decimal("3.20"), Decimal("0.60"), 4),
+    "standard": (Decimal("4.50"), Decimal("0.90"), 2),
+    "express": (Decimal("9.80"), Decimal("1.40"), 1),
+}
+
+# The sandbox's own status codes and what they mean in our words.
+STATUS_MAP: dict[str, tuple[str, str]] = {
+    "SBX-LC": (Milestone.LABEL_CREATED, ""),
+    "SBX-PU": (Milestone.PICKED_UP, ""),
+    "SBX-IT": (Milestone.IN_TRANSIT, ""),
+    "SBX-HUB": (Milestone.ARRIVED_AT_HUB, ""),
+    "SBX-OFD": (Milestone.OUT_FOR_DELIVERY, ""),
+    "SBX-NH": (Milestone.ATTEMPTED_DELIVERY, ""),
+    "SBX-DL": (Milestone.DELIVERED, ""),
+    "SBX-WX": (Milestone.EXCEPTION, Incident.WEATHER),
+    "SBX-RTS": (Milestone.RETURNED_TO_SENDER, ""),
+}
+
+NORMAL_SCRIPT = (
+    (0, "SBX-PU", "Picked up by the driver"),
+    (6, "SBX-IT", "On its way to the regional hub"),
+    (20, "SBX-HUB", "Arrived at the delivery hub"),
+    (30, "SBX-OFD", "Out for delivery"),
+    (34, "SBX-DL", "Delivered"),
+)
+FAILED_ATTEMPT_SCRIPT = (
+    *NORMAL_SCRIPT[:4],
+    (34, "SBX-NH", "Nobody at home; we will try again"),
+    (54, "SBX-OFD", "Out for delivery (second attempt)"),
+    (58, "SBX-DL", "Delivered"),
+)
+EXCEPTION_SCRIPT = (
+    *NORMAL_SCRIPT[:2],
+    (12, "SBX-WX", "Held by a storm at the sorting centre"),
+    (40, "SBX-HUB", "Arrived at the delivery hub"),
+    (50, "SBX-OFD", "Out for delivery"),
+    (54, "SBX-DL", "Delivered"),
+)
+
+
+@dataclass
+class SandboxOptions:
+    time_scale: float = 1.0
+    failed_attempt_every: int = 5
+    exception_every: int = 7
+
+    @classmethod
+    def from_dict(cls, options: dict) -> "SandboxOptions":
+        return cls(
+            time_scale=float(options.get("time_scale", 1.0)),
+            failed_attempt_every=int(options.get("failed_attempt_every", 5)),
+            exception_every=int(options.get("exception_every", 7)),
+        )
+
+
+def tracking_number_for(reference: str) -> str:
+    """SBX + the digits of our reference + a mod-10 check digit: the same parcel, the same number."""
+    digits = "".join(ch for ch in reference if ch.isdigit()).rjust(12, "0")
+    check = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits)) % 10
+    return f"SBX{digits}{check}"
+
+
+def price(service_code: str, weight_grams: int) -> Decimal:
+    base, per_kg, _ = SERVICES[service_code]
+    started_kg = max(1, -(-weight_grams // 1000))
+    return (base + per_kg * started_kg).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def script_for(tracking_number: str, options: SandboxOptions) -> tuple[tuple[int, str, str], ...]:
+    number = int(tracking_number[3:-1] or 0)
+    if options.exception_every and number % options.exception_every == 0:
+        return EXCEPTION_SCRIPT
+    if options.failed_attempt_every and number % options.failed_attempt_every == 0:
+        return FAILED_ATTEMPT_SCRIPT
+    return NORMAL_SCRIPT
+
+
+class SandboxAdapter:
+    def __init__(self, options: dict | None = None, *, today: date | None = None):
+        self.options = SandboxOptions.from_dict(options or {})
+        self.today = today
+
+    def _check(self, request: ParcelRequest) -> None:
+        if request.service_code not in SERVICES:
+            raise CarrierError(
+                f"The sandbox has no service '{request.service_code}'.",
+                code="service_unknown",
+                details=[f"Known: {', '.join(SERVICES)}."],
+            )
+        if request.weight_grams > 30_000:
+            raise CarrierError("Parcels over 30 kg are not carried.", code="too_heavy")
+
+    def quote(self, request: ParcelRequest) -> list[Rate]:
+        if request.weight_grams > 30_000:
+            return []
+        return [
+            Rate("Sandbox", code, price(code, request.weight_grams), "EUR", days)
+            for code, (_, _, days) in SERVICES.items()
+        ]
+
+    def prepare(self, request: ParcelRequest) -> str:
+        self._check(request)
+        return f"sbx_{request.reference}"
+
+    def buy(self, carrier_parcel_id: str, request: ParcelRequest) -> Purchase:
+        self._check(request)
+        days = SERVICES[request.service_code][2]
+        return Purchase(
+            tracking_number=tracking_number_for(request.reference),
+            cost=price(request.service_code, request.weight_grams),
+            currency="EUR",
+            estimated_delivery=(self.today or date.today()) + timedelta(days=days),
+        )
+
+    def recover(self, carrier_parcel_id: str) -> Purchase | None:
+        # The sandbox never loses an answer, and a second buy returns the same label anyway.
+        return None
+
+    def void(self, carrier_parcel_id: str) -> None:
+        return None
+
+    def track(self, tracking_number: str, *, shipped_at: datetime | None = None, now: datetime) -> Tracking:
+        """The scripted events that have happened by ``now`` for a parcel handed over at ``shipped_at``."""
+        if not tracking_number.startswith("SBX"):
+            raise CarrierError(f"Unknown tracking number {tracking_number}.", code="not_found")
+        if shipped_at is None:
+            return Tracking(tracking_number, ())
+        events = []
+        for hours, code, text in script_for(tracking_number, self.options):
+            at = shipped_at + timedelta(hours=hours * self.options.time_scale)
+            if at > now:
+                break
+            milestone, incident = STATUS_MAP[code]
+            events.append(TrackingEvent(code, text, at, milestone, location="", incident=incident))
+        last_hours = script_for(tracking_number, self.options)[-1][0]
+        estimate = (shipped_at + timedelta(hours=last_hours * self.options.time_scale)).date()
+        return Tracking(tracking_number, tuple(events), estimated_delivery=estimate)
