@@ -245,6 +245,9 @@ class PackageLine(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="packageline_quantity_positive"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.quantity} of line {self.order_line_id} in package {self.package_id}"
+
 
 class LabelFormat(models.TextChoices):
     PDF = "pdf", "PDF 4x6 in"
@@ -268,6 +271,9 @@ class Label(models.Model):
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["package", "format"], name="label_one_per_format")]
 
+    def __str__(self) -> str:
+        return f"{self.format} label of package {self.package_id}"
+
 
 class ShipmentEvent(models.Model):
     """Append-only history of a shipment: status changes and carrier calls, with who and why."""
@@ -282,6 +288,9 @@ class ShipmentEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.shipment_id}: {self.from_status} -> {self.to_status}"
 
 
 class CarrierCallOutcome(models.TextChoices):
@@ -305,6 +314,9 @@ class CarrierCall(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.outcome}"
 
 
 class WaveSchedule(models.Model):
