@@ -160,11 +160,18 @@ def active_allocations(order_id: int) -> list[dict]:
 
 
 def orders_waiting_for(product_id: int) -> list[int]:
-    """Orders that still need the product (backordered or partially allocated), oldest placed first."""
+    """Orders that still need the product (backordered, partially allocated, or short in fulfilment),
+    oldest placed first."""
     waiting = (
         Order.objects.filter(
             lines__product_id=product_id,
-            status__in=[OrderStatus.BACKORDERED, OrderStatus.PARTIALLY_ALLOCATED],
+            lines__quantity__gt=F("lines__qty_allocated") + F("lines__qty_cancelled"),
+            status__in=[
+                OrderStatus.BACKORDERED,
+                OrderStatus.PARTIALLY_ALLOCATED,
+                OrderStatus.IN_FULFILLMENT,
+                OrderStatus.PARTIALLY_SHIPPED,
+            ],
         )
         .order_by("placed_at", "pk")
         .values_list("pk", flat=True)

@@ -37,8 +37,18 @@ from orders import services as order_services
 from orders.models import Order, OrderLine, OrderStatus, Product
 
 ALLOCATABLE_STATUSES = frozenset(
-    {OrderStatus.RECEIVED, OrderStatus.BACKORDERED, OrderStatus.PARTIALLY_ALLOCATED, OrderStatus.ALLOCATED}
+    {
+        OrderStatus.RECEIVED,
+        OrderStatus.BACKORDERED,
+        OrderStatus.PARTIALLY_ALLOCATED,
+        OrderStatus.ALLOCATED,
+        OrderStatus.IN_FULFILLMENT,
+        OrderStatus.PARTIALLY_SHIPPED,
+    }
 )
+# Orders a warehouse is already working on: units found short are allocated again elsewhere, but the
+# order's status belongs to fulfilment (picking, packing, shipping) and stays as it is.
+FULFILMENT_STATUSES = frozenset({OrderStatus.IN_FULFILLMENT, OrderStatus.PARTIALLY_SHIPPED})
 
 
 def _movement(
@@ -396,6 +406,8 @@ def _stock_allocate(
         order_services.order_lines_record_progress(
             order_id=order.pk, quantities=progress, locked=order, locked_lines=all_lines
         )
+    if order.status in FULFILMENT_STATUSES:
+        return outcome
     total_need = sum(_open_need(ln) for ln in all_lines)
     any_allocated = any(ln.qty_allocated > ln.qty_shipped for ln in all_lines)
     target = (
@@ -509,15 +521,17 @@ def stock_release(
 
 
 @transaction.atomic
-def stock_ship(*, order_line_id: int, quantity: int, actor: str) -> int:
-    """Units of a line left the warehouse: they leave on_hand and their allocation is consumed."""
+def stock_ship(*, order_line_id: int, quantity: int, actor: str, warehouse_id: int | None = None) -> int:
+    """Units of a line left the warehouse (``warehouse_id``, or any holding them): they leave on_hand
+    and their allocation is consumed."""
     line = OrderLine.objects.filter(pk=order_line_id).first()
     if line is None:
         raise NotFound(f"Order line {order_line_id} does not exist.")
     order_services.order_lock(line.order_id)
-    allocations = list(
-        Allocation.objects.filter(order_line_id=order_line_id, status=AllocationStatus.ACTIVE).order_by("pk")
-    )
+    query = Allocation.objects.filter(order_line_id=order_line_id, status=AllocationStatus.ACTIVE)
+    if warehouse_id is not None:
+        query = query.filter(position__warehouse_id=warehouse_id)
+    allocations = list(query.order_by("pk"))
     if quantity <= 0 or quantity > sum(a.quantity for a in allocations):
         raise ValidationFailed(
             "Ship only what is allocated.",
@@ -579,6 +593,72 @@ def stock_ship(*, order_line_id: int, quantity: int, actor: str) -> int:
         quantities={line.line_number: {"qty_picked": max(line.qty_picked, shipped), "qty_shipped": shipped}},
     )
     return quantity
+
+
+@transaction.atomic
+def stock_short_pick(*, allocation_id: int, missing: int, actor: str, reference: str = "") -> Allocation:
+    """A picker found ``missing`` units fewer than allocated: they are not on the shelf.
+
+    The shelf's figure comes down (an adjustment in the ledger, reason "short pick") and the promise
+    of those units is withdrawn (a release), so that the line's open need can be routed again. The
+    allocation keeps what was found. Returns it.
+    """
+    allocation = Allocation.objects.select_related("order_line").filter(pk=allocation_id).first()
+    if allocation is None:
+        raise NotFound(f"Allocation {allocation_id} does not exist.")
+    order_services.order_lock(allocation.order_line.order_id)
+    allocation.refresh_from_db()
+    if allocation.status != AllocationStatus.ACTIVE or not 0 < missing <= allocation.quantity:
+        raise ValidationFailed(
+            "A short pick can only withdraw units that are allocated.",
+            details={"missing": [f"Between 1 and {allocation.quantity} for this allocation."]},
+        )
+    positions, lots = _lock_rows_of([allocation])
+    position = positions[allocation.position_id]
+    lot = lots.get(allocation.lot_id) if allocation.lot_id else None
+    position.on_hand -= missing
+    position.allocated -= missing
+    if lot is not None:
+        lot.on_hand -= missing
+        lot.allocated -= missing
+    reason = f"short pick{f' on {reference}' if reference else ''}"
+    movements = [
+        _movement(
+            position,
+            MovementKind.RELEASE,
+            actor,
+            lot=lot,
+            allocated=-missing,
+            reason=reason,
+            reference_type=ReferenceType.ORDER_LINE,
+            reference=allocation.order_line_id,
+        ),
+        _movement(
+            position,
+            MovementKind.ADJUSTMENT,
+            actor,
+            lot=lot,
+            quantity=-missing,
+            reason=reason,
+            reference_type=ReferenceType.ORDER_LINE,
+            reference=allocation.order_line_id,
+        ),
+    ]
+    _save_figures([position])
+    if lot is not None:
+        _save_figures([lot])
+    if missing == allocation.quantity:
+        allocation.status = AllocationStatus.RELEASED
+    else:
+        allocation.quantity -= missing
+    allocation.save(update_fields=["status", "quantity", "updated_at"])
+    StockMovement.objects.bulk_create(movements)
+    line = OrderLine.objects.get(pk=allocation.order_line_id)
+    order_services.order_lines_record_progress(
+        order_id=line.order_id,
+        quantities={line.line_number: {"qty_allocated": line.qty_allocated - missing}},
+    )
+    return allocation
 
 
 # ------------------------------------------------------------------------------------------- transfers

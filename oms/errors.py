@@ -49,3 +49,19 @@ class IdempotencyKeyReused(DomainError):
 
 class IdempotencyInProgress(Conflict):
     code = "idempotency_in_progress"
+
+
+class PartnerRefused(DomainError):
+    """A carrier or another outside service answered and refused; ``details`` says why, in its words.
+    Nothing was bought or changed: fix the request (address, weight, service) and try again."""
+
+    code = "partner_refused"
+    http_status = 422
+
+
+class PartnerUnavailable(DomainError):
+    """A carrier or another outside service did not answer in time; the operation can be retried and
+    a retry never repeats what already went through."""
+
+    code = "partner_unavailable"
+    http_status = 503

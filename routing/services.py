@@ -29,7 +29,16 @@ from routing.models import (
     WhenUnroutable,
 )
 
-ROUTABLE = frozenset({OrderStatus.RECEIVED, OrderStatus.BACKORDERED, OrderStatus.PARTIALLY_ALLOCATED})
+# In fulfilment, an order is routed again only for units a warehouse found short (its status stays).
+ROUTABLE = frozenset(
+    {
+        OrderStatus.RECEIVED,
+        OrderStatus.BACKORDERED,
+        OrderStatus.PARTIALLY_ALLOCATED,
+        OrderStatus.IN_FULFILLMENT,
+        OrderStatus.PARTIALLY_SHIPPED,
+    }
+)
 MAX_ATTEMPTS = 3
 ACTOR = "routing"
 
@@ -154,11 +163,17 @@ def _capacity_left(warehouses: list[Warehouse], now: datetime) -> dict[int, int 
 
 
 def snapshot(
-    order: Order, rule_set: RuleSet | None, now: datetime, *, whole: bool = False
+    order: Order,
+    rule_set: RuleSet | None,
+    now: datetime,
+    *,
+    whole: bool = False,
+    exclude: frozenset[int] = frozenset(),
 ) -> tuple[list[engine.LineNeed], engine.Destination, list[engine.Candidate]]:
     """What the engine needs to know, read once: lines, destination, candidate warehouses with stock.
 
     ``whole`` (dry runs): the whole order as if it arrived now, its own reservations counted as free.
+    ``exclude``: warehouses not to ask this time (one that just found the goods missing).
     """
     lines = _open_lines(order, whole=whole)
     address = order.shipping_address
@@ -173,6 +188,7 @@ def snapshot(
         warehouses = list(Warehouse.objects.filter(pk__in=ranks, is_active=True))
     else:
         warehouses = list(Warehouse.objects.filter(is_active=True))
+    warehouses = [w for w in warehouses if w.pk not in exclude]
     products = {line.product_id for line in lines}
     available: dict[int, dict[int, int]] = {w.pk: {} for w in warehouses}
     rows = StockPosition.objects.filter(warehouse__in=warehouses, product_id__in=products).values_list(
@@ -283,12 +299,15 @@ def _trace_json(plan: engine.Plan) -> list[dict]:
 
 
 @transaction.atomic
-def route_order(*, order_id: int, now: datetime | None = None) -> RoutingDecision | None:
+def route_order(
+    *, order_id: int, now: datetime | None = None, exclude_warehouse_ids: frozenset[int] = frozenset()
+) -> RoutingDecision | None:
     """Plan the order's open lines, reserve the plan, move the order on and record why.
 
     The plan is made on a snapshot read before the stock rows are locked; if another order took the
     stock meanwhile, the reservation comes back short and the order is planned again from a fresh
     snapshot, up to ``MAX_ATTEMPTS`` times. Returns None for an order that is not waiting to be routed.
+    ``exclude_warehouse_ids``: not asked this time (a warehouse that has just found units missing).
     """
     now = now or timezone.now()
     order = order_services.order_lock(order_id)
@@ -304,7 +323,7 @@ def route_order(*, order_id: int, now: datetime | None = None) -> RoutingDecisio
     candidates_by_id: dict[int, engine.Candidate] = {}
     while attempts < MAX_ATTEMPTS:
         attempts += 1
-        lines, destination, candidates = snapshot(order, rule_set, now)
+        lines, destination, candidates = snapshot(order, rule_set, now, exclude=exclude_warehouse_ids)
         candidates_by_id = {c.warehouse_id: c for c in candidates}
         if not lines:
             break
@@ -351,6 +370,10 @@ def route_order(*, order_id: int, now: datetime | None = None) -> RoutingDecisio
                 locked=order,
             )
             outcome_name = DecisionOutcome.BACKORDERED
+    elif order.status in (OrderStatus.IN_FULFILLMENT, OrderStatus.PARTIALLY_SHIPPED):
+        outcome_name = (
+            DecisionOutcome.PARTIAL if plan is not None and plan.backordered else DecisionOutcome.ALLOCATED
+        )
     else:
         outcome_name = {
             OrderStatus.ALLOCATED: DecisionOutcome.ALLOCATED,

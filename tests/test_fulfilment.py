@@ -1,0 +1,280 @@
+"""From allocation to hand-over: waves, pick lists in bin order, short picks sent back to routing,
+packing, partial shipments, sandbox labels, and hand-over rolling the order up."""
+
+import io
+
+import pypdfium2
+import pytest
+import zxingcpp
+
+from inventory import services as stock
+from inventory.models import Allocation, BinLocation, StockMovement, StockPosition
+from oms.errors import IllegalTransition, ValidationFailed
+from oms.models import DomainEvent
+from orders.models import Order, OrderStatus, Product
+from orders.services import Actor
+from routing import services as routing
+from routing.models import RoutingDecision
+from shipments import services as fulfilment
+from shipments.models import (
+    Carrier,
+    CarrierCall,
+    CarrierService,
+    Label,
+    PickListLine,
+    PickListStatus,
+    Shipment,
+    ShipmentStatus,
+)
+from tests.factories import make_warehouse, order_payload
+
+pytestmark = pytest.mark.django_db
+
+OPS = Actor.system("test picker")
+
+
+@pytest.fixture
+def network(products):
+    """Athens (near the customer) has everything in bins; Thessaloniki has caps as a fallback."""
+    athens = make_warehouse("ATH", "37.98", "23.72", name="Athens DC")
+    thessaloniki = make_warehouse("SKG", "40.64", "22.94", name="Thessaloniki DC")
+    bins = {
+        code: BinLocation.objects.create(warehouse=athens, code=code) for code in ("C-09", "A-01", "B-05")
+    }
+    placement = {"TSHIRT-BLK-M": "C-09", "HOODIE-GRY-L": "A-01", "CAP-NAVY": "B-05"}
+    for sku, bin_code in placement.items():
+        product = Product.objects.get(sku=sku)
+        stock.stock_receive(warehouse=athens, product=product, quantity=10, actor="t")
+        StockPosition.objects.filter(warehouse=athens, product=product).update(default_bin=bins[bin_code])
+    stock.stock_receive(
+        warehouse=thessaloniki, product=Product.objects.get(sku="CAP-NAVY"), quantity=10, actor="t"
+    )
+    sandbox = Carrier.objects.create(code="sandbox", name="Sandbox Post", adapter="sandbox")
+    for level, code in (("standard", "standard"), ("express", "express")):
+        CarrierService.objects.create(carrier=sandbox, code=code, name=code.title(), service_level=level)
+    return {"ATH": athens, "SKG": thessaloniki}
+
+
+def routed_order(api, external_id: str) -> Order:
+    response = api.post("/api/v1/orders/", order_payload(external_id), format="json")
+    assert response.status_code == 201, response.json()
+    routing.route_order(order_id=response.json()["id"])
+    return Order.objects.get(pk=response.json()["id"])
+
+
+def test_a_wave_lists_allocated_units_in_bin_order_and_starts_fulfilment(api, network):
+    first = routed_order(api, "F-1")
+    second = routed_order(api, "F-2")
+    assert first.status == second.status == OrderStatus.ALLOCATED
+
+    pick_list = fulfilment.wave_release(warehouse_id=network["ATH"].pk, actor=OPS)
+    lines = list(pick_list.lines.all())
+    # the walk: A-01, B-05, C-09, each bin once per order line
+    assert [line.bin_code for line in lines] == ["A-01", "A-01", "B-05", "B-05", "C-09", "C-09"]
+    assert {(line.sku, line.quantity) for line in lines} == {
+        ("HOODIE-GRY-L", 1),
+        ("CAP-NAVY", 3),
+        ("TSHIRT-BLK-M", 2),
+    }
+    for order in (first, second):
+        order.refresh_from_db()
+        assert order.status == OrderStatus.IN_FULFILLMENT
+    # listed units are not listed again; a wave with nothing new is no wave
+    assert fulfilment.wave_release(warehouse_id=network["ATH"].pk, actor=OPS) is None
+
+
+def test_a_wave_takes_the_oldest_orders_up_to_its_size(api, network):
+    first = routed_order(api, "F-1")
+    routed_order(api, "F-2")
+    pick_list = fulfilment.wave_release(warehouse_id=network["ATH"].pk, actor=OPS, max_orders=1)
+    assert {line.order_line.order_id for line in pick_list.lines.all()} == {first.pk}
+
+
+def pick_everything(pick_list, **short_by_sku):
+    return {line.pk: line.quantity - short_by_sku.get(line.sku, 0) for line in pick_list.lines.all()}
+
+
+def test_short_pick_fixes_the_shelf_and_reroutes_the_shortfall_to_the_next_warehouse(api, network):
+    order = routed_order(api, "F-1")
+    pick_list = fulfilment.wave_release(warehouse_id=network["ATH"].pk, actor=OPS)
+    fulfilment.pick_list_confirm(
+        pick_list_id=pick_list.pk, picked=pick_everything(pick_list, **{"CAP-NAVY": 2}), actor=OPS
+    )
+
+    pick_list.refresh_from_db()
+    assert pick_list.status == PickListStatus.DONE
+    cap_line = order.lines.get(sku="CAP-NAVY")
+    athens_caps = StockPosition.objects.get(warehouse=network["ATH"], product__sku="CAP-NAVY")
+    # 10 received, 2 were not there: the shelf says 8, and 1 unit stays allocated for this order
+    assert (athens_caps.on_hand, athens_caps.allocated) == (8, 1)
+    reasons = set(
+        StockMovement.objects.filter(position=athens_caps, reason__startswith="short pick").values_list(
+            "kind", flat=True
+        )
+    )
+    assert reasons == {"adjustment", "release"}
+    # the two missing caps were routed again, to Thessaloniki
+    active = Allocation.objects.filter(order_line=cap_line, status="active")
+    assert sorted((a.position.warehouse.code, a.quantity) for a in active) == [("ATH", 1), ("SKG", 2)]
+    cap_line.refresh_from_db()
+    assert (cap_line.qty_allocated, cap_line.qty_picked) == (3, 1)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.IN_FULFILLMENT
+    assert RoutingDecision.objects.filter(order=order).count() == 2
+    assert DomainEvent.objects.filter(name="pick_list.short", aggregate_id=str(order.pk)).exists()
+    # Thessaloniki's wave now has the two caps
+    next_wave = fulfilment.wave_release(warehouse_id=network["SKG"].pk, actor=OPS)
+    assert [(line.sku, line.quantity) for line in next_wave.lines.all()] == [("CAP-NAVY", 2)]
+
+
+def test_pick_confirmation_must_account_for_every_line(api, network):
+    routed_order(api, "F-1")
+    pick_list = fulfilment.wave_release(warehouse_id=network["ATH"].pk, actor=OPS)
+    first = pick_list.lines.first()
+    with pytest.raises(ValidationFailed) as error:
+        fulfilment.pick_list_confirm(
+            pick_list_id=pick_list.pk, picked={first.pk: first.quantity + 1}, actor=OPS
+        )
+    assert f"lines.{first.pk}" in error.value.details
+    assert len(error.value.details) == 3  # too many on one, two not counted
+    pick_list.refresh_from_db()
+    assert pick_list.status == PickListStatus.OPEN
+    assert not PickListLine.objects.filter(qty_picked__isnull=False).exists()
+    fulfilment.pick_list_confirm(pick_list_id=pick_list.pk, picked=pick_everything(pick_list), actor=OPS)
+    with pytest.raises(IllegalTransition):
+        fulfilment.pick_list_confirm(pick_list_id=pick_list.pk, picked=pick_everything(pick_list), actor=OPS)
+
+
+def picked_order(api, network, external_id="F-1") -> Order:
+    order = routed_order(api, external_id)
+    pick_list = fulfilment.wave_release(warehouse_id=network["ATH"].pk, actor=OPS)
+    fulfilment.pick_list_confirm(pick_list_id=pick_list.pk, picked=pick_everything(pick_list), actor=OPS)
+    return order
+
+
+def pack(order, warehouse, contents_by_sku: dict[str, int], weight=800):
+    lines = {line.sku: line.pk for line in order.lines.all()}
+    return fulfilment.package_create(
+        order_id=order.pk,
+        warehouse_id=warehouse.pk,
+        contents={lines[sku]: units for sku, units in contents_by_sku.items()},
+        weight_grams=weight,
+        length_mm=300,
+        width_mm=200,
+        height_mm=100,
+        actor=OPS,
+    )
+
+
+def test_packing_takes_only_picked_units(api, network):
+    order = picked_order(api, network)
+    with pytest.raises(ValidationFailed) as error:
+        pack(order, network["ATH"], {"CAP-NAVY": 4})
+    cap_line = order.lines.get(sku="CAP-NAVY")
+    assert error.value.details == {
+        f"contents.{cap_line.pk}": ["3 picked unit(s) of this line wait to be packed."]
+    }
+    pack(order, network["ATH"], {"CAP-NAVY": 2})
+    assert fulfilment.packable_units(order_id=order.pk, warehouse_id=network["ATH"].pk)[cap_line.pk] == 1
+
+
+def decode_barcodes(pdf: bytes) -> list[str]:
+    document = pypdfium2.PdfDocument(io.BytesIO(pdf))
+    try:
+        page = document[0]
+        assert page.get_size() == (288.0, 432.0)  # 4 x 6 inches
+        image = page.render(scale=300 / 72).to_pil()
+        page.close()
+    finally:
+        document.close()
+    return [
+        result.text
+        for result in zxingcpp.read_barcodes(image)
+        if result.format == zxingcpp.BarcodeFormat.Code128
+    ]
+
+
+def test_partial_shipments_roll_the_order_up_and_labels_carry_the_tracking_barcode(api, network):
+    order = picked_order(api, network)
+    first_box = pack(order, network["ATH"], {"CAP-NAVY": 3})
+    shipment = fulfilment.shipment_create(package_ids=[first_box.pk], actor=OPS)
+    assert (shipment.service.code, shipment.status) == ("express", ShipmentStatus.DRAFT)
+
+    shipment = fulfilment.shipment_buy_labels(shipment_id=shipment.pk, actor=OPS)
+    first_box.refresh_from_db()
+    assert shipment.status == ShipmentStatus.LABEL_PURCHASED
+    assert (
+        first_box.tracking_number.startswith("SBX") and shipment.tracking_number == first_box.tracking_number
+    )
+    assert shipment.cost is not None and shipment.currency == "EUR" and shipment.estimated_delivery
+    pdf = Label.objects.get(package=first_box, format="pdf")
+    assert pdf.source == "generated"
+    assert decode_barcodes(bytes(pdf.content)) == [first_box.tracking_number]
+    zpl = bytes(Label.objects.get(package=first_box, format="zpl").content).decode()
+    assert zpl.startswith("^XA") and f"^BCN,220,Y,N,N^FD{first_box.tracking_number}^FS" in zpl
+
+    fulfilment.shipment_hand_over(shipment_id=shipment.pk, actor=OPS)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PARTIALLY_SHIPPED
+    cap_line = order.lines.get(sku="CAP-NAVY")
+    assert cap_line.qty_shipped == 3
+    athens_caps = StockPosition.objects.get(warehouse=network["ATH"], product__sku="CAP-NAVY")
+    assert (athens_caps.on_hand, athens_caps.allocated) == (7, 0)
+    event = DomainEvent.objects.get(name="shipment.shipped")
+    assert event.payload["tracking_numbers"] == [first_box.tracking_number]
+
+    second_box = pack(order, network["ATH"], {"TSHIRT-BLK-M": 2, "HOODIE-GRY-L": 1}, weight=1400)
+    rest = fulfilment.shipment_create(package_ids=[second_box.pk], actor=OPS)
+    fulfilment.shipment_buy_labels(shipment_id=rest.pk, actor=OPS)
+    fulfilment.shipment_hand_over(shipment_id=rest.pk, actor=OPS)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SHIPPED
+    assert all(line.qty_shipped == line.quantity for line in order.lines.all())
+    assert [e.to_status for e in Shipment.objects.get(pk=rest.pk).events.all()] == [
+        "draft",
+        "label_pending",
+        "label_purchased",
+        "shipped",
+    ]
+
+
+def test_a_package_ships_once_and_a_shipped_shipment_cannot_be_cancelled(api, network):
+    order = picked_order(api, network)
+    box = pack(order, network["ATH"], {"CAP-NAVY": 3})
+    shipment = fulfilment.shipment_create(package_ids=[box.pk], actor=OPS)
+    with pytest.raises(Exception, match="already in a shipment"):
+        fulfilment.shipment_create(package_ids=[box.pk], actor=OPS)
+    fulfilment.shipment_buy_labels(shipment_id=shipment.pk, actor=OPS)
+    fulfilment.shipment_hand_over(shipment_id=shipment.pk, actor=OPS)
+    with pytest.raises(IllegalTransition):
+        fulfilment.shipment_cancel(shipment_id=shipment.pk, actor=OPS)
+    with pytest.raises(IllegalTransition):
+        fulfilment.shipment_hand_over(shipment_id=shipment.pk, actor=OPS)
+
+
+def test_cancelling_a_labelled_shipment_frees_its_packages(api, network):
+    order = picked_order(api, network)
+    box = pack(order, network["ATH"], {"CAP-NAVY": 3})
+    shipment = fulfilment.shipment_create(package_ids=[box.pk], actor=OPS)
+    fulfilment.shipment_buy_labels(shipment_id=shipment.pk, actor=OPS)
+    fulfilment.shipment_cancel(shipment_id=shipment.pk, actor=OPS, reason="wrong service")
+    box.refresh_from_db()
+    assert (box.shipment_id, box.tracking_number) == (None, "")
+    assert CarrierCall.objects.filter(shipment=shipment, operation="void", outcome="ok").count() == 1
+    again = fulfilment.shipment_create(package_ids=[box.pk], actor=OPS)
+    assert again.status == ShipmentStatus.DRAFT
+
+
+def test_the_sandbox_refuses_what_it_cannot_carry_and_nothing_is_half_written(api, network):
+    order = picked_order(api, network)
+    box = pack(order, network["ATH"], {"CAP-NAVY": 3}, weight=45_000)
+    shipment = fulfilment.shipment_create(package_ids=[box.pk], actor=OPS)
+    with pytest.raises(Exception) as error:
+        fulfilment.shipment_buy_labels(shipment_id=shipment.pk, actor=OPS)
+    assert error.value.code == "partner_refused"
+    shipment.refresh_from_db()
+    box.refresh_from_db()
+    assert shipment.status == ShipmentStatus.DRAFT
+    assert "30 kg" in shipment.label_error
+    assert box.tracking_number == "" and not Label.objects.filter(package=box).exists()
+    assert CarrierCall.objects.get(shipment=shipment).outcome == "refused"
