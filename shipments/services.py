@@ -586,9 +586,20 @@ def _store_purchase(shipment: Shipment, package: Package, index: int, count: int
     return True
 
 
+def _adapter(carrier):
+    try:
+        return adapter_for(carrier)
+    except CarrierError as exc:
+        raise PartnerRefused(exc.message, details={"carrier": exc.details, "code": exc.code}) from exc
+
+
 def shipment_buy_labels(*, shipment_id: int, actor: Actor) -> Shipment:
     """Buy a label for every package of the shipment that has none yet; safe to call again after a
     refusal (once the cause is fixed) or a timeout."""
+    current = Shipment.objects.select_related("service__carrier").filter(pk=shipment_id).first()
+    if current is None:
+        raise NotFound(f"Shipment {shipment_id} does not exist.")
+    adapter = _adapter(current.service.carrier)
     with transaction.atomic():
         shipment = _locked_shipment(shipment_id)
         if shipment.status == ShipmentStatus.LABEL_PURCHASED:
@@ -600,7 +611,6 @@ def shipment_buy_labels(*, shipment_id: int, actor: Actor) -> Shipment:
         "service__carrier", "warehouse", "order__shipping_address", "order__customer"
     ).get(pk=shipment_id)
     packages = list(shipment.packages.order_by("pk"))
-    adapter = adapter_for(shipment.service.carrier)
     for index, package in enumerate(packages, start=1):
         if package.tracking_number:
             continue
@@ -697,7 +707,7 @@ def shipment_cancel(*, shipment_id: int, actor: Actor, reason: str = "") -> Ship
             f"Shipment {shipment.reference} is {shipment.get_status_display().lower()}: "
             "it can no longer be cancelled."
         )
-    adapter = adapter_for(shipment.service.carrier)
+    adapter = _adapter(shipment.service.carrier)
     for package in shipment.packages.exclude(carrier_parcel_id="").exclude(tracking_number=""):
         _carrier_step(shipment, "void", lambda package=package: adapter.void(package.carrier_parcel_id))
     with transaction.atomic():
