@@ -26,3 +26,6 @@ def schedule_periodic_jobs(sender: Celery, **_: object) -> None:
     sender.add_periodic_task(
         settings.OUTBOX_SWEEP_SECONDS, sender.signature("oms.outbox_relay"), name="outbox sweep"
     )
+    # Waves follow each warehouse's own schedule (shipments.WaveSchedule); checking each minute is
+    # enough for schedules counted in minutes.
+    sender.add_periodic_task(60.0, sender.signature("shipments.waves_release_due"), name="pick waves")

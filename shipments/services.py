@@ -76,27 +76,31 @@ PICKABLE_ORDER_STATUSES = (
 # ----------------------------------------------------------------------------------------------- waves
 
 
-def _allocations_to_pick(warehouse_id: int):
+def _allocations_to_pick(warehouse_id: int, order_ids: list[int] | None = None):
     already_listed = PickListLine.objects.filter(allocation=OuterRef("pk")).exclude(
         status=PickLineStatus.CANCELLED
     )
+    query = Allocation.objects.filter(
+        status=AllocationStatus.ACTIVE,
+        position__warehouse_id=warehouse_id,
+        order_line__order__status__in=PICKABLE_ORDER_STATUSES,
+    )
+    if order_ids is not None:
+        query = query.filter(order_line__order_id__in=order_ids)
     return (
-        Allocation.objects.filter(
-            status=AllocationStatus.ACTIVE,
-            position__warehouse_id=warehouse_id,
-            order_line__order__status__in=PICKABLE_ORDER_STATUSES,
-        )
-        .exclude(Exists(already_listed))
+        query.exclude(Exists(already_listed))
         .select_related("order_line__order", "lot__bin", "position__default_bin")
         .order_by("order_line__order__placed_at", "order_line__order_id", "pk")
     )
 
 
 @transaction.atomic
-def wave_release(*, warehouse_id: int, actor: Actor, max_orders: int | None = None) -> PickList | None:
+def wave_release(
+    *, warehouse_id: int, actor: Actor, max_orders: int | None = None, order_ids: list[int] | None = None
+) -> PickList | None:
     """Put the warehouse's allocated, not yet listed units on one pick list, oldest orders first
-    (up to ``max_orders`` orders), sorted by bin so that the picker walks once. None when there is
-    nothing to pick."""
+    (up to ``max_orders`` orders, or only ``order_ids`` when ops expedite some), sorted by bin so
+    that the picker walks once. None when there is nothing to pick."""
     # One wave at a time per warehouse: the lock makes a concurrent release wait and then find
     # that these allocations are listed already.
     warehouse = Warehouse.objects.select_for_update().filter(pk=warehouse_id).first()
@@ -104,7 +108,7 @@ def wave_release(*, warehouse_id: int, actor: Actor, max_orders: int | None = No
         raise NotFound(f"Warehouse {warehouse_id} does not exist.")
     chosen: list[Allocation] = []
     orders: list[int] = []
-    for allocation in _allocations_to_pick(warehouse_id):
+    for allocation in _allocations_to_pick(warehouse_id, order_ids):
         order_id = allocation.order_line.order_id
         if order_id not in orders:
             if max_orders is not None and len(orders) >= max_orders:

@@ -12,11 +12,14 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from inventory import selectors as inventory_selectors
 from inventory import services as stock
 from inventory.models import ReferenceType, Warehouse
 from oms.dashboard import OPS_GROUP
 from orders import services
 from orders.models import Channel, ChannelKind, HoldReason, OrderStatus, PaymentStatus, Product, ServiceLevel
+from shipments import services as fulfilment
+from shipments.models import Carrier, CarrierService, PickList, PickListStatus, WaveSchedule
 
 CREDENTIALS_FILE = settings.VAR_DIR / "demo-credentials.json"
 
@@ -213,11 +216,12 @@ LOT_TRACKED = {"OLIVE-OIL-1L", "HONEY-450"}
 # Never received anywhere: orders that want it wait for stock (backordered / partially allocated).
 OUT_OF_STOCK_SKU = "UMBRELLA"
 
-# What happens to an order after its stock is allocated, by the status it should end in.
+# What happens to an order after its stock is allocated, by the status it should end in: the real
+# fulfilment flow (wave, pick, pack, sandbox label, hand-over) as far as that status.
 AFTER_ALLOCATION = {
-    OrderStatus.IN_FULFILLMENT: [OrderStatus.IN_FULFILLMENT],
-    OrderStatus.SHIPPED: [OrderStatus.IN_FULFILLMENT, "ship", OrderStatus.SHIPPED],
-    OrderStatus.DELIVERED: [OrderStatus.IN_FULFILLMENT, "ship", OrderStatus.SHIPPED, OrderStatus.DELIVERED],
+    OrderStatus.IN_FULFILLMENT: ["wave"],
+    OrderStatus.SHIPPED: ["wave", "pick", "ship"],
+    OrderStatus.DELIVERED: ["wave", "pick", "ship", OrderStatus.DELIVERED],
 }
 NEEDS_STOCK = {
     OrderStatus.ALLOCATED,
@@ -326,6 +330,16 @@ class Command(BaseCommand):
                         reason="opening stock",
                     )
 
+        # The sandbox carrier plays its tracking script in minutes instead of hours.
+        sandbox = Carrier.objects.create(
+            code="sandbox", name="Sandbox Post", adapter="sandbox", options={"time_scale": 1 / 60}
+        )
+        for level, name in (
+            (ServiceLevel.STANDARD, "Standard (2 days)"),
+            (ServiceLevel.EXPRESS, "Express (next day)"),
+        ):
+            CarrierService.objects.create(carrier=sandbox, code=level, name=name, service_level=level)
+
         now = timezone.now()
         plan = STATUS_PLAN[:]
         rng.shuffle(plan)
@@ -370,11 +384,7 @@ class Command(BaseCommand):
             if target in NEEDS_STOCK:
                 stock.stock_allocate(order_id=order.pk, actor="demo loader")
             for step in AFTER_ALLOCATION.get(target, []):
-                if step == "ship":
-                    for line in order.lines.all():
-                        stock.stock_ship(order_line_id=line.pk, quantity=line.quantity, actor="demo loader")
-                else:
-                    services.order_transition(order_id=order.pk, to_status=step, actor=system)
+                self._fulfil(order, step, system)
             if target == OrderStatus.DELIVERED:
                 services.order_lines_record_progress(
                     order_id=order.pk,
@@ -391,9 +401,44 @@ class Command(BaseCommand):
                 )
             elif target == OrderStatus.CANCELLED:
                 services.order_cancel(order_id=order.pk, actor=system, reason="customer changed their mind")
+        for warehouse in Warehouse.objects.filter(kind="warehouse"):
+            WaveSchedule.objects.create(warehouse=warehouse, every_minutes=30)
         return {
             "ops_password": ops_password,
             "admin_password": admin_password,
             "web_channel_key": keys["web-eu"],
             "integration_key": integration_key,
         }
+
+    def _fulfil(self, order, step: str, actor) -> None:
+        warehouse_ids = sorted({a["warehouse_id"] for a in inventory_selectors.active_allocations(order.pk)})
+        if step == "wave":
+            for warehouse_id in warehouse_ids:
+                fulfilment.wave_release(warehouse_id=warehouse_id, actor=actor, order_ids=[order.pk])
+        elif step == "pick":
+            for pick_list in PickList.objects.filter(
+                status=PickListStatus.OPEN, lines__order_line__order=order
+            ).distinct():
+                fulfilment.pick_list_confirm(
+                    pick_list_id=pick_list.pk,
+                    picked={line.pk: line.quantity for line in pick_list.lines.all()},
+                    actor=actor,
+                )
+        elif step == "ship":
+            for warehouse_id in warehouse_ids:
+                contents = fulfilment.packable_units(order_id=order.pk, warehouse_id=warehouse_id)
+                package = fulfilment.package_create(
+                    order_id=order.pk,
+                    warehouse_id=warehouse_id,
+                    contents=contents,
+                    weight_grams=400 + 350 * sum(contents.values()),
+                    length_mm=350,
+                    width_mm=250,
+                    height_mm=120,
+                    actor=actor,
+                )
+                shipment = fulfilment.shipment_create(package_ids=[package.pk], actor=actor)
+                fulfilment.shipment_buy_labels(shipment_id=shipment.pk, actor=actor)
+                fulfilment.shipment_hand_over(shipment_id=shipment.pk, actor=actor)
+        else:
+            services.order_transition(order_id=order.pk, to_status=step, actor=actor)
