@@ -13,6 +13,7 @@ urlpatterns = [
     path("dashboard/", include(("orders.dashboard_urls", "dashboard"))),
     path("dashboard/inventory/", include(("inventory.dashboard_urls", "inventory"))),
     path("dashboard/routing/", include(("routing.dashboard_urls", "routing"))),
+    path("dashboard/fulfilment/", include(("shipments.dashboard_urls", "shipments"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("orders.api.urls", "api"))),
     path("api/v1/", include(("inventory.api.urls", "inventory-api"))),

@@ -197,3 +197,61 @@ def test_routing_exceptions_page_and_reroute(page, ops_user, api, products, sett
     page.goto(f"/dashboard/orders/{order_id}/")
     page.wait_for_selector("#routing")
     shot(page, "order-routing-panel")
+
+
+def test_fulfilment_pages_from_wave_to_hand_over(page, ops_user, api, products):
+    from inventory import services as stock
+    from routing import services as routing
+    from shipments import services as fulfilment
+    from shipments.models import Carrier, CarrierService, PickList, Shipment
+
+    athens = make_warehouse("ATH1", "37.9", "23.7", name="Athens DC")
+    make_warehouse("SKG1", "40.6", "22.9", name="Thessaloniki DC")
+    for product in products:
+        stock.stock_receive(
+            warehouse=athens, product=product, quantity=10, actor="receiving", bin_code="A-01"
+        )
+    carrier = Carrier.objects.create(code="sandbox", name="Sandbox Post", adapter="sandbox")
+    CarrierService.objects.create(carrier=carrier, code="express", name="Express", service_level="express")
+    order_id = api.post("/api/v1/orders/", order_payload(), format="json").json()["id"]
+    routing.route_order(order_id=order_id)
+
+    log_in(page)
+    page.click("nav.mainnav >> text=Fulfilment")
+    page.wait_for_selector("section.panel")
+    shot(page, "fulfilment-work-queue")
+    page.click("text=Release a wave")
+    page.wait_for_selector("table.picklist")
+    pick_list = PickList.objects.get()
+    cap = pick_list.lines.get(sku="CAP-NAVY")
+    page.fill(f"input[name=line-{cap.pk}]", "2")
+    shot(page, "fulfilment-pick-list")
+    page.click("text=Confirm what was found")
+    page.wait_for_selector(".message")
+    assert "1 unit(s) short went back to routing" in page.inner_text(".message")
+
+    contents = fulfilment.packable_units(order_id=order_id, warehouse_id=athens.pk)
+    package = fulfilment.package_create(
+        order_id=order_id,
+        warehouse_id=athens.pk,
+        contents=contents,
+        weight_grams=1200,
+        length_mm=300,
+        width_mm=200,
+        height_mm=100,
+        actor=services.Actor.system("packer"),
+    )
+    shipment = fulfilment.shipment_create(package_ids=[package.pk], actor=services.Actor.system("packer"))
+    page.goto("/dashboard/fulfilment/")
+    page.click(f"text={shipment.reference}")
+    page.click("text=Buy labels")
+    page.wait_for_selector("text=Handed to the carrier")
+    label = page.request.get(f"/dashboard/fulfilment/labels/{package.pk}.pdf")
+    assert (
+        label.ok and label.headers["content-type"] == "application/pdf" and label.body().startswith(b"%PDF")
+    )
+    page.click("text=Handed to the carrier")
+    page.wait_for_selector(".message")
+    shot(page, "fulfilment-shipment")
+    assert Shipment.objects.get(pk=shipment.pk).status == "shipped"
+    assert Order.objects.get(pk=order_id).status == "partially_shipped"  # one cap is still to come

@@ -1,0 +1,127 @@
+"""Dashboard pages for fulfilment: each warehouse's work queue, pick lists (printable), shipments
+with their labels. Thin: every change goes through shipments.services."""
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from oms.dashboard import ops_required
+from oms.errors import DomainError
+from orders.services import Actor
+from shipments import selectors, services
+from shipments.models import LabelFormat, PickList, Shipment
+
+LABEL_CONTENT_TYPES = {
+    LabelFormat.PDF: "application/pdf",
+    LabelFormat.ZPL: "text/plain",
+    LabelFormat.PNG: "image/png",
+}
+
+
+@ops_required
+def work_queue(request: HttpRequest) -> HttpResponse:
+    request.dashboard_section = "fulfilment"
+    return render(request, "shipments/work_queue.html", {"queues": selectors.work_queues()})
+
+
+@require_POST
+@ops_required
+def wave_release(request: HttpRequest, warehouse_id: int) -> HttpResponse:
+    try:
+        pick_list = services.wave_release(warehouse_id=warehouse_id, actor=Actor.for_user(request.user))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("shipments:work_queue")
+    if pick_list is None:
+        messages.info(request, "Nothing waits to be picked there.")
+        return redirect("shipments:work_queue")
+    messages.success(request, f"Pick list {pick_list.number} released.")
+    return redirect("shipments:pick_list", pick_list.pk)
+
+
+@ops_required
+def pick_list_detail(request: HttpRequest, pick_list_id: int) -> HttpResponse:
+    request.dashboard_section = "fulfilment"
+    pick_list = PickList.objects.select_related("warehouse").filter(pk=pick_list_id).first()
+    if pick_list is None:
+        raise Http404(f"No pick list {pick_list_id}.")
+    lines = list(
+        pick_list.lines.select_related("order_line__order").order_by("bin_code", "sku", "order_line_id")
+    )
+    if request.method == "POST":
+        try:
+            picked = {line.pk: int(request.POST.get(f"line-{line.pk}", "")) for line in lines}
+        except ValueError:
+            messages.error(request, "Every line needs a whole number of units found.")
+            return redirect("shipments:pick_list", pick_list.pk)
+        try:
+            services.pick_list_confirm(
+                pick_list_id=pick_list.pk, picked=picked, actor=Actor.for_user(request.user)
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            short = sum(line.quantity - picked[line.pk] for line in lines)
+            messages.success(
+                request,
+                f"{pick_list.number} confirmed"
+                + (f"; {short} unit(s) short went back to routing." if short else "."),
+            )
+        return redirect("shipments:pick_list", pick_list.pk)
+    return render(request, "shipments/pick_list.html", {"pick_list": pick_list, "lines": lines})
+
+
+@ops_required
+def shipment_detail(request: HttpRequest, shipment_id: int) -> HttpResponse:
+    request.dashboard_section = "fulfilment"
+    shipment = (
+        Shipment.objects.select_related("order", "warehouse", "service__carrier")
+        .filter(pk=shipment_id)
+        .first()
+    )
+    if shipment is None:
+        raise Http404(f"No shipment {shipment_id}.")
+    packages = list(shipment.packages.prefetch_related("lines__order_line", "labels").order_by("pk"))
+    return render(
+        request,
+        "shipments/shipment.html",
+        {"shipment": shipment, "packages": packages, "events": shipment.events.all()},
+    )
+
+
+@require_POST
+@ops_required
+def shipment_action(request: HttpRequest, shipment_id: int, action: str) -> HttpResponse:
+    actor = Actor.for_user(request.user)
+    operations = {
+        "buy-labels": lambda: services.shipment_buy_labels(shipment_id=shipment_id, actor=actor),
+        "hand-over": lambda: services.shipment_hand_over(shipment_id=shipment_id, actor=actor),
+        "cancel": lambda: services.shipment_cancel(
+            shipment_id=shipment_id, actor=actor, reason="cancelled by ops"
+        ),
+    }
+    if action not in operations:
+        raise Http404("No such action.")
+    try:
+        shipment = operations[action]()
+    except DomainError as exc:
+        details = exc.details.get("carrier") if isinstance(exc.details, dict) else None
+        messages.error(request, exc.message + (f" ({'; '.join(details)})" if details else ""))
+    else:
+        messages.success(request, f"Shipment {shipment.reference}: {shipment.get_status_display().lower()}.")
+    return redirect("shipments:shipment", shipment_id)
+
+
+@ops_required
+def label_download(request: HttpRequest, package_id: int, format: str) -> HttpResponse:
+    try:
+        label = services.label_of(package_id=package_id, format=format)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    response = HttpResponse(
+        bytes(label.content), content_type=LABEL_CONTENT_TYPES.get(label.format, "application/octet-stream")
+    )
+    disposition = "inline" if label.format == LabelFormat.PDF else "attachment"
+    response["Content-Disposition"] = f'{disposition}; filename="label-{package_id}.{label.format}"'
+    return response
