@@ -1,0 +1,64 @@
+"""The sandbox carrier: the same answers every time, and a tracking script that unfolds with time."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from shipments.carriers.base import CarrierError, Milestone, ParcelRequest, Party
+from shipments.carriers.sandbox import SandboxAdapter, tracking_number_for
+
+SHIPPED = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+PARTY = Party(name="A", line1="Street 1", city="Athens", postal_code="104 34", country="GR")
+
+
+def request(reference="SH-0000012/1", weight=1200, service="standard"):
+    return ParcelRequest(reference, PARTY, PARTY, weight, 300, 200, 100, service)
+
+
+def test_a_retried_purchase_gets_the_same_tracking_number_and_price():
+    sandbox = SandboxAdapter(today=date(2026, 11, 25))
+    first = sandbox.buy(sandbox.prepare(request()), request())
+    again = sandbox.buy(sandbox.prepare(request()), request())
+    assert first == again
+    assert first.tracking_number == tracking_number_for("SH-0000012/1") == "SBX0000000001218"
+    assert (str(first.cost), first.currency, first.estimated_delivery) == ("6.30", "EUR", date(2026, 11, 27))
+    assert {rate.service_code for rate in sandbox.quote(request())} == {"economy", "standard", "express"}
+
+
+def test_it_refuses_what_it_cannot_carry():
+    with pytest.raises(CarrierError, match="30 kg"):
+        SandboxAdapter().prepare(request(weight=31_000))
+    with pytest.raises(CarrierError) as error:
+        SandboxAdapter().prepare(request(service="overnight"))
+    assert error.value.code == "service_unknown"
+
+
+def milestones(tracking_number, hours, **options):
+    tracking = SandboxAdapter(options).track(
+        tracking_number, shipped_at=SHIPPED, now=SHIPPED + timedelta(hours=hours)
+    )
+    return [event.milestone for event in tracking.events]
+
+
+def test_tracking_follows_the_script_as_time_passes():
+    number = "SBX0000000001210"  # 121: neither a 5th nor a 7th parcel
+    assert milestones(number, 1) == [Milestone.PICKED_UP]
+    assert milestones(number, 31) == [
+        Milestone.PICKED_UP,
+        Milestone.IN_TRANSIT,
+        Milestone.ARRIVED_AT_HUB,
+        Milestone.OUT_FOR_DELIVERY,
+    ]
+    assert milestones(number, 40)[-1] == Milestone.DELIVERED
+    # the demo's scale: hours become minutes
+    assert milestones(number, 40 / 60, time_scale=1 / 60)[-1] == Milestone.DELIVERED
+
+
+def test_some_parcels_fail_an_attempt_or_meet_weather():
+    assert Milestone.ATTEMPTED_DELIVERY in milestones("SBX0000000001200", 60)  # 120: every 5th
+    weather = SandboxAdapter().track(
+        "SBX0000000001190", shipped_at=SHIPPED, now=SHIPPED + timedelta(hours=60)
+    )
+    exception = next(e for e in weather.events if e.milestone == Milestone.EXCEPTION)  # 119: every 7th
+    assert exception.incident == "weather"
+    assert weather.events[-1].milestone == Milestone.DELIVERED
