@@ -510,10 +510,15 @@ def stock_release(
     Allocation.objects.bulk_update(allocations, ["status", "updated_at"])
     StockMovement.objects.bulk_create(movements)
     lines = {ln.pk: ln for ln in OrderLine.objects.filter(pk__in=released)}
+    # Units picked but not shipped go back to the shelf with their allocation: they count as picked
+    # no longer (a cancelled order's tote is put away).
     order_services.order_lines_record_progress(
         order_id=order_id,
         quantities={
-            lines[line_id].line_number: {"qty_allocated": lines[line_id].qty_allocated - units}
+            lines[line_id].line_number: {
+                "qty_allocated": lines[line_id].qty_allocated - units,
+                "qty_picked": min(lines[line_id].qty_picked, lines[line_id].qty_allocated - units),
+            }
             for line_id, units in released.items()
         },
     )

@@ -6,8 +6,9 @@ class ShipmentsConfig(AppConfig):
     verbose_name = "Shipments"
 
     def ready(self) -> None:
-        # The dashboard's navigation (an explicit registry, no signals).
+        # Event handlers and the dashboard's navigation (explicit registries, no signals).
         from oms.dashboard import NAVIGATION, NavItem
+        from shipments import handlers  # noqa: F401
 
         item = NavItem("Fulfilment", "shipments:work_queue", "fulfilment")
         if item not in NAVIGATION:

@@ -204,7 +204,10 @@ def pick_list_confirm(*, pick_list_id: int, picked: Mapping[int, int], actor: Ac
     with transaction.atomic():
         pick_list = _locked_pick_list(pick_list_id)
         _pick_list_transition(pick_list, PickListStatus.DONE)
-        lines = list(pick_list.lines.select_related("order_line").order_by("pk"))
+        # Lines of orders cancelled since the release were withdrawn; their counts are not asked for.
+        lines = list(
+            pick_list.lines.filter(status=PickLineStatus.OPEN).select_related("order_line").order_by("pk")
+        )
         errors: dict[str, list[str]] = {}
         for line in lines:
             value = picked.get(line.pk)
@@ -214,7 +217,8 @@ def pick_list_confirm(*, pick_list_id: int, picked: Mapping[int, int], actor: Ac
                 ]
             elif not 0 <= value <= line.quantity:
                 errors[f"lines.{line.pk}"] = [f"Between 0 and {line.quantity}."]
-        unknown = set(picked) - {line.pk for line in lines}
+        withdrawn = set(pick_list.lines.filter(status=PickLineStatus.CANCELLED).values_list("pk", flat=True))
+        unknown = set(picked) - {line.pk for line in lines} - withdrawn
         for line_id in sorted(unknown):
             errors[f"lines.{line_id}"] = ["Not a line of this pick list."]
         if errors:
@@ -283,6 +287,30 @@ def pick_list_cancel(*, pick_list_id: int, actor: Actor) -> PickList:
     pick_list.confirmed_at = timezone.now()
     pick_list.save(update_fields=["status", "confirmed_by", "confirmed_at"])
     return pick_list
+
+
+def order_fulfilment_withdraw(*, order_id: int, actor: Actor) -> None:
+    """An order was cancelled: take its units off open pick lists (a list left with nothing to pick
+    is cancelled) and cancel its shipments that have not left, voiding their labels."""
+    with transaction.atomic():
+        lists = set(
+            PickListLine.objects.filter(
+                order_line__order_id=order_id, status=PickLineStatus.OPEN
+            ).values_list("pick_list_id", flat=True)
+        )
+        for pick_list in PickList.objects.select_for_update().filter(pk__in=lists).order_by("pk"):
+            pick_list.lines.filter(order_line__order_id=order_id, status=PickLineStatus.OPEN).update(
+                status=PickLineStatus.CANCELLED
+            )
+            if not pick_list.lines.filter(status=PickLineStatus.OPEN).exists():
+                _pick_list_transition(pick_list, PickListStatus.CANCELLED)
+                pick_list.confirmed_by = actor.label[:120]
+                pick_list.confirmed_at = timezone.now()
+                pick_list.save(update_fields=["status", "confirmed_by", "confirmed_at"])
+    for shipment in Shipment.objects.filter(
+        order_id=order_id, status__in=[ShipmentStatus.DRAFT, ShipmentStatus.LABEL_PURCHASED]
+    ).order_by("pk"):
+        shipment_cancel(shipment_id=shipment.pk, actor=actor, reason="order cancelled")
 
 
 # ----------------------------------------------------------------------------------------------- packing

@@ -278,3 +278,33 @@ def test_the_sandbox_refuses_what_it_cannot_carry_and_nothing_is_half_written(ap
     assert "30 kg" in shipment.label_error
     assert box.tracking_number == "" and not Label.objects.filter(package=box).exists()
     assert CarrierCall.objects.get(shipment=shipment).outcome == "refused"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_an_order_in_fulfilment_withdraws_its_picks_and_voids_its_labels(api, network):
+    # one order already picked, packed and labelled; another only on the pick list
+    labelled = picked_order(api, network, "F-1")
+    box = pack(labelled, network["ATH"], {"CAP-NAVY": 3})
+    shipment = fulfilment.shipment_create(package_ids=[box.pk], actor=OPS)
+    fulfilment.shipment_buy_labels(shipment_id=shipment.pk, actor=OPS)
+    waiting = routed_order(api, "F-2")
+    keeping = routed_order(api, "F-3")
+    pick_list = fulfilment.wave_release(warehouse_id=network["ATH"].pk, actor=OPS)
+
+    for order in (labelled, waiting):
+        response = api.post(f"/api/v1/orders/{order.pk}/cancel/", {"reason": "changed mind"}, format="json")
+        assert response.status_code == 200, response.json()
+
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.CANCELLED
+    assert CarrierCall.objects.filter(shipment=shipment, operation="void", outcome="ok").exists()
+    assert not pick_list.lines.filter(order_line__order=waiting, status="open").exists()
+    # the list still holds the other order's lines; confirming them works and asks nothing about the rest
+    fulfilment.pick_list_confirm(
+        pick_list_id=pick_list.pk,
+        picked={line.pk: line.quantity for line in pick_list.lines.filter(status="open")},
+        actor=OPS,
+    )
+    assert all(line.qty_picked == line.quantity for line in keeping.lines.all())
+    athens = StockPosition.objects.filter(warehouse=network["ATH"])
+    assert sum(p.allocated for p in athens) == sum(line.quantity for line in keeping.lines.all())
