@@ -2,10 +2,12 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Sum
 
 from inventory.models import Allocation, AllocationStatus, Warehouse
+from orders.models import order_number
 from shipments.models import (
+    PackageLine,
     PickLineStatus,
     PickList,
     PickListLine,
@@ -13,7 +15,7 @@ from shipments.models import (
     Shipment,
     ShipmentStatus,
 )
-from shipments.services import PICKABLE_ORDER_STATUSES, packable_units
+from shipments.services import PICKABLE_ORDER_STATUSES
 
 
 @dataclass
@@ -40,44 +42,53 @@ def work_queues() -> list[WarehouseQueue]:
         orders, units = to_pick.get(warehouse_id, (set(), 0))
         orders.add(order_id)
         to_pick[warehouse_id] = (orders, units + quantity)
-    picked_orders = (
+    # Picked minus packed, per warehouse and order, in two grouped reads.
+    left: dict[tuple[int, int], int] = {}
+    picked = (
         PickListLine.objects.filter(status=PickLineStatus.PICKED, qty_picked__gt=0)
-        .values_list("pick_list__warehouse_id", "order_line__order_id", "order_line__order__id")
-        .distinct()
+        .values("pick_list__warehouse_id", "order_line__order_id")
+        .annotate(units=Sum("qty_picked"))
     )
+    for row in picked:
+        key = (row["pick_list__warehouse_id"], row["order_line__order_id"])
+        left[key] = left.get(key, 0) + row["units"]
+    packed = (
+        PackageLine.objects.exclude(package__shipment__status=ShipmentStatus.CANCELLED)
+        .values("package__warehouse_id", "package__order_id")
+        .annotate(units=Sum("quantity"))
+    )
+    for row in packed:
+        key = (row["package__warehouse_id"], row["package__order_id"])
+        left[key] = left.get(key, 0) - row["units"]
+    open_lists: dict[int, list[PickList]] = {}
+    for pick_list in (
+        PickList.objects.filter(status=PickListStatus.OPEN).annotate(line_count=Count("lines")).order_by("pk")
+    ):
+        open_lists.setdefault(pick_list.warehouse_id, []).append(pick_list)
+    to_ship: dict[int, list[Shipment]] = {}
+    for shipment in (
+        Shipment.objects.filter(
+            status__in=[ShipmentStatus.DRAFT, ShipmentStatus.LABEL_PENDING, ShipmentStatus.LABEL_PURCHASED]
+        )
+        .select_related("order", "service__carrier")
+        .order_by("pk")
+    ):
+        to_ship.setdefault(shipment.warehouse_id, []).append(shipment)
     queues = []
     for warehouse in Warehouse.objects.filter(is_active=True).order_by("code"):
-        to_pack = []
-        for warehouse_id, order_id, _ in picked_orders:
-            if warehouse_id != warehouse.pk:
-                continue
-            units = sum(packable_units(order_id=order_id, warehouse_id=warehouse.pk).values())
-            if units:
-                to_pack.append((order_id, f"SO-{order_id:07d}", units))
         orders, units = to_pick.get(warehouse.pk, (set(), 0))
         queues.append(
             WarehouseQueue(
                 warehouse=warehouse,
                 to_pick_orders=len(orders),
                 to_pick_units=units,
-                open_pick_lists=list(
-                    PickList.objects.filter(warehouse=warehouse, status=PickListStatus.OPEN)
-                    .annotate(line_count=Count("lines"))
-                    .order_by("pk")
+                open_pick_lists=open_lists.get(warehouse.pk, []),
+                to_pack=sorted(
+                    (order_id, order_number(order_id), units)
+                    for (warehouse_id, order_id), units in left.items()
+                    if warehouse_id == warehouse.pk and units > 0
                 ),
-                to_pack=sorted(set(to_pack)),
-                to_ship=list(
-                    Shipment.objects.filter(
-                        warehouse=warehouse,
-                        status__in=[
-                            ShipmentStatus.DRAFT,
-                            ShipmentStatus.LABEL_PENDING,
-                            ShipmentStatus.LABEL_PURCHASED,
-                        ],
-                    )
-                    .select_related("order", "service__carrier")
-                    .order_by("pk")
-                ),
+                to_ship=to_ship.get(warehouse.pk, []),
             )
         )
     return queues

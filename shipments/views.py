@@ -6,8 +6,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from inventory.models import Warehouse
 from oms.dashboard import ops_required
 from oms.errors import DomainError
+from orders.models import Order
 from orders.services import Actor
 from shipments import selectors, services
 from shipments.models import LabelFormat, PickList, Shipment
@@ -70,6 +72,57 @@ def pick_list_detail(request: HttpRequest, pick_list_id: int) -> HttpResponse:
             )
         return redirect("shipments:pick_list", pick_list.pk)
     return render(request, "shipments/pick_list.html", {"pick_list": pick_list, "lines": lines})
+
+
+@ops_required
+def pack(request: HttpRequest, warehouse_id: int, order_id: int) -> HttpResponse:
+    """The pack station: a scanner types a SKU and Enter; each scan puts one unit in the box."""
+    request.dashboard_section = "fulfilment"
+    order = Order.objects.filter(pk=order_id).first()
+    warehouse = Warehouse.objects.filter(pk=warehouse_id).first()
+    if order is None or warehouse is None:
+        raise Http404("No such order or warehouse.")
+    waiting = services.packable_units(order_id=order.pk, warehouse_id=warehouse.pk)
+    lines = [
+        (line, waiting[line.pk])
+        for line in order.lines.select_related("product").order_by("line_number")
+        if line.pk in waiting
+    ]
+    if request.method == "POST":
+        actor = Actor.for_user(request.user)
+        try:
+            contents = {line.pk: int(request.POST.get(f"line-{line.pk}") or 0) for line, _ in lines}
+            measures = {
+                name: int(request.POST.get(name) or 0)
+                for name in ("weight_grams", "length_mm", "width_mm", "height_mm")
+            }
+        except ValueError:
+            messages.error(request, "Counts and measures are whole numbers.")
+            return redirect("shipments:pack", warehouse.pk, order.pk)
+        try:
+            package = services.package_create(
+                order_id=order.pk, warehouse_id=warehouse.pk, contents=contents, actor=actor, **measures
+            )
+        except DomainError as exc:
+            problems = "; ".join(f"{v[0]}" for v in (exc.details or {}).values() if isinstance(v, list) and v)
+            messages.error(request, f"{exc.message} {problems}".strip())
+            return redirect("shipments:pack", warehouse.pk, order.pk)
+        if request.POST.get("ship_now"):
+            try:
+                shipment = services.shipment_create(package_ids=[package.pk], actor=actor)
+            except DomainError as exc:
+                messages.error(request, f"Packed; no shipment yet: {exc.message}")
+                return redirect("shipments:work_queue")
+            try:
+                services.shipment_buy_labels(shipment_id=shipment.pk, actor=actor)
+            except DomainError as exc:
+                messages.error(request, f"Packed; the label is not bought: {exc.message}")
+            else:
+                messages.success(request, f"Packed; label ready for {shipment.reference}.")
+            return redirect("shipments:shipment", shipment.pk)
+        messages.success(request, "Packed.")
+        return redirect("shipments:work_queue")
+    return render(request, "shipments/pack.html", {"order": order, "warehouse": warehouse, "lines": lines})
 
 
 @ops_required

@@ -202,7 +202,6 @@ def test_routing_exceptions_page_and_reroute(page, ops_user, api, products, sett
 def test_fulfilment_pages_from_wave_to_hand_over(page, ops_user, api, products):
     from inventory import services as stock
     from routing import services as routing
-    from shipments import services as fulfilment
     from shipments.models import Carrier, CarrierService, PickList, Shipment
 
     athens = make_warehouse("ATH1", "37.9", "23.7", name="Athens DC")
@@ -230,28 +229,34 @@ def test_fulfilment_pages_from_wave_to_hand_over(page, ops_user, api, products):
     page.wait_for_selector(".message")
     assert "1 unit(s) short went back to routing" in page.inner_text(".message")
 
-    contents = fulfilment.packable_units(order_id=order_id, warehouse_id=athens.pk)
-    package = fulfilment.package_create(
-        order_id=order_id,
-        warehouse_id=athens.pk,
-        contents=contents,
-        weight_grams=1200,
-        length_mm=300,
-        width_mm=200,
-        height_mm=100,
-        actor=services.Actor.system("packer"),
-    )
-    shipment = fulfilment.shipment_create(package_ids=[package.pk], actor=services.Actor.system("packer"))
     page.goto("/dashboard/fulfilment/")
-    page.click(f"text={shipment.reference}")
-    page.click("text=Buy labels")
+    page.click("text=Pack SO-")
+    page.wait_for_selector("#scan")
+    for sku in ["tshirt-blk-m", "TSHIRT-BLK-M", "HOODIE-GRY-L", "CAP-NAVY", "CAP-NAVY", "CAP-NAVY", "NOPE-1"]:
+        page.fill("#scan", sku)
+        page.press("#scan", "Enter")
+    # two caps were found, so the third scan is refused; an unknown SKU too
+    assert "not on this order" in page.inner_text("#scan-result")
+    counts = {
+        row.get_attribute("data-sku"): row.query_selector("input").input_value()
+        for row in page.query_selector_all("#pack-lines tbody tr")
+    }
+    assert counts == {"TSHIRT-BLK-M": "2", "HOODIE-GRY-L": "1", "CAP-NAVY": "2"}
+    assert int(page.input_value("#weight")) > 200
+    shot(page, "fulfilment-pack")
+    page.click("text=Close the box")
     page.wait_for_selector("text=Handed to the carrier")
+    shipment = Shipment.objects.get()
+    package = shipment.packages.get()
+    assert {line.order_line.sku: line.quantity for line in package.lines.all()} == {
+        sku: int(units) for sku, units in counts.items()
+    }
     label = page.request.get(f"/dashboard/fulfilment/labels/{package.pk}.pdf")
     assert (
         label.ok and label.headers["content-type"] == "application/pdf" and label.body().startswith(b"%PDF")
     )
     page.click("text=Handed to the carrier")
-    page.wait_for_selector(".message")
+    page.wait_for_selector(".message.success")
     shot(page, "fulfilment-shipment")
     assert Shipment.objects.get(pk=shipment.pk).status == "shipped"
     assert Order.objects.get(pk=order_id).status == "partially_shipped"  # one cap is still to come
