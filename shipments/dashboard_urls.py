@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.work_queue, name="work_queue"),
     path("warehouses/<int:warehouse_id>/wave/", views.wave_release, name="wave_release"),
     path("pick-lists/<int:pick_list_id>/", views.pick_list_detail, name="pick_list"),
+    path("pick-lists/<int:pick_list_id>.pdf", views.pick_list_pdf, name="pick_list_pdf"),
     path("pack/<int:warehouse_id>/<int:order_id>/", views.pack, name="pack"),
     path("shipments/<int:shipment_id>/", views.shipment_detail, name="shipment"),
     path("shipments/<int:shipment_id>/<slug:action>/", views.shipment_action, name="shipment_action"),

@@ -11,7 +11,7 @@ from oms.dashboard import ops_required
 from oms.errors import DomainError
 from orders.models import Order
 from orders.services import Actor
-from shipments import selectors, services
+from shipments import printouts, selectors, services
 from shipments.models import LabelFormat, PickList, Shipment
 
 LABEL_CONTENT_TYPES = {
@@ -123,6 +123,19 @@ def pack(request: HttpRequest, warehouse_id: int, order_id: int) -> HttpResponse
         messages.success(request, "Packed.")
         return redirect("shipments:work_queue")
     return render(request, "shipments/pack.html", {"order": order, "warehouse": warehouse, "lines": lines})
+
+
+@ops_required
+def pick_list_pdf(request: HttpRequest, pick_list_id: int) -> HttpResponse:
+    pick_list = PickList.objects.select_related("warehouse").filter(pk=pick_list_id).first()
+    if pick_list is None:
+        raise Http404(f"No pick list {pick_list_id}.")
+    lines = list(
+        pick_list.lines.select_related("order_line__order").order_by("bin_code", "sku", "order_line_id")
+    )
+    response = HttpResponse(printouts.pick_list_pdf(pick_list, lines), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{pick_list.number}.pdf"'
+    return response
 
 
 @ops_required

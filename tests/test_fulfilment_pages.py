@@ -1,6 +1,9 @@
 """The fulfilment pages: they render for ops with a bounded number of queries, and their forms go
 through the fulfilment services."""
 
+import io
+
+import pypdfium2
 import pytest
 
 from inventory import services as stock
@@ -59,6 +62,15 @@ def test_pick_list_page_prints_and_confirms(ops_client, busy_day):
     pick_list = PickList.objects.filter(status="open").get()
     page = ops_client.get(f"/dashboard/fulfilment/pick-lists/{pick_list.pk}/").content.decode()
     assert page.index("A-01") < page.index("B-05") < page.index("C-09")
+    pdf = ops_client.get(f"/dashboard/fulfilment/pick-lists/{pick_list.pk}.pdf")
+    assert pdf["Content-Type"] == "application/pdf"
+    document = pypdfium2.PdfDocument(io.BytesIO(pdf.content))
+    try:
+        text = document[0].get_textpage().get_text_range()
+    finally:
+        document.close()
+    assert pick_list.number in text
+    assert text.index("A-01") < text.index("B-05") < text.index("C-09")
     form = {f"line-{line.pk}": str(line.quantity) for line in pick_list.lines.all()}
     bad = ops_client.post(
         f"/dashboard/fulfilment/pick-lists/{pick_list.pk}/", form | {next(iter(form)): "x"}, follow=True
