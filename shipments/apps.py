@@ -7,8 +7,12 @@ class ShipmentsConfig(AppConfig):
 
     def ready(self) -> None:
         # Event handlers and the dashboard's navigation (explicit registries, no signals).
-        from oms.dashboard import NAVIGATION, NavItem
+        from oms.dashboard import NAVIGATION, ORDER_PANELS, NavItem
         from shipments import handlers  # noqa: F401
+        from shipments.views import fulfilment_panel
+
+        if fulfilment_panel not in ORDER_PANELS:
+            ORDER_PANELS.append(fulfilment_panel)
 
         item = NavItem("Fulfilment", "shipments:work_queue", "fulfilment")
         if item not in NAVIGATION:

@@ -12,13 +12,35 @@ from oms.errors import DomainError
 from orders.models import Order
 from orders.services import Actor
 from shipments import printouts, selectors, services
-from shipments.models import LabelFormat, PickList, Shipment
+from shipments.models import LabelFormat, PickList, PickListLine, Shipment
 
 LABEL_CONTENT_TYPES = {
     LabelFormat.PDF: "application/pdf",
     LabelFormat.ZPL: "text/plain",
     LabelFormat.PNG: "image/png",
 }
+
+
+def fulfilment_panel(order) -> tuple[str, dict] | None:
+    """The order page's fulfilment panel: its pick list lines, packages waiting and shipments."""
+    picks = list(
+        PickListLine.objects.filter(order_line__order=order)
+        .select_related("pick_list__warehouse")
+        .order_by("pick_list_id", "bin_code", "sku")
+    )
+    shipments = list(
+        order.shipments.select_related("warehouse", "service__carrier")
+        .prefetch_related("packages")
+        .order_by("pk")
+    )
+    if not picks and not shipments:
+        return None
+    waiting = {
+        warehouse_id: units
+        for warehouse_id in {p.pick_list.warehouse_id for p in picks}
+        if (units := sum(services.packable_units(order_id=order.pk, warehouse_id=warehouse_id).values()))
+    }
+    return "shipments/_order_panel.html", {"picks": picks, "shipments": shipments, "to_pack": waiting}
 
 
 @ops_required

@@ -141,3 +141,15 @@ def test_fulfilment_pages_need_an_ops_login(client, busy_day):
     for url in ("/dashboard/fulfilment/", f"/dashboard/fulfilment/pick-lists/{PickList.objects.first().pk}/"):
         response = client.get(url)
         assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_order_page_shows_picks_and_shipments(ops_client, busy_day, django_assert_max_num_queries):
+    order = busy_day[0]
+    shipment = Shipment.objects.get(order=order)
+    with django_assert_max_num_queries(30):
+        page = ops_client.get(f"/dashboard/orders/{order.pk}/").content.decode()
+    assert 'id="fulfilment"' in page
+    assert shipment.reference in page and shipment.tracking_number in page
+    assert "wait to be packed" in page  # the t-shirts and the hoodie are still on the table
+    untouched = ops_client.get(f"/dashboard/orders/{busy_day[5].pk}/").content.decode()
+    assert 'id="fulfilment"' not in untouched
