@@ -2,6 +2,7 @@
 decision with its trace) in one transaction."""
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,7 +19,7 @@ from inventory.models import StockPosition, Warehouse, WarehouseDayLoad
 from oms.errors import Conflict, ValidationFailed
 from oms.events import event_emit
 from orders import services as order_services
-from orders.models import HoldReason, Order, OrderLine, OrderStatus, ServiceLevel
+from orders.models import HoldReason, Order, OrderLine, OrderStatus, Product, ServiceLevel
 from routing import engine
 from routing.models import (
     DecisionOutcome,
@@ -127,6 +128,32 @@ def rules_of(rule_set: RuleSet | None) -> engine.Rules:
 # ------------------------------------------------------------------------------------------- snapshot
 
 
+# Carrier quotes for the engine's cost weight: functions (warehouse, order, weight in grams) -> price
+# or None. The shipments app registers one (it depends on routing, so routing cannot import it).
+SHIPPING_QUOTERS: list[Callable[[Warehouse, Order, int], float | None]] = []
+UNIT_WEIGHT_GRAMS = 500  # assumed for products without a weight
+
+
+def _shipping_costs(
+    order: Order, warehouses: list[Warehouse], lines: list[engine.LineNeed]
+) -> dict[int, float]:
+    """A quote per warehouse for the whole open part of the order (one parcel from there)."""
+    if not SHIPPING_QUOTERS or not lines:
+        return {}
+    weights = dict(
+        Product.objects.filter(pk__in={ln.product_id for ln in lines}).values_list("pk", "weight_grams")
+    )
+    grams = sum((weights.get(ln.product_id) or UNIT_WEIGHT_GRAMS) * ln.quantity for ln in lines)
+    costs = {}
+    for warehouse in warehouses:
+        for quote in SHIPPING_QUOTERS:
+            price = quote(warehouse, order, grams)
+            if price is not None:
+                costs[warehouse.pk] = price
+                break
+    return costs
+
+
 def _open_lines(order: Order, *, whole: bool = False) -> list[engine.LineNeed]:
     """Units still to route; with ``whole``, every unit not cancelled (a dry run replays the order)."""
     needs = []
@@ -209,6 +236,12 @@ def snapshot(
             if best is None or len(lane.postal_prefix) > len(best.postal_prefix):
                 lanes[lane.warehouse_id] = lane
     capacity = _capacity_left(warehouses, now)
+    # Quotes only when the rules weigh cost, and only from warehouses that hold something wanted.
+    costs = (
+        _shipping_costs(order, [w for w in warehouses if any(available[w.pk].values())], lines)
+        if rule_set is not None and rule_set.weight_cost > 0
+        else {}
+    )
     candidates = [
         engine.Candidate(
             warehouse_id=w.pk,
@@ -222,6 +255,7 @@ def snapshot(
             capacity_left=capacity[w.pk],
             past_cutoff=_past_cutoff(w, now),
             transit_days=float(lanes[w.pk].transit_days) if w.pk in lanes else None,
+            shipping_cost=costs.get(w.pk),
         )
         for w in sorted(warehouses, key=lambda w: w.pk)
     ]

@@ -13,6 +13,12 @@ class ShipmentsConfig(AppConfig):
 
         if fulfilment_panel not in ORDER_PANELS:
             ORDER_PANELS.append(fulfilment_panel)
+        # Routing's cost weight prices candidate warehouses with our carriers' quotes.
+        from routing.services import SHIPPING_QUOTERS
+        from shipments.quotes import quote_for_routing
+
+        if quote_for_routing not in SHIPPING_QUOTERS:
+            SHIPPING_QUOTERS.append(quote_for_routing)
 
         item = NavItem("Fulfilment", "shipments:work_queue", "fulfilment")
         if item not in NAVIGATION:

@@ -308,3 +308,53 @@ def test_cancelling_an_order_in_fulfilment_withdraws_its_picks_and_voids_its_lab
     assert all(line.qty_picked == line.quantity for line in keeping.lines.all())
     athens = StockPosition.objects.filter(warehouse=network["ATH"])
     assert sum(p.allocated for p in athens) == sum(line.quantity for line in keeping.lines.all())
+
+
+def test_routing_can_weigh_carrier_quotes_which_are_cached_per_lane(api, products):
+    from django.core.cache import cache
+
+    from routing.models import RuleSet, RuleSetWarehouse
+
+    athens = make_warehouse("ATH", "37.98", "23.72")
+    skopje = make_warehouse("SKP", "42.00", "21.43", country="MK")  # nearer to Thessaloniki, abroad
+    cap = Product.objects.get(sku="CAP-NAVY")
+    for warehouse in (athens, skopje):
+        stock.stock_receive(warehouse=warehouse, product=cap, quantity=20, actor="t")
+    sandbox = Carrier.objects.create(code="sandbox", name="Sandbox Post", adapter="sandbox")
+    CarrierService.objects.create(carrier=sandbox, code="express", name="Express", service_level="express")
+
+    def order_to_thessaloniki(external_id):
+        body = order_payload(external_id, lines=[{"sku": "CAP-NAVY", "quantity": 1, "unit_price": "15.00"}])
+        body["shipping_address"].update(
+            {"city": "Thessaloniki", "postal_code": "546 21", "latitude": 40.64, "longitude": 22.94}
+        )
+        response = api.post("/api/v1/orders/", body, format="json")
+        assert response.status_code == 201, response.json()
+        return response.json()["id"]
+
+    def publish(weight_cost):
+        RuleSet.objects.filter(status="published").update(status="retired")
+        rule_set = RuleSet.objects.create(name=f"cost {weight_cost}", weight_cost=weight_cost)
+        for warehouse in (athens, skopje):
+            RuleSetWarehouse.objects.create(rule_set=rule_set, warehouse=warehouse)
+        routing.rule_set_publish(rule_set_id=rule_set.pk, user=None)
+
+    def chosen(decision):
+        return [pick["warehouse"] for pick in decision.plan]
+
+    publish(weight_cost=0)
+    assert chosen(routing.route_order(order_id=order_to_thessaloniki("Q-1"))) == ["SKP"]  # distance only
+
+    publish(weight_cost=1)
+    decision = routing.route_order(order_id=order_to_thessaloniki("Q-2"))
+    assert chosen(decision) == ["ATH"]  # the domestic parcel is far cheaper
+    costs = {c["warehouse"]: c["cost"] for c in decision.trace}
+    assert costs["SKP"] > costs["ATH"]
+    assert (
+        cache.get(f"quote:{CarrierService.objects.get().pk}:{skopje.pk}:GR:54621:500") == 28.0
+    )  # 2.5 x 11.20
+
+    # the next order to the same lane is priced from the cache, not by asking the carrier again:
+    # a cached price (here a promotion on the Skopje lane) decides it
+    cache.set(f"quote:{CarrierService.objects.get().pk}:{skopje.pk}:GR:54621:500", 2.0)
+    assert chosen(routing.route_order(order_id=order_to_thessaloniki("Q-3"))) == ["SKP"]

@@ -1,11 +1,11 @@
 """The built-in sandbox carrier: works offline, answers the same way every time.
 
 Tracking numbers are derived from our reference (so a retried purchase gets the same number), the
-OMS draws the labels, prices follow a small table, and tracking follows a script that starts when the
-parcel is handed over: picked up, in transit, at the hub, out for delivery, delivered. Every
-``failed_attempt_every``-th parcel has a failed delivery attempt first, every ``exception_every``-th
-an exception (weather) on the way; ``time_scale`` shrinks the script (0.0167 turns hours into
-minutes for the demo).
+OMS draws the labels, prices follow a small table (2.5 times dearer across a border), and tracking
+follows a script that starts when the parcel is handed over: picked up, in transit, at the hub, out
+for delivery, delivered. Every ``failed_attempt_every``-th parcel has a failed delivery attempt
+first, every ``exception_every``-th an exception (weather) on the way; ``time_scale`` shrinks the
+script (0.0167 turns hours into minutes for the demo).
 """
 
 from dataclasses import dataclass
@@ -87,10 +87,18 @@ def tracking_number_for(reference: str) -> str:
     return f"SBX{digits}{check}"
 
 
-def price(service_code: str, weight_grams: int) -> Decimal:
+INTERNATIONAL_FACTOR = Decimal("2.5")
+
+
+def price(service_code: str, weight_grams: int, *, international: bool = False) -> Decimal:
     base, per_kg, _ = SERVICES[service_code]
     started_kg = max(1, -(-weight_grams // 1000))
-    return (base + per_kg * started_kg).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    amount = (base + per_kg * started_kg) * (INTERNATIONAL_FACTOR if international else 1)
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _international(request: ParcelRequest) -> bool:
+    return request.sender.country.upper() != request.recipient.country.upper()
 
 
 def script_for(tracking_number: str, options: SandboxOptions) -> tuple[tuple[int, str, str], ...]:
@@ -121,7 +129,13 @@ class SandboxAdapter:
         if request.weight_grams > 30_000:
             return []
         return [
-            Rate("Sandbox", code, price(code, request.weight_grams), "EUR", days)
+            Rate(
+                "Sandbox",
+                code,
+                price(code, request.weight_grams, international=_international(request)),
+                "EUR",
+                days,
+            )
             for code, (_, _, days) in SERVICES.items()
         ]
 
@@ -134,7 +148,7 @@ class SandboxAdapter:
         days = SERVICES[request.service_code][2]
         return Purchase(
             tracking_number=tracking_number_for(request.reference),
-            cost=price(request.service_code, request.weight_grams),
+            cost=price(request.service_code, request.weight_grams, international=_international(request)),
             currency="EUR",
             estimated_delivery=(self.today or date.today()) + timedelta(days=days),
         )
