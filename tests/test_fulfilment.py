@@ -2,6 +2,7 @@
 packing, partial shipments, sandbox labels, and hand-over rolling the order up."""
 
 import io
+from decimal import Decimal
 
 import pypdfium2
 import pytest
@@ -358,3 +359,81 @@ def test_routing_can_weigh_carrier_quotes_which_are_cached_per_lane(api, product
     # a cached price (here a promotion on the Skopje lane) decides it
     cache.set(f"quote:{CarrierService.objects.get().pk}:{skopje.pk}:GR:54621:500", 2.0)
     assert chosen(routing.route_order(order_id=order_to_thessaloniki("Q-3"))) == ["SKP"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_waves_never_list_an_allocation_twice(api, network):
+    import threading
+
+    from django.db import connections
+
+    orders = [routed_order(api, f"W-{n}") for n in range(8)]
+    errors: list[BaseException] = []
+    released = []
+    barrier = threading.Barrier(6)
+
+    def release() -> None:
+        try:
+            barrier.wait()
+            released.append(fulfilment.wave_release(warehouse_id=network["ATH"].pk, actor=OPS, max_orders=2))
+        except BaseException as exc:  # a lock error or a broken constraint must fail the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=release) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    lists = [p for p in released if p is not None]
+    athens_allocations = Allocation.objects.filter(
+        status="active", position__warehouse=network["ATH"], order_line__order__in=orders
+    )
+    listed = list(PickListLine.objects.values_list("allocation_id", flat=True))
+    assert len(listed) == len(set(listed))  # no allocation on two lists
+    assert set(listed) == set(athens_allocations.values_list("pk", flat=True))  # and none forgotten
+    assert all(len({line.order_line.order_id for line in p.lines.all()}) <= 2 for p in lists)
+
+
+def test_waves_follow_each_warehouse_schedule(api, network):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shipments.models import PickList, WaveSchedule
+
+    routed_order(api, "S-1")
+    schedule = WaveSchedule.objects.create(warehouse=network["ATH"], every_minutes=30, max_orders=10)
+    now = timezone.now()
+    first = fulfilment.waves_release_due(now=now)
+    assert [p.warehouse.code for p in first] == ["ATH"]
+    routed_order(api, "S-2")
+    assert fulfilment.waves_release_due(now=now + timedelta(minutes=10)) == []  # not due yet
+    later = fulfilment.waves_release_due(now=now + timedelta(minutes=31))
+    assert len(later) == 1 and PickList.objects.count() == 2
+    schedule.refresh_from_db()
+    assert schedule.last_released_at == now + timedelta(minutes=31)
+
+
+def test_one_shipment_of_two_packages_gets_a_label_each(api, network):
+    order = picked_order(api, network)
+    caps = pack(order, network["ATH"], {"CAP-NAVY": 3}, weight=600)
+    clothes = pack(order, network["ATH"], {"TSHIRT-BLK-M": 2, "HOODIE-GRY-L": 1}, weight=1500)
+    shipment = fulfilment.shipment_create(package_ids=[caps.pk, clothes.pk], actor=OPS)
+    shipment = fulfilment.shipment_buy_labels(shipment_id=shipment.pk, actor=OPS)
+    caps.refresh_from_db()
+    clothes.refresh_from_db()
+    assert caps.tracking_number != clothes.tracking_number
+    assert shipment.tracking_number == caps.tracking_number
+    # each parcel priced: 1 kg and 2 kg express in the sandbox, domestic
+    assert shipment.cost == Decimal("11.20") + Decimal("12.60")
+    for index, package in enumerate((caps, clothes), start=1):
+        pdf = bytes(Label.objects.get(package=package, format="pdf").content)
+        assert decode_barcodes(pdf) == [package.tracking_number]
+        zpl = bytes(Label.objects.get(package=package, format="zpl").content).decode()
+        assert f"Package {index} of 2" in zpl
+    fulfilment.shipment_hand_over(shipment_id=shipment.pk, actor=OPS)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SHIPPED
