@@ -11,7 +11,7 @@ buys (see ``shipments.carriers.base``).
 import time
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -625,6 +625,11 @@ def _adapter(carrier):
         raise PartnerRefused(exc.message, details={"carrier": exc.details, "code": exc.code}) from exc
 
 
+# An attempt that has neither finished nor failed within this time is taken as dead (its process
+# stopped); the retry then asks the carrier what became of it.
+LABEL_ATTEMPT_TIMEOUT = timedelta(minutes=5)
+
+
 def shipment_buy_labels(*, shipment_id: int, actor: Actor) -> Shipment:
     """Buy a label for every package of the shipment that has none yet; safe to call again after a
     refusal (once the cause is fixed) or a timeout."""
@@ -636,6 +641,17 @@ def shipment_buy_labels(*, shipment_id: int, actor: Actor) -> Shipment:
         shipment = _locked_shipment(shipment_id)
         if shipment.status == ShipmentStatus.LABEL_PURCHASED:
             return shipment
+        in_flight = (
+            shipment.status == ShipmentStatus.LABEL_PENDING
+            and not shipment.label_error
+            and shipment.updated_at > timezone.now() - LABEL_ATTEMPT_TIMEOUT
+        )
+        if in_flight:
+            # One attempt at a time: a second one would ask the carrier for a second parcel.
+            raise Conflict(
+                f"A label purchase for {shipment.reference} is under way; look again in a moment.",
+                code="label_purchase_in_progress",
+            )
         _shipment_transition(shipment, ShipmentStatus.LABEL_PENDING, actor, note="buying labels")
         shipment.label_error = ""
         shipment.save(update_fields=["status", "label_error", "updated_at"])

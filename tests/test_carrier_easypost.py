@@ -250,3 +250,55 @@ def test_a_missing_api_key_is_refused_before_any_call(easypost_shipment, monkeyp
     with responses.RequestsMock() as mocked, pytest.raises(PartnerRefused, match="No EasyPost API key"):
         fulfilment.shipment_buy_labels(shipment_id=shipment.pk, actor=OPS)
     assert not mocked.calls
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_purchases_at_once_buy_one_label(easypost_shipment):
+    """Two clicks on "Buy labels" from two browsers while EasyPost takes its time."""
+    import threading
+    import time
+
+    from django.db import connections
+
+    from oms.errors import Conflict
+
+    shipment, _ = easypost_shipment
+
+    def slowly(answer: dict):
+        def callback(request):
+            time.sleep(0.3)
+            return (200, {}, json.dumps(answer))
+
+        return callback
+
+    outcomes: list[object] = []
+    barrier = threading.Barrier(2)
+
+    def click() -> None:
+        try:
+            barrier.wait()
+            outcomes.append(fulfilment.shipment_buy_labels(shipment_id=shipment.pk, actor=OPS).status)
+        except Conflict as exc:
+            outcomes.append(exc.code)
+        except BaseException as exc:  # anything else fails the test below
+            outcomes.append(exc)
+        finally:
+            connections.close_all()
+
+    with responses.RequestsMock() as easypost_api:
+        easypost_api.add_callback("POST", f"{API}/shipments", callback=slowly(payload("shipment_created")))
+        easypost_api.get(f"{API}/shipments/{SHIPMENT_ID}", json=payload("shipment_created"))
+        easypost_api.add_callback(
+            "POST", f"{API}/shipments/{SHIPMENT_ID}/buy", callback=slowly(payload("shipment_bought"))
+        )
+        easypost_api.get(LABEL_URL, body=CARRIER_PDF, content_type="application/pdf")
+        threads = [threading.Thread(target=click) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        urls = [call.request.url for call in easypost_api.calls]
+    assert sorted(map(str, outcomes)) == ["label_purchase_in_progress", "label_purchased"]
+    assert (urls.count(f"{API}/shipments"), urls.count(f"{API}/shipments/{SHIPMENT_ID}/buy")) == (1, 1)
+    shipment.refresh_from_db()
+    assert (shipment.status, shipment.cost) == (ShipmentStatus.LABEL_PURCHASED, Decimal("6.95"))
