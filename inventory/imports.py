@@ -160,7 +160,11 @@ def _apply(*, kind, rows, warehouses, products, actor, batch_reference, full, pr
         except ValidationFailed as exc:
             raise ValidationFailed(
                 f"Row {index} cannot be applied; nothing was applied.",
-                details={f"rows.{index}.{name}": messages for name, messages in (exc.details or {}).items()},
+                # the service's "delta" is the row's quantity
+                details={
+                    f"rows.{index}.{'quantity' if name == 'delta' else name}": messages
+                    for name, messages in (exc.details or {}).items()
+                },
             ) from exc
         if delta:
             changed.add((warehouse.pk, product.pk))
@@ -187,7 +191,7 @@ def _apply(*, kind, rows, warehouses, products, actor, batch_reference, full, pr
                 )
             except ValidationFailed as exc:
                 raise ValidationFailed(
-                    "A position missing from the full count still has stock promised; nothing was applied.",
+                    "A position missing from the full count cannot be set to zero; nothing was applied.",
                     details={
                         f"{position.warehouse.code}/{position.product.sku}": list(
                             exc.details.get("delta", [])

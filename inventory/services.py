@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from inventory import selectors
@@ -181,13 +181,21 @@ def stock_adjust(
     reference_type: str = ReferenceType.MANUAL,
     reference: object = "",
 ) -> StockPosition:
-    """Correct on_hand by ``delta`` (a cycle count passes the difference it found)."""
+    """Correct on_hand by ``delta`` (a cycle count passes the difference it found).
+
+    When the shelf ends up holding less than is promised to orders, the newest promises are
+    withdrawn for the difference (the oldest orders keep theirs); the orders concerned go back to
+    partially allocated or backordered, and ``stock.allocations_withdrawn`` asks routing to serve
+    them from elsewhere.
+    """
     if delta == 0:
         raise ValidationFailed("Nothing to adjust.", details={"delta": ["Must not be zero."]})
     if not reason.strip():
         raise ValidationFailed(
             "An adjustment needs a reason.", details={"reason": ["Say why the figure changes."]}
         )
+    # Orders before positions before lots (ADR 0005): lock the orders that may lose stock first.
+    locked_orders = _lock_orders_promised(warehouse, product) if delta < 0 else {}
     position = _lock_positions([(warehouse.pk, product.pk)])[(warehouse.pk, product.pk)]
     lot = None
     if product.lot_tracked:
@@ -196,20 +204,29 @@ def stock_adjust(
             raise ValidationFailed(
                 "Unknown lot.", details={"lot_code": [f"No lot '{lot_code}' of {product.sku} here."]}
             )
-        if lot.on_hand + delta < lot.allocated:
+        if lot.on_hand + delta < 0:
             raise ValidationFailed(
-                "The lot would hold less than is promised to orders.",
-                details={"delta": [f"Lot {lot.code} has {lot.on_hand} on hand, {lot.allocated} allocated."]},
+                "A lot cannot hold less than nothing.",
+                details={"delta": [f"Lot {lot.code} has {lot.on_hand} on hand."]},
             )
-        lot.on_hand += delta
-        lot.save(update_fields=["on_hand"])
-    if position.on_hand + delta < position.allocated:
+    if position.on_hand + delta < 0:
         raise ValidationFailed(
-            "The position would hold less than is promised to orders; release allocations first.",
-            details={
-                "delta": [f"{warehouse.code} has {position.on_hand} on hand, {position.allocated} allocated."]
-            },
+            "A position cannot hold less than nothing.",
+            details={"delta": [f"{warehouse.code} has {position.on_hand} of {product.sku} on hand."]},
         )
+    shortfall = (
+        lot.allocated - (lot.on_hand + delta)
+        if lot is not None
+        else position.allocated - (position.on_hand + delta)
+    )
+    withdrawn_orders: list[int] = []
+    if shortfall > 0:
+        withdrawn_orders = _withdraw_newest(
+            position, lot, shortfall, locked_orders, actor=actor, reason=f"stock adjusted down: {reason}"
+        )
+    if lot is not None:
+        lot.on_hand += delta
+        lot.save(update_fields=["on_hand", "allocated"])
     position.on_hand += delta
     _save_figures([position])
     _movement(
@@ -229,7 +246,104 @@ def stock_adjust(
             aggregate_id=position.pk,
             payload={"warehouse_id": warehouse.pk, "product_id": product.pk, "quantity": delta},
         )
+    if withdrawn_orders:
+        event_emit(
+            name="stock.allocations_withdrawn",
+            aggregate_type="stock_position",
+            aggregate_id=position.pk,
+            payload={
+                "warehouse_id": warehouse.pk,
+                "product_id": product.pk,
+                "units": shortfall,
+                "order_ids": withdrawn_orders,
+            },
+        )
     return position
+
+
+def _lock_orders_promised(warehouse: Warehouse, product: Product) -> dict[int, Order]:
+    order_ids = sorted(
+        set(
+            Allocation.objects.filter(
+                position__warehouse=warehouse, position__product=product, status=AllocationStatus.ACTIVE
+            ).values_list("order_line__order_id", flat=True)
+        )
+    )
+    return {order_id: order_services.order_lock(order_id) for order_id in order_ids}
+
+
+def _withdraw_newest(
+    position: StockPosition,
+    lot: Lot | None,
+    units: int,
+    locked_orders: dict[int, Order],
+    *,
+    actor: str,
+    reason: str,
+) -> list[int]:
+    """Withdraw ``units`` of the position's (or lot's) newest active allocations; returns the orders."""
+    query = Allocation.objects.filter(position=position, status=AllocationStatus.ACTIVE).select_related(
+        "order_line"
+    )
+    if lot is not None:
+        query = query.filter(lot=lot)
+    allocations = [a for a in query.order_by("-created_at", "-pk") if a.order_line.order_id in locked_orders]
+    if sum(a.quantity for a in allocations) < units:
+        # An allocation for an order not locked above appeared meanwhile: let the caller try again.
+        raise Conflict("Stock moved while adjusting; try again.", code="stock_moved")
+    remaining = units
+    released: dict[int, int] = defaultdict(int)  # order line id -> units
+    movements = []
+    changed = []
+    for allocation in allocations:
+        if remaining == 0:
+            break
+        part = min(remaining, allocation.quantity)
+        if part == allocation.quantity:
+            allocation.status = AllocationStatus.RELEASED
+        else:
+            allocation.quantity -= part
+        changed.append(allocation)
+        position.allocated -= part
+        if lot is not None:
+            lot.allocated -= part
+        released[allocation.order_line_id] += part
+        movements.append(
+            _movement(
+                position,
+                MovementKind.RELEASE,
+                actor,
+                lot=lot,
+                allocated=-part,
+                reason=reason,
+                reference_type=ReferenceType.ORDER_LINE,
+                reference=allocation.order_line_id,
+            )
+        )
+        remaining -= part
+    Allocation.objects.bulk_update(changed, ["status", "quantity", "updated_at"])
+    StockMovement.objects.bulk_create(movements)
+    lines = {ln.pk: ln for ln in OrderLine.objects.filter(pk__in=released)}
+    by_order: dict[int, dict[int, dict[str, int]]] = defaultdict(dict)
+    for line_id, part in released.items():
+        line = lines[line_id]
+        allocated = line.qty_allocated - part
+        by_order[line.order_id][line.line_number] = {
+            "qty_allocated": allocated,
+            "qty_picked": min(line.qty_picked, allocated),
+        }
+    system = order_services.Actor.system(actor)
+    for order_id, quantities in sorted(by_order.items()):
+        order = locked_orders[order_id]
+        order_services.order_lines_record_progress(order_id=order_id, quantities=quantities, locked=order)
+        if order.status in (OrderStatus.ALLOCATED, OrderStatus.PARTIALLY_ALLOCATED):
+            still = OrderLine.objects.filter(order_id=order_id, qty_allocated__gt=F("qty_shipped")).exists()
+            target = OrderStatus.PARTIALLY_ALLOCATED if still else OrderStatus.BACKORDERED
+            if target != order.status:
+                order_services.order_transition(
+                    order_id=order_id, to_status=target, actor=system, note=reason, locked=order
+                )
+    return sorted(by_order)
 
 
 # ------------------------------------------------------------------------------------------ allocation

@@ -1,5 +1,6 @@
-"""Routing reacts to orders that arrive or come back (released from hold), and to stock that arrives
-for orders waiting for it: it routes them."""
+"""Routing reacts to orders that arrive or come back (released from hold), to stock that arrives
+for orders waiting for it, and to promises withdrawn when a shelf held less than counted: it routes
+them."""
 
 from oms.events import subscribe
 from oms.models import DomainEvent
@@ -16,3 +17,10 @@ def route_received_order(event: DomainEvent) -> None:
 def route_backorders(event: DomainEvent) -> None:
     if services.routing_enabled():
         services.backorders_route(product_id=event.payload["product_id"])
+
+
+@subscribe("stock.allocations_withdrawn", queue="routing")
+def reroute_withdrawn(event: DomainEvent) -> None:
+    if services.routing_enabled():
+        for order_id in event.payload["order_ids"]:
+            services.route_order(order_id=order_id)

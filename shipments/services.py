@@ -187,6 +187,19 @@ def _pick_list_transition(pick_list: PickList, to_status: str) -> None:
     pick_list.status = to_status
 
 
+def _follow_allocations(pick_list: PickList) -> None:
+    """Open lines follow their allocations: a promise withdrawn since the release (a cancelled order,
+    stock adjusted down) is not picked, a smaller one is picked smaller."""
+    for line in pick_list.lines.filter(status=PickLineStatus.OPEN).select_related("allocation"):
+        allocation = line.allocation
+        if allocation.status != AllocationStatus.ACTIVE:
+            line.status = PickLineStatus.CANCELLED
+            line.save(update_fields=["status"])
+        elif allocation.quantity < line.quantity:
+            line.quantity = allocation.quantity
+            line.save(update_fields=["quantity"])
+
+
 def _locked_pick_list(pick_list_id: int) -> PickList:
     pick_list = PickList.objects.select_for_update().filter(pk=pick_list_id).first()
     if pick_list is None:
@@ -204,6 +217,7 @@ def pick_list_confirm(*, pick_list_id: int, picked: Mapping[int, int], actor: Ac
     with transaction.atomic():
         pick_list = _locked_pick_list(pick_list_id)
         _pick_list_transition(pick_list, PickListStatus.DONE)
+        _follow_allocations(pick_list)
         # Lines of orders cancelled since the release were withdrawn; their counts are not asked for.
         lines = list(
             pick_list.lines.filter(status=PickLineStatus.OPEN).select_related("order_line").order_by("pk")

@@ -437,3 +437,19 @@ def test_one_shipment_of_two_packages_gets_a_label_each(api, network):
     fulfilment.shipment_hand_over(shipment_id=shipment.pk, actor=OPS)
     order.refresh_from_db()
     assert order.status == OrderStatus.SHIPPED
+
+
+def test_pick_lines_follow_promises_withdrawn_after_the_release(api, network):
+    first = routed_order(api, "P-1")
+    second = routed_order(api, "P-2")
+    pick_list = fulfilment.wave_release(warehouse_id=network["ATH"].pk, actor=OPS)
+    # Athens had 10 caps, 6 of them promised (3 + 3); a count finds only 3 after the list was printed:
+    # the newer order's promise is withdrawn, and its line on the list with it.
+    cap = Product.objects.get(sku="CAP-NAVY")
+    stock.stock_adjust(warehouse=network["ATH"], product=cap, delta=-7, reason="count", actor="counter")
+    picked = {line.pk: line.quantity for line in pick_list.lines.all()}
+    fulfilment.pick_list_confirm(pick_list_id=pick_list.pk, picked=picked, actor=OPS)
+    withdrawn = pick_list.lines.get(order_line__order=second, sku="CAP-NAVY")
+    assert withdrawn.status == "cancelled" and withdrawn.qty_picked is None
+    assert first.lines.get(sku="CAP-NAVY").qty_picked == 3
+    assert second.lines.get(sku="CAP-NAVY").qty_picked == 0

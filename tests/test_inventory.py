@@ -14,6 +14,7 @@ from inventory import services as stock
 from inventory.models import Allocation, Lot, StockMovement, StockPosition, Warehouse
 from inventory.selectors import stock_drifts
 from oms.errors import ValidationFailed
+from oms.models import DomainEvent
 from orders import services
 from orders.models import Order, OrderLine, Product
 from tests.factories import make_warehouse as warehouse
@@ -266,14 +267,27 @@ def test_reconciliation_finds_injected_drift(cap, three_warehouses):
 
 
 @pytest.mark.django_db
-def test_adjustment_cannot_go_below_what_is_promised(api, cap):
+def test_adjusting_below_what_is_promised_withdraws_the_newest_promises(api, cap):
     house = warehouse("ATH")
     stock.stock_receive(warehouse=house, product=cap, quantity=5, actor=ACTOR)
-    stock.stock_allocate(order_id=place(api, "A-1", "CAP-NAVY", 4), actor=ACTOR)
-    with pytest.raises(ValidationFailed, match="less than is promised"):
-        stock.stock_adjust(warehouse=house, product=cap, delta=-2, reason="damaged", actor=ACTOR)
-    stock.stock_adjust(warehouse=house, product=cap, delta=-1, reason="damaged", actor=ACTOR)
-    assert figures(cap) == [("ATH", 4, 4)]
+    older = place(api, "A-1", "CAP-NAVY", 2)
+    newer = place(api, "A-2", "CAP-NAVY", 2)
+    stock.stock_allocate(order_id=older, actor=ACTOR)
+    stock.stock_allocate(order_id=newer, actor=ACTOR)
+    with pytest.raises(ValidationFailed, match="less than nothing"):
+        stock.stock_adjust(warehouse=house, product=cap, delta=-6, reason="count", actor=ACTOR)
+    stock.stock_adjust(warehouse=house, product=cap, delta=-3, reason="water damage", actor=ACTOR)
+    # 2 left on the shelf: the older order keeps its two, the newer one loses both
+    assert figures(cap) == [("ATH", 2, 2)]
+    assert OrderLine.objects.get(order_id=older).qty_allocated == 2
+    assert OrderLine.objects.get(order_id=newer).qty_allocated == 0
+    assert Order.objects.get(pk=older).status == "allocated"
+    assert Order.objects.get(pk=newer).status == "backordered"
+    event = DomainEvent.objects.get(name="stock.allocations_withdrawn")
+    assert event.payload["order_ids"] == [newer] and event.payload["units"] == 2
+    assert (
+        StockMovement.objects.filter(kind="release", reason="stock adjusted down: water damage").count() == 1
+    )
     assert stock_drifts() == []
 
 

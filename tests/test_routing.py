@@ -380,3 +380,21 @@ def test_pickup_needs_a_known_store(api, network):
     order = Order.objects.get(pk=ghost)
     assert (order.status, order.hold_reason, decision.outcome) == ("on_hold", "unroutable", "held")
     assert decision.alerts[0]["code"] == "unknown_store"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stock_adjusted_down_sends_the_lost_promise_to_the_next_warehouse(api, network, auto_routing):
+    cap = Product.objects.get(sku="CAP-NAVY")
+    order_id = post(api, "R-1", quantity=3)
+    assert [a.position.warehouse.code for a in Allocation.objects.filter(status="active")] == ["SKG"]
+    # SKG's count finds 2 of its 10 caps, and 3 of them were promised to this order
+    stock.stock_adjust(warehouse=network["SKG"], product=cap, delta=-8, reason="cycle count", actor="counter")
+    active = {
+        a.position.warehouse.code: a.quantity
+        for a in Allocation.objects.filter(order_line__order_id=order_id, status="active")
+    }
+    # one unit withdrawn at SKG and routed again: Athens, next to the customer, has exactly one
+    assert active == {"SKG": 2, "ATH": 1}
+    order = Order.objects.get(pk=order_id)
+    assert order.status == "allocated"
+    assert RoutingDecision.objects.filter(order=order).count() == 2
