@@ -4,7 +4,14 @@ from django.template.response import TemplateResponse
 from oms.admin import ReadOnlyAdmin
 from oms.errors import DomainError
 from routing import services
-from routing.models import LaneTransit, RoutingDecision, RuleSet, RuleSetStatus, RuleSetWarehouse
+from routing.models import (
+    LaneTransit,
+    RoutingDecision,
+    RuleSet,
+    RuleSetChange,
+    RuleSetStatus,
+    RuleSetWarehouse,
+)
 
 
 class RuleSetWarehouseInline(admin.TabularInline):
@@ -15,6 +22,29 @@ class RuleSetWarehouseInline(admin.TabularInline):
         return obj is None or obj.status == RuleSetStatus.DRAFT
 
     has_add_permission = has_delete_permission = has_change_permission
+
+
+def _shown(value) -> object:
+    """A field's value as the history keeps it: model instances by name, the rest as JSON allows."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+class RuleSetChangeInline(admin.TabularInline):
+    """Who changed what, from what to what; written by the services, never edited."""
+
+    model = RuleSetChange
+    extra = 0
+    can_delete = False
+    fields = ["changed_at", "changed_by", "what", "changes"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(RuleSet)
@@ -32,7 +62,7 @@ class RuleSetAdmin(admin.ModelAdmin):
         "published_by",
     ]
     list_filter = ["status", "channel", "service_level"]
-    inlines = [RuleSetWarehouseInline]
+    inlines = [RuleSetWarehouseInline, RuleSetChangeInline]
     actions = ["publish", "new_draft", "dry_run"]
     readonly_fields = [
         "status",
@@ -52,7 +82,24 @@ class RuleSetAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
+        # Values as the admin saw them before this save, for the history (save_related writes it).
+        request._rule_set_edit = {
+            name: [_shown(form.initial.get(name)), _shown(form.cleaned_data.get(name))]
+            for name in form.changed_data
+        }
+        request._rule_set_warehouses_before = services.rule_set_warehouses(obj) if change else []
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        edits = dict(getattr(request, "_rule_set_edit", {}))
+        before = getattr(request, "_rule_set_warehouses_before", [])
+        after = services.rule_set_warehouses(form.instance)
+        if before != after:
+            edits["warehouses"] = [before, after]
+        services.rule_set_record_edit(
+            rule_set_id=form.instance.pk, user=request.user, changes=edits, created=not change
+        )
 
     @admin.action(description="Publish the selected drafts (the rule sets they replace are retired)")
     def publish(self, request, queryset):
@@ -104,3 +151,6 @@ class RuleSetWarehouseAdmin(admin.ModelAdmin):
         return obj is None or obj.rule_set.status == RuleSetStatus.DRAFT
 
     has_delete_permission = has_change_permission
+
+
+admin.site.register(RuleSetChange, ReadOnlyAdmin)

@@ -82,6 +82,25 @@ class RuleSet(models.Model):
         return f"{self.name} v{self.version} ({self.get_status_display().lower()})"
 
 
+class RuleSetChange(models.Model):
+    """Append-only history of a rule set: who changed which fields of a draft, from what to what
+    (and who created and published it)."""
+
+    rule_set = models.ForeignKey(RuleSet, on_delete=models.CASCADE, related_name="changes")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+    what = models.CharField(max_length=16, help_text="created, edited, published or drafted.")
+    changes = models.JSONField(default=dict, blank=True, help_text="field -> [before, after]")
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.rule_set_id} {self.what} by {self.changed_by_id}"
+
+
 class RuleSetWarehouse(models.Model):
     """A warehouse the rule set allows; the rank orders them where the rule set weights rank."""
 

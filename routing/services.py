@@ -26,6 +26,7 @@ from routing.models import (
     LaneTransit,
     RoutingDecision,
     RuleSet,
+    RuleSetChange,
     RuleSetStatus,
     WhenUnroutable,
 )
@@ -66,6 +67,7 @@ def rule_set_publish(*, rule_set_id: int, user: AbstractBaseUser | None) -> Rule
     rule_set.published_at = timezone.now()
     rule_set.published_by = user if user is not None and user.pk else None
     rule_set.save(update_fields=["status", "published_at", "published_by"])
+    _record(rule_set, user, "published")
     return rule_set
 
 
@@ -92,7 +94,37 @@ def rule_set_draft_from(*, rule_set_id: int, user: AbstractBaseUser | None) -> R
         item.pk = None
         item.rule_set = draft
     draft.warehouses.model.objects.bulk_create(warehouses)
+    _record(draft, user, "drafted", {"based_on": [None, f"{source.name} v{source.version}"]})
     return draft
+
+
+def _user(user: AbstractBaseUser | None):
+    return user if user is not None and user.pk else None
+
+
+def _record(rule_set: RuleSet, user: AbstractBaseUser | None, what: str, changes: dict | None = None) -> None:
+    RuleSetChange.objects.create(rule_set=rule_set, changed_by=_user(user), what=what, changes=changes or {})
+
+
+def rule_set_warehouses(rule_set: RuleSet) -> list[str]:
+    """The allowed warehouses as the history shows them: code, and rank where one is set."""
+    return [
+        f"{item.warehouse.code}" + (f" #{item.rank}" if item.rank is not None else "")
+        for item in rule_set.warehouses.select_related("warehouse").order_by("warehouse__code")
+    ]
+
+
+@transaction.atomic
+def rule_set_record_edit(
+    *, rule_set_id: int, user: AbstractBaseUser | None, changes: dict[str, list], created: bool = False
+) -> None:
+    """Write down an admin's edit of a draft (field -> [before, after]); published and retired rule
+    sets are history and never edited."""
+    rule_set = RuleSet.objects.select_for_update().get(pk=rule_set_id)
+    if rule_set.status != RuleSetStatus.DRAFT:
+        raise Conflict(f"{rule_set} is not a draft: draft a new version to change it.", code="not_a_draft")
+    if created or changes:
+        _record(rule_set, user, "created" if created else "edited", changes)
 
 
 def rule_set_in_force(*, channel_id: int, service_level: str) -> RuleSet | None:

@@ -398,3 +398,84 @@ def test_stock_adjusted_down_sends_the_lost_promise_to_the_next_warehouse(api, n
     order = Order.objects.get(pk=order_id)
     assert order.status == "allocated"
     assert RoutingDecision.objects.filter(order=order).count() == 2
+
+
+@pytest.mark.django_db
+def test_rule_set_history_shows_who_changed_what(network, client):
+    from routing.models import RuleSetChange
+
+    admin_user = User.objects.create_superuser("root", password="pw-root-123")
+    client.force_login(admin_user)
+
+    def form(**fields):
+        data = {
+            "name": "web",
+            "channel": "",
+            "service_level": "",
+            "max_shipments": "2",
+            "minimize_shipments": "on",
+            "when_unroutable": "backorder",
+            "respect_cutoff": "on",
+            "respect_capacity": "on",
+            "weight_distance": "1.0",
+            "weight_cost": "0.0",
+            "weight_split": "5.0",
+            "weight_rank": "0.0",
+            "weight_balance": "0.0",
+            "notes": "",
+            "changes-TOTAL_FORMS": "0",
+            "changes-INITIAL_FORMS": "0",
+            "changes-MIN_NUM_FORMS": "0",
+            "changes-MAX_NUM_FORMS": "1000",
+        }
+        data.update(fields)
+        return data
+
+    created = client.post(
+        "/admin/routing/ruleset/add/",
+        form(
+            **{
+                "warehouses-TOTAL_FORMS": "1",
+                "warehouses-INITIAL_FORMS": "0",
+                "warehouses-MIN_NUM_FORMS": "0",
+                "warehouses-MAX_NUM_FORMS": "1000",
+                "warehouses-0-warehouse": str(network["ATH"].pk),
+                "warehouses-0-rank": "1",
+            }
+        ),
+    )
+    assert created.status_code == 302, created.content.decode()[:2000]
+    rule_set = RuleSet.objects.get(name="web")
+    item = rule_set.warehouses.get()
+    edited = client.post(
+        f"/admin/routing/ruleset/{rule_set.pk}/change/",
+        form(
+            weight_distance="2.5",
+            **{
+                "warehouses-TOTAL_FORMS": "2",
+                "warehouses-INITIAL_FORMS": "1",
+                "warehouses-MIN_NUM_FORMS": "0",
+                "warehouses-MAX_NUM_FORMS": "1000",
+                "warehouses-0-id": str(item.pk),
+                "warehouses-0-rule_set": str(rule_set.pk),
+                "warehouses-0-warehouse": str(network["ATH"].pk),
+                "warehouses-0-rank": "1",
+                "warehouses-1-warehouse": str(network["SKG"].pk),
+                "warehouses-1-rank": "2",
+            },
+        ),
+    )
+    assert edited.status_code == 302, edited.content.decode()[:2000]
+    routing.rule_set_publish(rule_set_id=rule_set.pk, user=admin_user)
+    history = list(
+        RuleSetChange.objects.filter(rule_set=rule_set).values_list("what", "changed_by__username", "changes")
+    )
+    assert history[0][:2] == ("created", "root")
+    assert history[1] == (
+        "edited",
+        "root",
+        {"weight_distance": [1.0, 2.5], "warehouses": [["ATH #1"], ["ATH #1", "SKG #2"]]},
+    )
+    assert history[2][:2] == ("published", "root")
+    page = client.get(f"/admin/routing/ruleset/{rule_set.pk}/change/").content.decode()
+    assert "weight_distance" in page and "SKG #2" in page
