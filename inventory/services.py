@@ -332,17 +332,10 @@ def _withdraw_newest(
             "qty_allocated": allocated,
             "qty_picked": min(line.qty_picked, allocated),
         }
-    system = order_services.Actor.system(actor)
     for order_id, quantities in sorted(by_order.items()):
         order = locked_orders[order_id]
         order_services.order_lines_record_progress(order_id=order_id, quantities=quantities, locked=order)
-        if order.status in (OrderStatus.ALLOCATED, OrderStatus.PARTIALLY_ALLOCATED):
-            still = OrderLine.objects.filter(order_id=order_id, qty_allocated__gt=F("qty_shipped")).exists()
-            target = OrderStatus.PARTIALLY_ALLOCATED if still else OrderStatus.BACKORDERED
-            if target != order.status:
-                order_services.order_transition(
-                    order_id=order_id, to_status=target, actor=system, note=reason, locked=order
-                )
+        _after_withdrawal(order, actor=actor, reason=reason)
     return sorted(by_order)
 
 
@@ -586,13 +579,21 @@ def _lock_rows_of(allocations: list[Allocation]) -> tuple[dict[int, StockPositio
 
 @transaction.atomic
 def stock_release(
-    *, order_id: int, actor: str, reason: str = "", line_ids: Iterable[int] | None = None
+    *,
+    order_id: int,
+    actor: str,
+    reason: str = "",
+    line_ids: Iterable[int] | None = None,
+    warehouse_id: int | None = None,
 ) -> int:
-    """Withdraw the active allocations of an order (or of some of its lines). Returns the units released."""
-    order_services.order_lock(order_id)
+    """Withdraw the active allocations of an order (or of some of its lines, or at one warehouse).
+    An allocated order becomes partially allocated or backordered. Returns the units released."""
+    order = order_services.order_lock(order_id)
     query = Allocation.objects.filter(order_line__order_id=order_id, status=AllocationStatus.ACTIVE)
     if line_ids is not None:
         query = query.filter(order_line_id__in=list(line_ids))
+    if warehouse_id is not None:
+        query = query.filter(position__warehouse_id=warehouse_id)
     allocations = list(query.select_related("order_line"))
     if not allocations:
         return 0
@@ -635,8 +636,26 @@ def stock_release(
             }
             for line_id, units in released.items()
         },
+        locked=order,
     )
+    _after_withdrawal(order, actor=actor, reason=reason)
     return sum(released.values())
+
+
+def _after_withdrawal(order: Order, *, actor: str, reason: str) -> None:
+    """An allocated order that lost promised units waits for routing again."""
+    if order.status not in (OrderStatus.ALLOCATED, OrderStatus.PARTIALLY_ALLOCATED):
+        return
+    still = OrderLine.objects.filter(order_id=order.pk, qty_allocated__gt=F("qty_shipped")).exists()
+    target = OrderStatus.PARTIALLY_ALLOCATED if still else OrderStatus.BACKORDERED
+    if target != order.status:
+        order_services.order_transition(
+            order_id=order.pk,
+            to_status=target,
+            actor=order_services.Actor.system(actor),
+            note=reason,
+            locked=order,
+        )
 
 
 @transaction.atomic

@@ -1,20 +1,29 @@
 """Reads for routing pages."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
-from orders.models import HoldReason, Order, OrderStatus
+from orders.models import HoldReason, Order, OrderLine, OrderStatus
 from routing.models import RoutingDecision
 
 
+def _short_in_fulfilment():
+    return OrderLine.objects.filter(
+        order__status__in=[OrderStatus.IN_FULFILLMENT, OrderStatus.PARTIALLY_SHIPPED],
+        quantity__gt=F("qty_allocated") + F("qty_cancelled"),
+    ).values("order_id")
+
+
 def routing_exceptions() -> QuerySet[Order]:
-    """Orders routing could not (fully) serve: held as unroutable, backordered, partially allocated;
-    and open orders whose last routing raised an alert (an SLA at risk, a full warehouse)."""
+    """Orders routing could not (fully) serve: held as unroutable, backordered, partially allocated,
+    in fulfilment with units no warehouse could take over (after a short pick or a rejection); and
+    open orders whose last routing raised an alert (an SLA at risk, a full warehouse)."""
     alerted = RoutingDecision.objects.exclude(alerts=[]).values("order_id")
     return (
         Order.objects.filter(
             Q(status=OrderStatus.ON_HOLD, hold_reason=HoldReason.UNROUTABLE)
             | Q(status__in=[OrderStatus.BACKORDERED, OrderStatus.PARTIALLY_ALLOCATED])
             | Q(pk__in=alerted, status__in=[OrderStatus.ALLOCATED])
+            | Q(pk__in=_short_in_fulfilment())
         )
         .select_related("channel", "customer", "shipping_address")
         .order_by("placed_at", "pk")

@@ -8,6 +8,7 @@ urlpatterns = [
     path("pick-lists/<int:pick_list_id>/", views.pick_list_detail, name="pick_list"),
     path("pick-lists/<int:pick_list_id>.pdf", views.pick_list_pdf, name="pick_list_pdf"),
     path("pack/<int:warehouse_id>/<int:order_id>/", views.pack, name="pack"),
+    path("orders/<int:order_id>/reject/", views.warehouse_reject, name="warehouse_reject"),
     path("shipments/<int:shipment_id>/", views.shipment_detail, name="shipment"),
     path("shipments/<int:shipment_id>/<slug:action>/", views.shipment_action, name="shipment_action"),
     path("labels/<int:package_id>.<str:format>", views.label_download, name="label"),

@@ -327,6 +327,54 @@ def order_fulfilment_withdraw(*, order_id: int, actor: Actor) -> None:
         shipment_cancel(shipment_id=shipment.pk, actor=actor, reason="order cancelled")
 
 
+def warehouse_reject_order(*, order_id: int, warehouse_id: int, actor: Actor, reason: str) -> None:
+    """A warehouse cannot ship (its part of) an order - damaged goods, a closed dock, a blocked
+    aisle: its promises for the order are withdrawn, its open pick lines with them, and the order is
+    routed again without that warehouse. Units already packed or shipped stay as they are."""
+    if not reason.strip():
+        raise ValidationFailed("Say why the warehouse cannot ship it.", details={"reason": ["Required."]})
+    with transaction.atomic():
+        order = order_services.order_lock(order_id)
+        warehouse = Warehouse.objects.filter(pk=warehouse_id).first()
+        if warehouse is None:
+            raise NotFound(f"Warehouse {warehouse_id} does not exist.")
+        if Shipment.objects.filter(
+            order=order,
+            warehouse=warehouse,
+            status__in=[ShipmentStatus.DRAFT, ShipmentStatus.LABEL_PENDING, ShipmentStatus.LABEL_PURCHASED],
+        ).exists():
+            raise Conflict(
+                f"{warehouse.code} has a shipment of {order.number} under way: cancel it first.",
+                code="shipment_under_way",
+            )
+        PickListLine.objects.filter(
+            order_line__order=order, pick_list__warehouse=warehouse, status=PickLineStatus.OPEN
+        ).update(status=PickLineStatus.CANCELLED)
+        released = stock.stock_release(
+            order_id=order.pk,
+            actor=actor.label,
+            reason=f"{warehouse.code} cannot ship it: {reason.strip()}",
+            warehouse_id=warehouse.pk,
+        )
+        if not released:
+            raise Conflict(f"{warehouse.code} holds nothing for {order.number}.", code="nothing_to_reject")
+        order_services.order_note_add(
+            order_id=order.pk,
+            actor=actor,
+            note=(
+                f"{warehouse.code} cannot ship {released} unit(s): {reason.strip()}. Routed again without it."
+            ),
+        )
+        event_emit(
+            name="order.rejected_by_warehouse",
+            aggregate_type="order",
+            aggregate_id=order.pk,
+            payload={"order_id": order.pk, "warehouse": warehouse.code, "units": released, "reason": reason},
+        )
+    with transaction.atomic():
+        routing.route_order(order_id=order_id, exclude_warehouse_ids=frozenset({warehouse_id}))
+
+
 # ----------------------------------------------------------------------------------------------- packing
 
 

@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from inventory import selectors as inventory_selectors
 from inventory.models import Warehouse
 from oms.dashboard import ops_required
 from oms.errors import DomainError
@@ -33,14 +34,41 @@ def fulfilment_panel(order) -> tuple[str, dict] | None:
         .prefetch_related("packages")
         .order_by("pk")
     )
-    if not picks and not shipments:
+    promised: dict[str, dict] = {}
+    for held in inventory_selectors.active_allocations(order.pk):
+        entry = promised.setdefault(held["warehouse"], {"warehouse_id": held["warehouse_id"], "units": 0})
+        entry["units"] += held["quantity"]
+    if not picks and not shipments and not promised:
         return None
     waiting = {
         warehouse_id: units
         for warehouse_id in {p.pick_list.warehouse_id for p in picks}
         if (units := sum(services.packable_units(order_id=order.pk, warehouse_id=warehouse_id).values()))
     }
-    return "shipments/_order_panel.html", {"picks": picks, "shipments": shipments, "to_pack": waiting}
+    return "shipments/_order_panel.html", {
+        "order": order,
+        "picks": picks,
+        "shipments": shipments,
+        "to_pack": waiting,
+        "promised": promised,
+    }
+
+
+@require_POST
+@ops_required
+def warehouse_reject(request: HttpRequest, order_id: int) -> HttpResponse:
+    try:
+        services.warehouse_reject_order(
+            order_id=order_id,
+            warehouse_id=int(request.POST.get("warehouse_id") or 0),
+            actor=Actor.for_user(request.user),
+            reason=request.POST.get("reason", ""),
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Withdrawn from that warehouse and routed again.")
+    return redirect("dashboard:order_detail", order_id)
 
 
 @ops_required

@@ -453,3 +453,48 @@ def test_pick_lines_follow_promises_withdrawn_after_the_release(api, network):
     assert withdrawn.status == "cancelled" and withdrawn.qty_picked is None
     assert first.lines.get(sku="CAP-NAVY").qty_picked == 3
     assert second.lines.get(sku="CAP-NAVY").qty_picked == 0
+
+
+def test_a_warehouse_that_cannot_ship_hands_the_order_to_the_next_one(api, network, ops_client):
+    order = routed_order(api, "R-1")
+    pick_list = fulfilment.wave_release(warehouse_id=network["ATH"].pk, actor=OPS)
+    response = ops_client.post(
+        f"/dashboard/fulfilment/orders/{order.pk}/reject/",
+        {"warehouse_id": network["ATH"].pk, "reason": "water in the aisle"},
+        follow=True,
+    )
+    assert "routed again" in response.content.decode()
+    # Thessaloniki holds only caps: they move there; the clothes wait for stock
+    active = {
+        (a.order_line.sku, a.position.warehouse.code): a.quantity
+        for a in Allocation.objects.filter(order_line__order=order, status="active")
+    }
+    assert active == {("CAP-NAVY", "SKG"): 3}
+    assert not pick_list.lines.filter(status="open").exists()
+    order.refresh_from_db()
+    assert order.status == OrderStatus.IN_FULFILLMENT
+    assert order.events.filter(note__contains="ATH cannot ship 6 unit(s): water in the aisle").exists()
+    athens = StockPosition.objects.filter(warehouse=network["ATH"])
+    assert sum(p.allocated for p in athens) == 0 and sum(p.on_hand for p in athens) == 30  # nothing lost
+    # what no warehouse could take over shows in the routing exceptions queue
+    queue = ops_client.get("/dashboard/routing/exceptions/").content.decode()
+    assert order.number in queue
+    refused = ops_client.post(
+        f"/dashboard/fulfilment/orders/{order.pk}/reject/",
+        {"warehouse_id": network["ATH"].pk, "reason": "again"},
+        follow=True,
+    )
+    assert "ATH holds nothing for" in refused.content.decode()
+
+
+def test_rejecting_an_allocated_order_before_any_wave(api, network):
+    order = routed_order(api, "R-2")
+    fulfilment.warehouse_reject_order(
+        order_id=order.pk, warehouse_id=network["ATH"].pk, actor=OPS, reason="dock closed"
+    )
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PARTIALLY_ALLOCATED  # caps from Thessaloniki, the rest waits
+    with pytest.raises(ValidationFailed):
+        fulfilment.warehouse_reject_order(
+            order_id=order.pk, warehouse_id=network["SKG"].pk, actor=OPS, reason=" "
+        )
