@@ -151,5 +151,7 @@ def test_order_page_shows_picks_and_shipments(ops_client, busy_day, django_asser
     assert 'id="fulfilment"' in page
     assert shipment.reference in page and shipment.tracking_number in page
     assert "wait to be packed" in page  # the t-shirts and the hoodie are still on the table
+    # an order not on any list yet shows where it is promised from, and the way to hand it on
     untouched = ops_client.get(f"/dashboard/orders/{busy_day[5].pk}/").content.decode()
-    assert 'id="fulfilment"' not in untouched
+    assert "Promised from: <strong>ATH</strong> 6 unit(s)" in untouched
+    assert "Route elsewhere" in untouched and "PL-" not in untouched
