@@ -151,6 +151,7 @@ def active_allocations(order_id: int) -> list[dict]:
     return [
         {
             "line_id": r["order_line_id"],
+            "line_number": r["order_line__line_number"],
             "warehouse_id": r["position__warehouse_id"],
             "warehouse": r["position__warehouse__code"],
             "quantity": r["quantity"],

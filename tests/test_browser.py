@@ -260,3 +260,6 @@ def test_fulfilment_pages_from_wave_to_hand_over(page, ops_user, api, products):
     shot(page, "fulfilment-shipment")
     assert Shipment.objects.get(pk=shipment.pk).status == "shipped"
     assert Order.objects.get(pk=order_id).status == "partially_shipped"  # one cap is still to come
+    page.goto(f"/dashboard/orders/{order_id}/")
+    page.wait_for_selector("#fulfilment")
+    shot(page, "order-fulfilment-panel")

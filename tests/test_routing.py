@@ -140,7 +140,7 @@ def test_order_page_explains_the_decision(api, network, auto_routing, client):
     user.groups.add(Group.objects.get_or_create(name=OPS_GROUP)[0])
     client.force_login(user)
     content = client.get(f"/dashboard/orders/{order_id}/").content.decode()
-    assert "3 of line" in content and "from <strong>SKG</strong>" in content
+    assert "3 of line 1 from <strong>SKG</strong>" in content
     assert "possible, but a cheaper plan won" in content
 
 
