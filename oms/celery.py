@@ -29,3 +29,6 @@ def schedule_periodic_jobs(sender: Celery, **_: object) -> None:
     # Waves follow each warehouse's own schedule (shipments.WaveSchedule); checking each minute is
     # enough for schedules counted in minutes.
     sender.add_periodic_task(60.0, sender.signature("shipments.waves_release_due"), name="pick waves")
+    # Tracking: carriers polled on their shipments' cadence, silent feeds and delays watched.
+    sender.add_periodic_task(60.0, sender.signature("tracking.poll_due"), name="tracking poll")
+    sender.add_periodic_task(300.0, sender.signature("tracking.watch"), name="tracking watch")

@@ -65,3 +65,10 @@ class PartnerUnavailable(DomainError):
 
     code = "partner_unavailable"
     http_status = 503
+
+
+class NotAuthenticated(DomainError):
+    """A call that must prove who sent it did not (a webhook without a valid signature)."""
+
+    code = "not_authenticated"
+    http_status = 401

@@ -14,9 +14,12 @@ urlpatterns = [
     path("dashboard/inventory/", include(("inventory.dashboard_urls", "inventory"))),
     path("dashboard/routing/", include(("routing.dashboard_urls", "routing"))),
     path("dashboard/fulfilment/", include(("shipments.dashboard_urls", "shipments"))),
+    path("dashboard/tracking/", include(("tracking.dashboard_urls", "tracking"))),
+    path("track/", include("tracking.public_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("orders.api.urls", "api"))),
     path("api/v1/", include(("inventory.api.urls", "inventory-api"))),
+    path("api/v1/", include(("tracking.api.urls", "tracking-api"))),
     path(
         "api/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

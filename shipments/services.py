@@ -808,6 +808,52 @@ def shipment_hand_over(*, shipment_id: int, actor: Actor) -> Shipment:
     return shipment
 
 
+@transaction.atomic
+def shipment_mark_delivered(*, shipment_id: int, actor: Actor, delivered_at: datetime) -> Shipment:
+    """The carrier delivered the shipment: its units count as delivered, and the order is delivered
+    once every unit has shipped and every shipment arrived. Delivering twice changes nothing."""
+    shipment = _locked_shipment(shipment_id)
+    if shipment.status == ShipmentStatus.DELIVERED:
+        return shipment
+    order = order_services.order_lock(shipment.order_id)
+    _shipment_transition(
+        shipment, ShipmentStatus.DELIVERED, actor, note=f"delivered {delivered_at:%Y-%m-%d %H:%M}"
+    )
+    shipment.save(update_fields=["status", "updated_at"])
+    units: dict[int, int] = defaultdict(int)
+    for line in PackageLine.objects.filter(package__shipment=shipment):
+        units[line.order_line_id] += line.quantity
+    lines = {line.pk: line for line in OrderLine.objects.filter(order=order)}
+    order_services.order_lines_record_progress(
+        order_id=order.pk,
+        quantities={
+            lines[line_id].line_number: {"qty_delivered": lines[line_id].qty_delivered + quantity}
+            for line_id, quantity in units.items()
+        },
+        locked=order,
+    )
+    everything_delivered = (
+        not Shipment.objects.filter(order=order)
+        .exclude(status__in=[ShipmentStatus.DELIVERED, ShipmentStatus.CANCELLED])
+        .exists()
+    )
+    if order.status == OrderStatus.SHIPPED and everything_delivered:
+        order_services.order_transition(
+            order_id=order.pk,
+            to_status=OrderStatus.DELIVERED,
+            actor=actor,
+            note="every shipment arrived",
+            locked=order,
+        )
+    event_emit(
+        name="shipment.delivered",
+        aggregate_type="shipment",
+        aggregate_id=shipment.pk,
+        payload={"shipment_id": shipment.pk, "order_id": order.pk, "delivered_at": delivered_at.isoformat()},
+    )
+    return shipment
+
+
 def shipment_cancel(*, shipment_id: int, actor: Actor, reason: str = "") -> Shipment:
     """Abandon a shipment before it ships: bought labels are voided with the carrier first, and its
     packages can go into another shipment."""

@@ -19,3 +19,13 @@ def adapter_for(carrier: Carrier) -> Adapter:
             carrier.options,
         )
     raise CarrierError(f"Carrier {carrier.code} has no adapter '{carrier.adapter}'.", code="not_configured")
+
+
+def webhook_module(carrier: Carrier):
+    """The module that verifies and reads this carrier's webhooks (``verify_webhook``, ``parse_webhook``)."""
+    from shipments.carriers import easypost, sandbox
+
+    modules = {CarrierAdapter.SANDBOX: sandbox, CarrierAdapter.EASYPOST: easypost}
+    if carrier.adapter not in modules:
+        raise CarrierError(f"Carrier {carrier.code} takes no webhooks.", code="not_configured")
+    return modules[carrier.adapter]

@@ -64,6 +64,15 @@ class CarrierError(Exception):
         self.details = details or []
 
 
+class WebhookRejected(Exception):
+    """A webhook call that must not be stored: unsigned, badly signed or stale."""
+
+    def __init__(self, message: str, *, code: str):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
 class CarrierUnavailable(Exception):
     """No usable answer (timeout, connection lost, 5xx): the outcome of the call is not known."""
 

@@ -8,8 +8,13 @@ refuses to buy a shipment twice, and ``recover`` reads the shipment back after a
 never pays twice.
 """
 
+import hashlib
+import hmac
+import json
 import math
-from datetime import date, datetime
+import unicodedata
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 import requests
@@ -25,6 +30,7 @@ from shipments.carriers.base import (
     Rate,
     Tracking,
     TrackingEvent,
+    WebhookRejected,
 )
 
 BASE_URL = "https://api.easypost.com/v2"
@@ -227,6 +233,45 @@ def parse_tracker(tracker: dict) -> Tracking:
         estimated_delivery=_date(tracker.get("est_delivery_date")),
         raw=tracker,
     )
+
+
+# ---------------------------------------------------------------------------------------------- webhooks
+
+# EasyPost retries an unanswered event for some hours; an event signed longer ago than this is a replay.
+WEBHOOK_MAX_AGE = timedelta(hours=72)
+
+
+def webhook_signature(body: bytes, secret: str) -> str:
+    """EasyPost's scheme: HMAC-SHA256 of the raw body with the NFKD-normalised secret, hex, prefixed."""
+    key = unicodedata.normalize("NFKD", secret).encode("utf-8")
+    return "hmac-sha256-hex=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def verify_webhook(headers: Mapping[str, str], body: bytes, secret: str, now: datetime) -> None:
+    """Accept only what EasyPost signed (header X-Hmac-Signature), and only recent events: the
+    signed body's own ``created_at`` is the clock, since the legacy header carries no timestamp."""
+    signature = headers.get("X-Hmac-Signature") or headers.get("x-hmac-signature")
+    if not signature:
+        raise WebhookRejected("The call is not signed (no X-Hmac-Signature).", code="unsigned")
+    if not secret or not hmac.compare_digest(signature.strip(), webhook_signature(body, secret)):
+        raise WebhookRejected(
+            "The signature does not match this carrier's webhook secret.", code="bad_signature"
+        )
+    try:
+        created = datetime.fromisoformat(json.loads(body)["created_at"].replace("Z", "+00:00"))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise WebhookRejected("The event has no readable created_at.", code="stale") from exc
+    if now - created > WEBHOOK_MAX_AGE:
+        raise WebhookRejected(f"The event was created at {created:%Y-%m-%d %H:%M}Z: too old.", code="stale")
+
+
+def parse_webhook(body: bytes) -> tuple[str, list[Tracking]]:
+    """An Event whose result is a Tracker: its id (to drop duplicates) and the tracker's events."""
+    event = json.loads(body)
+    result = event.get("result") or {}
+    if result.get("object") != "Tracker":
+        return event.get("id") or "", []
+    return event.get("id") or "", [parse_tracker(result)]
 
 
 # ------------------------------------------------------------------------------------------------- I/O

@@ -8,8 +8,12 @@ first, every ``exception_every``-th an exception (weather) on the way; ``time_sc
 script (0.0167 turns hours into minutes for the demo).
 """
 
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from shipments.carriers.base import (
@@ -21,6 +25,7 @@ from shipments.carriers.base import (
     Rate,
     Tracking,
     TrackingEvent,
+    WebhookRejected,
 )
 
 SERVICES = {
@@ -176,3 +181,71 @@ class SandboxAdapter:
         last_hours = script_for(tracking_number, self.options)[-1][0]
         estimate = (shipped_at + timedelta(hours=last_hours * self.options.time_scale)).date()
         return Tracking(tracking_number, tuple(events), estimated_delivery=estimate)
+
+
+# ---------------------------------------------------------------------------------------------- webhooks
+# The sandbox pushes like modern providers do: "X-Sandbox-Signature: t=<unix time>,v1=<hex>" where the
+# hex is HMAC-SHA256 over "<t>.<raw body>"; calls signed more than five minutes away are refused.
+
+WEBHOOK_TOLERANCE = timedelta(minutes=5)
+
+
+def webhook_signature(body: bytes, secret: str, timestamp: int) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify_webhook(headers: Mapping[str, str], body: bytes, secret: str, now: datetime) -> None:
+    header = headers.get("X-Sandbox-Signature") or headers.get("x-sandbox-signature")
+    if not header:
+        raise WebhookRejected("The call is not signed (no X-Sandbox-Signature).", code="unsigned")
+    parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    try:
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError) as exc:
+        raise WebhookRejected("The signature header has no timestamp.", code="bad_signature") from exc
+    if not secret or not hmac.compare_digest(header.strip(), webhook_signature(body, secret, timestamp)):
+        raise WebhookRejected(
+            "The signature does not match this carrier's webhook secret.", code="bad_signature"
+        )
+    if abs(now - datetime.fromtimestamp(timestamp, tz=UTC)) > WEBHOOK_TOLERANCE:
+        raise WebhookRejected("The call was signed more than five minutes ago.", code="stale")
+
+
+def webhook_body(tracking_number: str, events: list[TrackingEvent], *, event_id: str) -> bytes:
+    """What the sandbox sends (the demo and the benchmark push these)."""
+    return json.dumps(
+        {
+            "id": event_id,
+            "tracking_number": tracking_number,
+            "events": [
+                {
+                    "code": e.code,
+                    "description": e.description,
+                    "occurred_at": e.occurred_at.isoformat(),
+                    "location": e.location,
+                }
+                for e in events
+            ],
+        }
+    ).encode()
+
+
+def parse_webhook(body: bytes) -> tuple[str, list[Tracking]]:
+    payload = json.loads(body)
+    events = []
+    for item in payload.get("events") or []:
+        mapped = STATUS_MAP.get(item.get("code", ""))
+        if mapped is None:
+            continue
+        events.append(
+            TrackingEvent(
+                code=item["code"],
+                description=item.get("description", ""),
+                occurred_at=datetime.fromisoformat(item["occurred_at"]),
+                milestone=mapped[0],
+                location=item.get("location", ""),
+                incident=mapped[1],
+            )
+        )
+    return payload.get("id", ""), [Tracking(payload["tracking_number"], tuple(events))]

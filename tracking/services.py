@@ -1,0 +1,510 @@
+"""Every write of tracking: carrier events in (from webhooks and from polling), each shipment's state
+derived from its events, delivery rolled up to the order, polling on a cadence that follows the
+milestone with per-carrier circuit breakers, silent feeds and delays detected, ETAs predicted from
+lane history and scored against real deliveries."""
+
+import hashlib
+import logging
+import math
+import os
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from oms.errors import NotAuthenticated, NotFound
+from oms.events import event_emit
+from orders.services import Actor
+from shipments import services as shipping
+from shipments.carriers import adapter_for, webhook_module
+from shipments.carriers.base import (
+    CarrierError,
+    CarrierUnavailable,
+    Milestone,
+    Tracking,
+    WebhookRejected,
+)
+from shipments.carriers.base import TrackingEvent as CarrierEvent
+from shipments.models import Carrier, Shipment, ShipmentStatus
+from tracking.models import (
+    BreakerState,
+    CarrierBreaker,
+    EtaPrediction,
+    EventSource,
+    TrackingEvent,
+    TrackingLink,
+    TrackingState,
+    WebhookDelivery,
+    WebhookStatus,
+)
+
+log = logging.getLogger(__name__)
+ACTOR = Actor.system("tracking")
+
+# Order of progress, to break ties between events with the same carrier time.
+MILESTONE_RANK = {
+    Milestone.LABEL_CREATED: 0,
+    Milestone.PICKED_UP: 1,
+    Milestone.IN_TRANSIT: 2,
+    Milestone.EXCEPTION: 2,
+    Milestone.ARRIVED_AT_HUB: 3,
+    Milestone.OUT_FOR_DELIVERY: 4,
+    Milestone.ATTEMPTED_DELIVERY: 5,
+    Milestone.AVAILABLE_FOR_PICKUP: 5,
+    Milestone.DELIVERED: 6,
+    Milestone.RETURNED_TO_SENDER: 6,
+    Milestone.CANCELLED: 6,
+}
+FINAL = {Milestone.DELIVERED, Milestone.RETURNED_TO_SENDER, Milestone.CANCELLED}
+TROUBLE = {Milestone.EXCEPTION, Milestone.ATTEMPTED_DELIVERY, Milestone.RETURNED_TO_SENDER}
+
+# How often to ask the carrier, by milestone: often when the parcel is about to arrive.
+POLL_EVERY = {
+    Milestone.LABEL_CREATED: timedelta(hours=4),
+    Milestone.PICKED_UP: timedelta(hours=4),
+    Milestone.IN_TRANSIT: timedelta(hours=4),
+    Milestone.ARRIVED_AT_HUB: timedelta(hours=2),
+    Milestone.OUT_FOR_DELIVERY: timedelta(minutes=20),
+    Milestone.ATTEMPTED_DELIVERY: timedelta(hours=1),
+    Milestone.AVAILABLE_FOR_PICKUP: timedelta(hours=6),
+    Milestone.EXCEPTION: timedelta(hours=1),
+}
+SILENT_AFTER = timedelta(hours=24)
+BREAKER_FAILURES = 3
+BREAKER_COOL_DOWN = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(hours=1)
+LANE_MIN_DELIVERIES = 5
+DEFAULT_TRANSIT_DAYS = 2
+
+
+def _scale(carrier: Carrier) -> float:
+    """The sandbox can play its script in minutes; polling and silence follow the same clock."""
+    return float(carrier.options.get("time_scale", 1.0)) if carrier.adapter == "sandbox" else 1.0
+
+
+def _dedupe_key(tracking_number: str, event: CarrierEvent) -> str:
+    text = "\x00".join([tracking_number, event.code, event.occurred_at.isoformat(), event.description])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# ----------------------------------------------------------------------------------------- following
+
+
+def tracking_start(*, shipment_id: int, now: datetime | None = None) -> TrackingState:
+    """Follow a shipment that left the warehouse: a state to poll, the promise, a first prediction,
+    and the customer's tracking link for its order."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        shipment = Shipment.objects.select_related("service__carrier", "order").get(pk=shipment_id)
+        state, created = TrackingState.objects.select_for_update().get_or_create(
+            shipment=shipment,
+            defaults={
+                "next_poll_at": now + POLL_EVERY[Milestone.LABEL_CREATED] * _scale(shipment.service.carrier),
+                "carrier_estimate": shipment.estimated_delivery,
+                "promised_date": _promised_date(shipment),
+                "milestone_at": shipment.shipped_at or now,
+            },
+        )
+        if created:
+            TrackingLink.objects.get_or_create(order=shipment.order)
+            _predict(state, shipment, now)
+        return state
+
+
+def _promised_date(shipment: Shipment) -> date | None:
+    """What the customer was promised when ordering: the delivery window they asked for, else the
+    carrier's estimate at label time."""
+    order = shipment.order
+    if order.requested_delivery_end:
+        return timezone.localdate(order.requested_delivery_end)
+    return shipment.estimated_delivery
+
+
+def link_for(order_id: int) -> TrackingLink:
+    return TrackingLink.objects.get_or_create(order_id=order_id)[0]
+
+
+# ------------------------------------------------------------------------------------------ ingesting
+
+
+def events_ingest(
+    *,
+    shipment_id: int,
+    tracking: Tracking,
+    source: str,
+    now: datetime | None = None,
+) -> int:
+    """Store a carrier's events for a shipment (the same event twice is one row) and derive its state
+    from all its events ordered by the carrier's time, so that a late old event never moves it back.
+    Returns how many events were new."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        state = TrackingState.objects.select_for_update().filter(shipment_id=shipment_id).first()
+        if state is None:
+            state = tracking_start(shipment_id=shipment_id, now=now)
+            state = TrackingState.objects.select_for_update().get(pk=state.pk)
+        before = TrackingEvent.objects.filter(shipment_id=shipment_id).count()
+        TrackingEvent.objects.bulk_create(
+            [
+                TrackingEvent(
+                    shipment_id=shipment_id,
+                    tracking_number=tracking.tracking_number,
+                    carrier_code=event.code[:64],
+                    description=event.description[:300],
+                    location=event.location[:200],
+                    occurred_at=event.occurred_at,
+                    received_at=now,
+                    milestone=event.milestone,
+                    incident=event.incident,
+                    source=source,
+                    dedupe_key=_dedupe_key(tracking.tracking_number, event),
+                )
+                for event in tracking.events
+            ],
+            ignore_conflicts=True,
+        )
+        new = TrackingEvent.objects.filter(shipment_id=shipment_id).count() - before
+        if tracking.estimated_delivery and tracking.estimated_delivery != state.carrier_estimate:
+            state.carrier_estimate = tracking.estimated_delivery
+            state.save(update_fields=["carrier_estimate"])
+        if new:
+            state.last_received_at = now
+            state.silent_since = None
+            state.save(update_fields=["last_received_at", "silent_since"])
+            _derive(state, now)
+        return new
+
+
+def _derive(state: TrackingState, now: datetime) -> None:
+    latest = max(
+        TrackingEvent.objects.filter(shipment_id=state.shipment_id).order_by("-occurred_at")[:20],
+        key=lambda e: (e.occurred_at, MILESTONE_RANK.get(e.milestone, 0), e.pk),
+    )
+    state.last_event_at = latest.occurred_at
+    changed = latest.milestone != state.milestone
+    fields = ["last_event_at"]
+    if changed:
+        state.milestone, state.milestone_at, state.incident = (
+            latest.milestone,
+            latest.occurred_at,
+            latest.incident,
+        )
+        fields += ["milestone", "milestone_at", "incident"]
+    shipment = Shipment.objects.select_related("service__carrier", "order").get(pk=state.shipment_id)
+    if changed and state.milestone in FINAL:
+        state.is_active = False
+        state.next_poll_at = None
+        fields += ["is_active", "next_poll_at"]
+    state.save(update_fields=fields)
+    if not changed:
+        return
+    event_emit(
+        name="tracking.milestone",
+        aggregate_type="shipment",
+        aggregate_id=shipment.pk,
+        payload={
+            "shipment_id": shipment.pk,
+            "order_id": shipment.order_id,
+            "milestone": state.milestone,
+            "at": state.milestone_at.isoformat(),
+        },
+    )
+    if state.milestone in TROUBLE:
+        event_emit(
+            name="shipment.exception",
+            aggregate_type="shipment",
+            aggregate_id=shipment.pk,
+            payload={
+                "shipment_id": shipment.pk,
+                "order_id": shipment.order_id,
+                "milestone": state.milestone,
+                "incident": state.incident,
+                "description": latest.description,
+            },
+        )
+    if state.milestone == Milestone.DELIVERED and shipment.status == ShipmentStatus.SHIPPED:
+        state.delivered_at = state.milestone_at
+        state.save(update_fields=["delivered_at"])
+        shipping.shipment_mark_delivered(
+            shipment_id=shipment.pk, actor=ACTOR, delivered_at=state.milestone_at
+        )
+        _score_predictions(shipment, timezone.localdate(state.milestone_at))
+    elif state.milestone not in FINAL:
+        _predict(state, shipment, now)
+
+
+# -------------------------------------------------------------------------------------------- webhooks
+
+
+def _secret(carrier: Carrier) -> str:
+    name = carrier.options.get("webhook_secret_env", "")
+    return os.environ.get(name, "") if name else ""
+
+
+def webhook_receive(
+    *, carrier_code: str, headers: Mapping[str, str], body: bytes, now: datetime | None = None
+) -> tuple[WebhookDelivery, bool]:
+    """Verify a carrier's call over its raw body and store it; nothing is stored for a call that is
+    unsigned, badly signed or stale. Returns the delivery and whether it is new (a provider retrying
+    the same event gets the first one back)."""
+    now = now or timezone.now()
+    carrier = Carrier.objects.filter(code=carrier_code, is_active=True).first()
+    if carrier is None:
+        raise NotFound(f"No carrier '{carrier_code}' takes webhooks here.")
+    try:
+        module = webhook_module(carrier)
+        module.verify_webhook(headers, body, _secret(carrier), now)
+        external_id, _ = module.parse_webhook(body)
+    except WebhookRejected as exc:
+        raise NotAuthenticated(exc.message, code=f"webhook_{exc.code}") from exc
+    except CarrierError as exc:
+        raise NotFound(exc.message) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise NotAuthenticated(
+            "The signed body is not a webhook this carrier sends.", code="webhook_unreadable"
+        ) from exc
+    if external_id:
+        existing = WebhookDelivery.objects.filter(carrier=carrier, external_id=external_id).first()
+        if existing is not None:
+            return existing, False
+    delivery = WebhookDelivery.objects.create(carrier=carrier, external_id=external_id, body=body.decode())
+    return delivery, True
+
+
+def webhook_process(*, delivery_id: int, now: datetime | None = None) -> int:
+    """Read a stored call and ingest its events; idempotent. Returns the new events."""
+    now = now or timezone.now()
+    delivery = WebhookDelivery.objects.select_related("carrier").get(pk=delivery_id)
+    if delivery.status == WebhookStatus.PROCESSED:
+        return 0
+    try:
+        _, trackings = webhook_module(delivery.carrier).parse_webhook(delivery.body.encode())
+    except (ValueError, KeyError, TypeError) as exc:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=WebhookStatus.FAILED, error=str(exc)[:2000]
+        )
+        return 0
+    new = 0
+    for tracking in trackings:
+        for shipment_id in _shipments_with(tracking.tracking_number, delivery.carrier):
+            new += events_ingest(
+                shipment_id=shipment_id, tracking=tracking, source=EventSource.WEBHOOK, now=now
+            )
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status=WebhookStatus.PROCESSED, processed_at=now)
+    return new
+
+
+def _shipments_with(tracking_number: str, carrier: Carrier) -> list[int]:
+    return list(
+        Shipment.objects.filter(packages__tracking_number=tracking_number, service__carrier=carrier)
+        .exclude(status__in=[ShipmentStatus.CANCELLED, ShipmentStatus.DRAFT])
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+
+
+# --------------------------------------------------------------------------------------------- polling
+
+
+def _breaker(carrier: Carrier, now: datetime) -> CarrierBreaker:
+    breaker, _ = CarrierBreaker.objects.get_or_create(carrier=carrier)
+    if (
+        breaker.state == BreakerState.OPEN
+        and breaker.opened_at
+        and now - breaker.opened_at >= BREAKER_COOL_DOWN
+    ):
+        breaker.state = BreakerState.HALF_OPEN
+        breaker.save(update_fields=["state"])
+    return breaker
+
+
+def _breaker_result(breaker: CarrierBreaker, ok: bool, now: datetime) -> None:
+    if ok:
+        breaker.state, breaker.failures, breaker.opened_at = BreakerState.CLOSED, 0, None
+    else:
+        breaker.failures += 1
+        if breaker.state == BreakerState.HALF_OPEN or breaker.failures >= BREAKER_FAILURES:
+            if breaker.state != BreakerState.OPEN:
+                log.warning("Tracking feed of %s is failing: circuit open", breaker.carrier_id)
+            breaker.state, breaker.opened_at = BreakerState.OPEN, now
+    breaker.save(update_fields=["state", "failures", "opened_at"])
+
+
+def tracking_poll_due(*, now: datetime | None = None, limit: int = 500) -> dict[str, int]:
+    """The beat job: ask each carrier about its shipments that are due. A carrier whose feed keeps
+    failing is left alone for a cool-down (its fallback source, where configured, is asked instead);
+    a failed shipment is asked again later with a growing pause. Nothing is lost: the carrier keeps
+    its events, and the next successful call brings them all."""
+    now = now or timezone.now()
+    counts = {"polled": 0, "new_events": 0, "failed": 0, "skipped": 0}
+    due = (
+        TrackingState.objects.filter(is_active=True, next_poll_at__lte=now)
+        .select_related("shipment__service__carrier")
+        .order_by("next_poll_at")[:limit]
+    )
+    for state in due:
+        carrier = state.shipment.service.carrier
+        breaker = _breaker(carrier, now)
+        source, feed = EventSource.POLL, carrier
+        if breaker.state == BreakerState.OPEN:
+            fallback = Carrier.objects.filter(
+                code=carrier.options.get("fallback_carrier", ""), is_active=True
+            ).first()
+            if fallback is None:
+                counts["skipped"] += 1
+                continue
+            source, feed = EventSource.FALLBACK, fallback
+        try:
+            tracking = adapter_for(feed).track(
+                state.shipment.tracking_number, shipped_at=state.shipment.shipped_at, now=now
+            )
+        except (CarrierUnavailable, CarrierError) as exc:
+            counts["failed"] += 1
+            if feed == carrier:
+                _breaker_result(breaker, False, now)
+            backoff = min(timedelta(minutes=2 ** min(state.poll_failures, 10)), MAX_BACKOFF)
+            TrackingState.objects.filter(pk=state.pk).update(
+                poll_failures=state.poll_failures + 1, next_poll_at=now + backoff
+            )
+            log.info("Polling %s failed: %s", state.shipment.tracking_number, exc)
+            continue
+        if feed == carrier:
+            _breaker_result(breaker, True, now)
+        counts["polled"] += 1
+        counts["new_events"] += events_ingest(
+            shipment_id=state.shipment_id, tracking=tracking, source=source, now=now
+        )
+        state.refresh_from_db()
+        if state.is_active:
+            cadence = POLL_EVERY.get(state.milestone, POLL_EVERY[Milestone.IN_TRANSIT]) * _scale(carrier)
+            TrackingState.objects.filter(pk=state.pk).update(
+                poll_failures=0, next_poll_at=now + max(cadence, timedelta(seconds=30))
+            )
+    return counts
+
+
+# ------------------------------------------------------------------------------------- delays and ETAs
+
+
+def tracking_watch(*, now: datetime | None = None) -> dict[str, int]:
+    """The beat job: flag feeds silent too long, and shipments whose estimate slipped past the
+    promise; each is reported once (``shipment.delayed``) until it recovers."""
+    now = now or timezone.now()
+    counts = {"silent": 0, "late": 0}
+    for state in TrackingState.objects.filter(is_active=True).select_related("shipment__service__carrier"):
+        quiet_since = state.last_received_at or state.shipment.shipped_at
+        limit = SILENT_AFTER * _scale(state.shipment.service.carrier)
+        if state.silent_since is None and quiet_since and now - quiet_since > limit:
+            TrackingState.objects.filter(pk=state.pk).update(silent_since=now)
+            counts["silent"] += 1
+            _delayed(state, f"no scan for {_hours(now - quiet_since)}")
+        expected = state.predicted_date or state.carrier_estimate
+        late = state.promised_date is not None and expected is not None and expected > state.promised_date
+        if late and not state.delay_reported:
+            TrackingState.objects.filter(pk=state.pk).update(delay_reported=True)
+            counts["late"] += 1
+            _delayed(state, f"expected {expected:%d %b}, promised {state.promised_date:%d %b}")
+    return counts
+
+
+def _hours(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours:.0f} h" if hours >= 1 else f"{span.total_seconds() / 60:.0f} min"
+
+
+def _delayed(state: TrackingState, reason: str) -> None:
+    event_emit(
+        name="shipment.delayed",
+        aggregate_type="shipment",
+        aggregate_id=state.shipment_id,
+        payload={"shipment_id": state.shipment_id, "order_id": state.shipment.order_id, "reason": reason},
+    )
+
+
+def _lane(shipment: Shipment) -> dict:
+    address = shipment.order.shipping_address
+    return {
+        "shipment__warehouse_id": shipment.warehouse_id,
+        "shipment__service_id": shipment.service_id,
+        "shipment__order__shipping_address__country": address.country,
+        "shipment__order__shipping_address__postal_code__startswith": address.postal_code[:2],
+    }
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1))
+    return ordered[index]
+
+
+def lane_transit_days(shipment: Shipment) -> list[float]:
+    """Days from hand-over to delivery of the lane's past deliveries (same warehouse, service,
+    country and postal region), newest 200."""
+    rows = (
+        TrackingState.objects.filter(
+            delivered_at__isnull=False, shipment__shipped_at__isnull=False, **_lane(shipment)
+        )
+        .exclude(shipment=shipment)
+        .order_by("-delivered_at")
+        .values_list("shipment__shipped_at", "delivered_at")[:200]
+    )
+    return [(delivered - shipped).total_seconds() / 86400 for shipped, delivered in rows]
+
+
+def _predict(state: TrackingState, shipment: Shipment, now: datetime) -> EtaPrediction:
+    """Predict the delivery date from the lane's history (median, window from the 20th to the 80th
+    percentile), refined by where the parcel is now; recorded so that it can be scored later."""
+    today = timezone.localdate(now)
+    shipped = timezone.localdate(shipment.shipped_at or now)
+    history = lane_transit_days(shipment)
+    if len(history) >= LANE_MIN_DELIVERIES:
+        middle, low, high = (_percentile(history, q) for q in (0.5, 0.2, 0.8))
+        predicted = shipped + timedelta(days=round(middle))
+        earliest, latest = (
+            shipped + timedelta(days=math.floor(low)),
+            shipped + timedelta(days=math.ceil(high)),
+        )
+        basis = f"lane of {len(history)} deliveries"
+    else:
+        predicted = state.carrier_estimate or shipped + timedelta(days=DEFAULT_TRANSIT_DAYS)
+        earliest, latest = predicted - timedelta(days=1), predicted + timedelta(days=1)
+        basis = f"carrier estimate (lane has {len(history)} deliveries)"
+    if state.milestone == Milestone.OUT_FOR_DELIVERY:
+        predicted = earliest = latest = today
+        basis += ", out for delivery"
+    elif state.milestone in (Milestone.ATTEMPTED_DELIVERY, Milestone.EXCEPTION):
+        predicted = max(predicted, today + timedelta(days=1))
+        latest = max(latest, predicted + timedelta(days=1))
+        earliest = max(earliest, today)
+        basis += f", after {state.milestone.replace('_', ' ')}"
+    else:
+        predicted, earliest, latest = max(predicted, today), max(earliest, today), max(latest, today)
+    state.predicted_date, state.predicted_earliest, state.predicted_latest = predicted, earliest, latest
+    state.save(update_fields=["predicted_date", "predicted_earliest", "predicted_latest"])
+    return EtaPrediction.objects.create(
+        shipment=shipment,
+        milestone=state.milestone,
+        predicted_date=predicted,
+        earliest=earliest,
+        latest=latest,
+        basis=basis[:200],
+    )
+
+
+def _score_predictions(shipment: Shipment, delivered: date) -> None:
+    predictions = list(EtaPrediction.objects.filter(shipment=shipment, actual_date__isnull=True))
+    for prediction in predictions:
+        prediction.actual_date = delivered
+        prediction.error_days = (delivered - prediction.predicted_date).days
+        prediction.inside_window = prediction.earliest <= delivered <= prediction.latest
+    EtaPrediction.objects.bulk_update(predictions, ["actual_date", "error_days", "inside_window"])
+
+
+def shipments_following(order_ids: Iterable[int]) -> dict[int, list[TrackingState]]:
+    states: dict[int, list[TrackingState]] = {}
+    for state in TrackingState.objects.filter(shipment__order_id__in=list(order_ids)).select_related(
+        "shipment"
+    ):
+        states.setdefault(state.shipment.order_id, []).append(state)
+    return states

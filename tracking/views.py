@@ -1,0 +1,41 @@
+"""The customer's tracking page (public, by token) and the ops pages: exceptions and metrics."""
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from oms.dashboard import ops_required
+from tracking import selectors
+
+
+def track_page(request: HttpRequest, token: str) -> HttpResponse:
+    data = selectors.public_tracking(token)
+    if data is None:
+        raise Http404("No such tracking link.")
+    response = render(request, "tracking/track.html", {"track": data})
+    # The link is the key: keep it out of referrers and search engines.
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@ops_required
+def tracking_dashboard(request: HttpRequest) -> HttpResponse:
+    request.dashboard_section = "tracking"
+    return render(
+        request,
+        "tracking/dashboard.html",
+        {"metrics": selectors.tracking_metrics(), "exceptions": list(selectors.tracking_exceptions()[:200])},
+    )
+
+
+def tracking_panel(order) -> tuple[str, dict] | None:
+    timeline = selectors.order_timeline(order)
+    if not timeline:
+        return None
+    link = getattr(order, "tracking_link", None)
+    return "tracking/_order_panel.html", {
+        "timeline": [
+            (state, events, selectors.in_words(state.milestone, state.incident)) for state, events in timeline
+        ],
+        "token": link.token if link else None,
+    }
