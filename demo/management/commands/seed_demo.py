@@ -19,7 +19,9 @@ from oms.dashboard import OPS_GROUP
 from orders import services
 from orders.models import Channel, ChannelKind, HoldReason, OrderStatus, PaymentStatus, Product, ServiceLevel
 from shipments import services as fulfilment
-from shipments.models import Carrier, CarrierService, PickList, PickListStatus, WaveSchedule
+from shipments.models import Carrier, CarrierService, PickList, PickListStatus, Shipment, WaveSchedule
+from tracking import services as tracking
+from tracking.models import TrackingState
 
 CREDENTIALS_FILE = settings.VAR_DIR / "demo-credentials.json"
 
@@ -221,7 +223,7 @@ OUT_OF_STOCK_SKU = "UMBRELLA"
 AFTER_ALLOCATION = {
     OrderStatus.IN_FULFILLMENT: ["wave"],
     OrderStatus.SHIPPED: ["wave", "pick", "ship"],
-    OrderStatus.DELIVERED: ["wave", "pick", "ship", OrderStatus.DELIVERED],
+    OrderStatus.DELIVERED: ["wave", "pick", "ship", "deliver"],
 }
 NEEDS_STOCK = {
     OrderStatus.ALLOCATED,
@@ -264,7 +266,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def _load(self) -> dict[str, str]:
-        rng = random.Random(20261125)
+        rng = self.rng = random.Random(20261125)
         ops_group, _ = Group.objects.get_or_create(name=OPS_GROUP)
         ops_group.permissions.set(Permission.objects.filter(codename__in=OPS_PERMISSIONS))
         ops_password, admin_password = "ops-demo-2026", "admin-demo-2026"
@@ -385,13 +387,6 @@ class Command(BaseCommand):
                 stock.stock_allocate(order_id=order.pk, actor="demo loader")
             for step in AFTER_ALLOCATION.get(target, []):
                 self._fulfil(order, step, system)
-            if target == OrderStatus.DELIVERED:
-                services.order_lines_record_progress(
-                    order_id=order.pk,
-                    quantities={
-                        line.line_number: {"qty_delivered": line.quantity} for line in order.lines.all()
-                    },
-                )
             if target == OrderStatus.ON_HOLD:
                 services.order_hold(
                     order_id=order.pk,
@@ -440,5 +435,16 @@ class Command(BaseCommand):
                 shipment = fulfilment.shipment_create(package_ids=[package.pk], actor=actor)
                 fulfilment.shipment_buy_labels(shipment_id=shipment.pk, actor=actor)
                 fulfilment.shipment_hand_over(shipment_id=shipment.pk, actor=actor)
-        else:
-            services.order_transition(order_id=order.pk, to_status=step, actor=actor)
+                # Handed over a little while ago (the sandbox plays its script in minutes), so that
+                # the demo's parcels are at different stages; tracking follows from there.
+                Shipment.objects.filter(pk=shipment.pk).update(
+                    shipped_at=timezone.now() - timedelta(minutes=self.rng.randint(2, 25))
+                )
+                tracking.tracking_start(shipment_id=shipment.pk)
+        elif step == "deliver":
+            # Handed over hours ago: the sandbox's script has run to its end.
+            Shipment.objects.filter(order=order).update(
+                shipped_at=timezone.now() - timedelta(hours=self.rng.randint(2, 30))
+            )
+            TrackingState.objects.filter(shipment__order=order).update(next_poll_at=timezone.now())
+            tracking.tracking_poll_due()
