@@ -258,6 +258,10 @@ def test_a_feed_that_fails_then_recovers_loses_nothing_and_the_breaker_opens_and
 
 
 def test_polling_follows_the_milestone_cadence(shipped):
+    # a parcel on the sandbox's plain script (121 is neither a 5th nor a 7th parcel)
+    type(shipped).objects.filter(pk=shipped.pk).update(tracking_number=sandbox.tracking_number_for("SH-121"))
+    shipped.refresh_from_db()
+    assert sandbox.script_for(shipped.tracking_number, sandbox.SandboxOptions()) == sandbox.NORMAL_SCRIPT
     start = shipped.shipped_at
     TrackingState.objects.filter(shipment=shipped).update(next_poll_at=start)
     tracking.tracking_poll_due(now=start + timedelta(hours=31))  # the sandbox is out for delivery by then
