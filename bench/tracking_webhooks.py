@@ -189,8 +189,9 @@ request = function()
   }, call[1])
 end
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT {\\"requests\\": %%d, \\"seconds\\": %%f, \\"non2xx\\": %%d, \\"errors\\": %%d, "
-    .. "\\"p50_ms\\": %%f, \\"p99_ms\\": %%f}\\n", summary.requests, summary.duration / 1e6, summary.errors.status,
+  io.write(string.format("RESULT {\\"requests\\": %%d, \\"seconds\\": %%f, \\"non2xx\\": %%d, "
+    .. "\\"errors\\": %%d, \\"p50_ms\\": %%f, \\"p99_ms\\": %%f}\\n",
+    summary.requests, summary.duration / 1e6, summary.errors.status,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end
@@ -292,13 +293,16 @@ def main() -> None:
         hooks = run_webhooks(calls[200:], args.seconds, args.connections)
         orders = intake.run_wrk(raw_key, args.seconds, args.connections, str(int(time.time())))
         print(
-            f"webhooks (signed, gunicorn x{args.workers}x{args.threads}, wrk {args.connections} connections, {args.seconds}s):"
+            f"webhooks (signed, gunicorn x{args.workers}x{args.threads}, "
+            f"wrk {args.connections} connections, {args.seconds}s):"
         )
         print(
-            f"  {hooks['per_s']:.1f} webhooks/s   p50 {hooks['p50_ms']:.1f} ms   p99 {hooks['p99_ms']:.1f} ms   non-2xx {hooks['non2xx']}"
+            f"  {hooks['per_s']:.1f} webhooks/s   p50 {hooks['p50_ms']:.1f} ms   "
+            f"p99 {hooks['p99_ms']:.1f} ms   non-2xx {hooks['non2xx']}"
         )
         print(
-            f"orders on the same server: {orders['orders_per_s']:.1f} orders/s   p50 {orders['p50_ms']:.1f} ms"
+            f"orders on the same server: {orders['orders_per_s']:.1f} orders/s   "
+            f"p50 {orders['p50_ms']:.1f} ms"
         )
         print(f"ratio webhook intake / order intake: {hooks['per_s'] / orders['orders_per_s']:.2f}")
 
@@ -371,7 +375,8 @@ def main() -> None:
         )
         print(f"webhook -> order delivered, worker running, {len(latencies)} samples one at a time:")
         print(
-            f"  p50 {percentile(latencies, 0.5):.0f} ms   p99 {percentile(latencies, 0.99):.0f} ms   max {max(latencies):.0f} ms"
+            f"  p50 {percentile(latencies, 0.5):.0f} ms   p99 {percentile(latencies, 0.99):.0f} ms   "
+            f"max {max(latencies):.0f} ms"
         )
     finally:
         for process in (server, worker):

@@ -263,3 +263,74 @@ def test_fulfilment_pages_from_wave_to_hand_over(page, ops_user, api, products):
     page.goto(f"/dashboard/orders/{order_id}/")
     page.wait_for_selector("#fulfilment")
     shot(page, "order-fulfilment-panel")
+
+
+def test_tracking_pages(page, ops_user, api, products):
+    from datetime import timedelta
+
+    from inventory import services as stock
+    from routing import services as routing
+    from shipments import services as fulfilment
+    from shipments.carriers import sandbox
+    from shipments.carriers.base import Tracking, TrackingEvent
+    from shipments.models import Carrier, CarrierService
+    from tracking import services as tracking
+    from tracking.models import TrackingLink
+
+    athens = make_warehouse("ATH1", "37.9", "23.7", name="Athens DC")
+    for product in products:
+        stock.stock_receive(
+            warehouse=athens, product=product, quantity=10, actor="receiving", bin_code="A-01"
+        )
+    carrier = Carrier.objects.create(code="sandbox", name="Sandbox Post", adapter="sandbox")
+    CarrierService.objects.create(carrier=carrier, code="express", name="Express", service_level="express")
+    order_id = api.post("/api/v1/orders/", order_payload(), format="json").json()["id"]
+    routing.route_order(order_id=order_id)
+    actor = services.Actor.system("packer")
+    pick_list = fulfilment.wave_release(warehouse_id=athens.pk, actor=actor)
+    fulfilment.pick_list_confirm(
+        pick_list_id=pick_list.pk,
+        picked={line.pk: line.quantity for line in pick_list.lines.all()},
+        actor=actor,
+    )
+    package = fulfilment.package_create(
+        order_id=order_id,
+        warehouse_id=athens.pk,
+        contents=fulfilment.packable_units(order_id=order_id, warehouse_id=athens.pk),
+        weight_grams=1500,
+        length_mm=300,
+        width_mm=200,
+        height_mm=100,
+        actor=actor,
+    )
+    shipment = fulfilment.shipment_create(package_ids=[package.pk], actor=actor)
+    fulfilment.shipment_buy_labels(shipment_id=shipment.pk, actor=actor)
+    shipment = fulfilment.shipment_hand_over(shipment_id=shipment.pk, actor=actor)
+    tracking.tracking_start(shipment_id=shipment.pk)
+    start = shipment.shipped_at
+    events = []
+    for hours, code, text in sandbox.NORMAL_SCRIPT[:3]:
+        milestone, incident = sandbox.STATUS_MAP[code]
+        events.append(
+            TrackingEvent(code, text, start + timedelta(hours=hours), milestone, "Athens", incident)
+        )
+    tracking.events_ingest(
+        shipment_id=shipment.pk, tracking=Tracking(shipment.tracking_number, tuple(events)), source="webhook"
+    )
+    token = TrackingLink.objects.get(order_id=order_id).token
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/track/{token}/")
+    page.wait_for_selector(".parcel")
+    assert "At the delivery depot near you" in page.inner_text(".status")
+    assert "Maria" in page.inner_text("h1")
+    assert "Papadopoulou" not in page.content()
+    shot(page, "tracking-customer-page")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    log_in(page)
+    page.click("nav.mainnav >> text=Tracking")
+    page.wait_for_selector("text=Update latency")
+    shot(page, "tracking-dashboard")
+    page.goto(f"/dashboard/orders/{order_id}/")
+    page.wait_for_selector("#tracking")
+    shot(page, "order-tracking-panel")

@@ -338,3 +338,35 @@ def test_ops_see_the_timeline_and_the_metrics(shipped, ops_client):
     assert 'id="tracking"' in page and "SBX-IT" in page
     metrics = ops_client.get("/dashboard/tracking/").content.decode()
     assert "Update latency" in metrics and "2</strong> events" in metrics
+
+
+@responses.activate
+def test_while_the_breaker_is_open_the_fallback_source_is_asked(shipped, monkeypatch):
+    monkeypatch.setenv("EASYPOST_TEST_KEY", "EZTK_test")
+    sandbox_carrier = Carrier.objects.get(code="sandbox")
+    sandbox_carrier.options = {**sandbox_carrier.options, "fallback_carrier": "sandbox-mirror"}
+    sandbox_carrier.save()
+    Carrier.objects.create(code="sandbox-mirror", name="Sandbox mirror", adapter="sandbox")
+    now = shipped.shipped_at + timedelta(hours=7)
+    CarrierBreaker.objects.create(carrier=sandbox_carrier, state="open", failures=3, opened_at=now)
+    TrackingState.objects.filter(shipment=shipped).update(next_poll_at=now)
+    result = tracking.tracking_poll_due(now=now)
+    assert result["polled"] == 1 and result["new_events"] >= 1
+    assert set(TrackingEvent.objects.filter(shipment=shipped).values_list("source", flat=True)) == {
+        "fallback"
+    }
+    assert (
+        CarrierBreaker.objects.get(carrier=sandbox_carrier).state == "open"
+    )  # the carrier itself is not asked
+
+
+def test_an_estimate_past_the_promise_is_reported_once(shipped):
+    state = TrackingState.objects.get(shipment=shipped)
+    state.promised_date = timezone.localdate() - timedelta(days=1)
+    state.save()
+    now = timezone.now()
+    assert tracking.tracking_watch(now=now)["late"] == 1
+    assert tracking.tracking_watch(now=now)["late"] == 0
+    reasons = [e.payload["reason"] for e in DomainEvent.objects.filter(name="shipment.delayed")]
+    assert any(reason.startswith("expected") and "promised" in reason for reason in reasons)
+    assert selectors.tracking_exceptions().filter(shipment=shipped).exists()
