@@ -370,3 +370,36 @@ def test_an_estimate_past_the_promise_is_reported_once(shipped):
     reasons = [e.payload["reason"] for e in DomainEvent.objects.filter(name="shipment.delayed")]
     assert any(reason.startswith("expected") and "promised" in reason for reason in reasons)
     assert selectors.tracking_exceptions().filter(shipment=shipped).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_easypost_webhook_through_http_updates_the_shipment(shipped, client, monkeypatch):
+    monkeypatch.setenv("EASYPOST_WEBHOOK_SECRET", "ep-secret")
+    gateway = Carrier.objects.create(
+        code="easypost",
+        name="EasyPost",
+        adapter="easypost",
+        options={"webhook_secret_env": "EASYPOST_WEBHOOK_SECRET"},
+    )
+    service = CarrierService.objects.create(
+        carrier=gateway, code="Priority", carrier_name="USPS", name="USPS Priority", service_level="standard"
+    )
+    type(shipped).objects.filter(pk=shipped.pk).update(
+        service=service, tracking_number="9400100105442285876350"
+    )
+    shipped.packages.update(tracking_number="9400100105442285876350")
+    tracker = json.loads((PAYLOADS / "tracker.json").read_text())
+    body = easypost_event(tracker, timezone.now() - timedelta(minutes=1))
+    unsigned = client.post("/api/v1/tracking/webhooks/easypost/", body, content_type="application/json")
+    assert unsigned.status_code == 401 and not WebhookDelivery.objects.exists()
+    response = client.post(
+        "/api/v1/tracking/webhooks/easypost/",
+        body,
+        content_type="application/json",
+        HTTP_X_HMAC_SIGNATURE=easypost.webhook_signature(body, "ep-secret"),
+    )
+    assert response.status_code == 200 and response.json()["duplicate"] is False
+    assert TrackingEvent.objects.filter(shipment=shipped).count() == 6
+    shipped.refresh_from_db()
+    assert shipped.status == ShipmentStatus.DELIVERED
+    assert shipped.order.status == OrderStatus.DELIVERED
