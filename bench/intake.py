@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
+import sqlparse
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -153,6 +155,34 @@ def literal(value) -> str:
     return psql.Literal(value).as_string(None)
 
 
+def render_statement(sql: str, params: tuple, by_column: dict, by_value: dict, dynamic: dict) -> str:
+    """One captured statement as pgbench text, with the per-order values as pgbench variables."""
+    sql = sql.strip().removesuffix(";")
+    rendered = []
+    match = INSERT_RE.match(sql)
+    columns = [c.strip().strip('"') for c in match.group(2).split(",")] if match else []
+    for index, value in enumerate(params):
+        column = columns[index % len(columns)] if columns else None
+        if column in by_column and isinstance(value, list):
+            # bulk insert through UNNEST: one array per column
+            rendered.append(f"ARRAY[{', '.join([by_column[column]] * len(value))}]")
+        elif column in by_column and not (column == "key" and value != dynamic["idem_key"]):
+            rendered.append(by_column[column])
+        elif isinstance(value, str | int) and value in by_value:
+            rendered.append(by_value[value])
+        else:
+            rendered.append(literal(value))
+    text = sql.replace("%s", "{}").format(*rendered) if params else sql
+    text = " ".join(text.split())
+    if match and match.group(1) == "orders_address":
+        text += " \\gset addr_"
+    elif match and match.group(1) == "orders_order":
+        text += " \\gset ord_"
+    elif match and match.group(1) == "orders_customer":
+        text += " \\gset cust_"
+    return text
+
+
 def pgbench_script(statements: list[tuple[str, tuple]], dynamic: dict) -> str:
     """The captured transaction with per-order values turned into pgbench variables."""
     by_column = {
@@ -170,31 +200,18 @@ def pgbench_script(statements: list[tuple[str, tuple]], dynamic: dict) -> str:
         dynamic["lock_id"]: ":r",
     }
     lines = ["\\set r random(1, 1000000000000)", "BEGIN;"]
-    for sql, params in statements:
-        if sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")):
+    for round_trip, round_trip_params in statements:
+        if round_trip.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")):
             continue
-        rendered = []
-        match = INSERT_RE.match(sql)
-        columns = [c.strip().strip('"') for c in match.group(2).split(",")] if match else []
-        for index, value in enumerate(params):
-            column = columns[index % len(columns)] if columns else None
-            if column in by_column and isinstance(value, list):
-                # bulk insert through UNNEST: one array per column
-                rendered.append(f"ARRAY[{', '.join([by_column[column]] * len(value))}]")
-            elif column in by_column and not (column == "key" and value != dynamic["idem_key"]):
-                rendered.append(by_column[column])
-            elif isinstance(value, str | int) and value in by_value:
-                rendered.append(by_value[value])
-            else:
-                rendered.append(literal(value))
-        text = sql.replace("%s", "{}").format(*rendered) if params else sql
-        text = " ".join(text.split())
-        if match and match.group(1) == "orders_address":
-            text += " \\gset addr_"
-        elif match and match.group(1) == "orders_order":
-            text += " \\gset ord_"
-        elif match and match.group(1) == "orders_customer":
-            text += " \\gset cust_"
+        # One round trip may carry several statements (oms.sql.deferred_inserts): pgbench sends them
+        # together too when they are joined with "\;".
+        parts, rendered_parts, offset = sqlparse.split(round_trip), [], 0
+        for sql in parts:
+            count = sql.count("%s")
+            params = round_trip_params[offset : offset + count]
+            offset += count
+            rendered_parts.append(render_statement(sql, params, by_column, by_value, dynamic))
+        text = " \\; ".join(part.removesuffix(";") for part in rendered_parts)
         lines.append(text if "\\gset" in text else text + ";")
     lines.append("COMMIT;")
     return "\n".join(lines) + "\n"
@@ -353,8 +370,9 @@ def main() -> None:
     script = pgbench_script(statements, dynamic)
     if args.keep_script:
         print(script)
-    count = sum(1 for sql, _ in statements if not sql.startswith(("SAVEPOINT", "RELEASE")))
-    print(f"endpoint SQL per order: {count} statements (captured)")
+    trips = [sql for sql, _ in statements if not sql.startswith(("SAVEPOINT", "RELEASE"))]
+    count = sum(len(sqlparse.split(sql)) for sql in trips)
+    print(f"endpoint SQL per order: {count} statements in {len(trips)} round trips (captured)")
 
     server = subprocess.Popen(
         [

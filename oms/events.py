@@ -136,7 +136,7 @@ def event_emit(
     event = DomainEvent(
         name=name, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id), payload=payload
     )
-    insert_rows([event])
+    insert_rows([event], deferrable=True)
     if not _kick_pending():
         transaction.on_commit(_kick_relay, robust=True)
     return event

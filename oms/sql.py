@@ -9,6 +9,8 @@ adaptation) but builds the statement text once per model, column list and row co
 fields. ``select_rows`` does the same for reads by a fixed WHERE clause.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import TypeVar
 
@@ -39,11 +41,13 @@ def _insert_sql(
     return sql
 
 
-def insert_rows(objs: list[M], *, skip_conflicts: bool = False) -> list[M]:
+def insert_rows(objs: list[M], *, skip_conflicts: bool = False, deferrable: bool = False) -> list[M]:
     """INSERT the unsaved ``objs`` (all of one model) in one statement and set their primary keys.
 
     With ``skip_conflicts`` (one row only) a row that would break a unique constraint is not written
-    and the result is empty, instead of an error that aborts the transaction.
+    and the result is empty, instead of an error that aborts the transaction. With ``deferrable``,
+    inside ``deferred_inserts()`` the statement waits to be sent with the next one (the objects then
+    get no primary key: only for rows nobody reads back, such as history and outbox rows).
     """
     if not objs:
         return objs
@@ -57,6 +61,13 @@ def insert_rows(objs: list[M], *, skip_conflicts: bool = False) -> list[M]:
         for obj in objs
         for field in fields
     ]
+    pending = getattr(connection, "_oms_deferred", None)
+    if deferrable and pending is not None and not skip_conflicts:
+        pending.append((_insert_sql(model, connection.vendor, len(objs), False, False), params))
+        for obj in objs:
+            obj._state.adding = False
+            obj._state.db = connection.alias
+        return objs
     returning = connection.features.can_return_rows_from_bulk_insert
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(model, connection.vendor, len(objs), returning, skip_conflicts), params)
@@ -94,6 +105,12 @@ def _select_sql(model: type[models.Model], vendor: str, field_names: tuple[str, 
     return f"SELECT {columns} FROM {connection_ops.quote_name(model._meta.db_table)} WHERE {where}"
 
 
+def select_sql(model: type[models.Model], field_names: tuple[str, ...], where: str) -> str:
+    """The SELECT that ``select_rows`` sends, for callers that send it together with another statement."""
+    connection = connections[router.db_for_read(model)]
+    return _select_sql(model, connection.vendor, field_names, where)
+
+
 def select_rows(model: type[M], field_names: tuple[str, ...], where: str, params: list) -> list[M]:
     """Instances of ``model`` with only ``field_names`` loaded, for rows matching ``where``.
 
@@ -102,13 +119,19 @@ def select_rows(model: type[M], field_names: tuple[str, ...], where: str, params
     Values pass through the fields' database converters as the ORM's would (e.g. JSON).
     """
     connection = connections[router.db_for_read(model)]
-    fields = _selected_fields(model, field_names)
-    attnames = [field.attname for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(_select_sql(model, connection.vendor, field_names, where), params)
         rows = cursor.fetchall()
+    return objects_from_rows(model, field_names, rows)
+
+
+def objects_from_rows(model: type[M], field_names: tuple[str, ...], rows: list[tuple]) -> list[M]:
+    """Instances from rows of ``select_sql``'s columns."""
     if not rows:
         return []
+    connection = connections[router.db_for_read(model)]
+    fields = _selected_fields(model, field_names)
+    attnames = [field.attname for field in fields]
     converters = []
     for index, field in enumerate(fields):
         # The backend's converters (e.g. SQLite's decimals and booleans) and the field's, as the ORM does.
@@ -123,3 +146,70 @@ def select_rows(model: type[M], field_names: tuple[str, ...], where: str, params
                 row[index] = convert(row[index], column, connection)
         objs.append(model.from_db(connection.alias, attnames, row))
     return objs
+
+
+@contextmanager
+def deferred_inserts(using: str = "default") -> Iterator[None]:
+    """Send deferrable inserts together with the statement that follows them, or all at once when the
+    block ends, instead of one round trip each.
+
+    Profiling order intake showed each round trip costing the application about a fifth of a
+    millisecond of CPU; the history row, the domain event and the idempotency record at the end of an
+    order need none of their results. Any other statement first sends what waits, so statements
+    still reach the database in the order they were issued; an exception discards what waits (the
+    transaction rolls back anyway). Use inside a transaction that ends after the block.
+    """
+    connection = connections[using]
+    if getattr(connection, "_oms_deferred", None) is not None:
+        yield
+        return
+    connection._oms_deferred = []
+
+    def send_waiting_first(execute, sql, params, many, context):
+        waiting = connection._oms_deferred
+        if not waiting:
+            return execute(sql, params, many, context)
+        connection._oms_deferred = []
+        if many or not _can_chain(connection, sql, params):
+            _send(connection, waiting)
+            return execute(sql, params, many, context)
+        result = execute(*_chained(waiting, sql, params), many, context)
+        # The cursor stands on the first statement's result; the caller reads the last one's.
+        for _ in waiting:
+            context["cursor"].nextset()
+        return result
+
+    try:
+        with connection.execute_wrapper(send_waiting_first):
+            yield
+            waiting, connection._oms_deferred = connection._oms_deferred, []
+            _send(connection, waiting)
+    finally:
+        connection._oms_deferred = None
+
+
+def _can_chain(connection, sql: str, params) -> bool:
+    # PostgreSQL's simple protocol (Django's client-side binding) runs several statements sent as one
+    # text in order, each with its own snapshot. A statement sent without parameters may hold a literal
+    # "%", which would read as a placeholder once parameters join it.
+    if params is None and "%" in sql:
+        return False
+    return connection.vendor == "postgresql" and not isinstance(params, dict)
+
+
+def _chained(waiting: list[tuple[str, list]], sql: str, params) -> tuple[str, list]:
+    return "; ".join([*(w for w, _ in waiting), sql]), [p for _, ps in waiting for p in ps] + list(
+        params or []
+    )
+
+
+def _send(connection, waiting: list[tuple[str, list]]) -> None:
+    if not waiting:
+        return
+    if _can_chain(connection, "", []):
+        with connection.cursor() as cursor:
+            cursor.execute(*_chained(waiting[:-1], *waiting[-1]))
+        return
+    for sql, params in waiting:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)

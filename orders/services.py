@@ -84,7 +84,7 @@ def _history(order: Order, actor: Actor, kind: str, **fields: Any) -> OrderEvent
         actor_label=actor.label[:120],
         **fields,
     )
-    return insert_rows([event])[0]
+    return insert_rows([event], deferrable=True)[0]
 
 
 # ------------------------------------------------------------------------------- channels and API keys

@@ -62,3 +62,56 @@ def test_select_rows_instances_can_be_saved():
 def test_select_rows_refuses_unknown_fields():
     with pytest.raises(ValueError, match="no column"):
         select_rows(Customer, ("id", "nickname"), "id = %s", [1])
+
+
+def test_deferred_inserts_reach_the_database_before_anything_that_reads_them():
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from oms.models import DomainEvent
+    from oms.sql import deferred_inserts
+
+    def sent():
+        return [q for q in captured.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+
+    with CaptureQueriesContext(connection) as captured, transaction.atomic(), deferred_inserts():
+        insert_rows(
+            [DomainEvent(name="a.b", aggregate_type="x", aggregate_id="1", payload={})], deferrable=True
+        )
+        insert_rows(
+            [DomainEvent(name="a.c", aggregate_type="x", aggregate_id="1", payload={})], deferrable=True
+        )
+        assert sent() == []  # nothing sent yet
+        # the read goes out with the two inserts in front of it, and reads its own result
+        assert DomainEvent.objects.filter(aggregate_type="x").count() == 2
+        assert len(sent()) == 1
+        insert_rows(
+            [DomainEvent(name="a.d", aggregate_type="x", aggregate_id="2", payload={"k": 1})], deferrable=True
+        )
+    # the block's end sent the last one
+    assert list(
+        DomainEvent.objects.filter(aggregate_type="x").order_by("id").values_list("name", flat=True)
+    ) == [
+        "a.b",
+        "a.c",
+        "a.d",
+    ]
+
+
+def test_deferred_inserts_are_dropped_with_an_error():
+    from django.db import transaction
+
+    from oms.models import DomainEvent
+    from oms.sql import deferred_inserts
+
+    with pytest.raises(RuntimeError), transaction.atomic(), deferred_inserts():
+        insert_rows(
+            [DomainEvent(name="lost", aggregate_type="x", aggregate_id="1", payload={})], deferrable=True
+        )
+        raise RuntimeError("the request failed")
+    assert not DomainEvent.objects.filter(name="lost").exists()
+    # and outside the block a deferrable insert is an ordinary one
+    event = insert_rows(
+        [DomainEvent(name="now", aggregate_type="x", aggregate_id="1", payload={})], deferrable=True
+    )[0]
+    assert event.pk is not None

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from oms.idempotency import idempotency_claim, idempotency_store, idempotent_request
 from oms.models import IdempotencyRecord
+from oms.sql import deferred_inserts
 
 Work = Callable[[], tuple[int, object, dict[str, str]]]
 
@@ -29,7 +30,8 @@ def idempotent_post(request: Request, work: Work) -> Response:
         body=request.body,
     )
     try:
-        with transaction.atomic():
+        # History rows, domain events and the idempotency record go out together at the end.
+        with transaction.atomic(), deferred_inserts():
             if idem and (record := idempotency_claim(idem)):
                 return _replay(record)
             status, body, headers = work()
