@@ -30,6 +30,8 @@ DEBUG = env_bool("DEBUG", False)
 # its own (see settings_production).
 SECRET_KEY = os.environ.get("SECRET_KEY", "embedded-only-insecure-key-change-me-for-any-real-deployment")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+# Where customers reach the public pages (tracking links in the API and in messages).
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
 
 INSTALLED_APPS = [

@@ -403,3 +403,29 @@ def test_an_easypost_webhook_through_http_updates_the_shipment(shipped, client, 
     shipped.refresh_from_db()
     assert shipped.status == ShipmentStatus.DELIVERED
     assert shipped.order.status == OrderStatus.DELIVERED
+
+
+def test_the_channel_sees_shipments_tracking_numbers_and_the_tracking_link(shipped, api, settings):
+    settings.PUBLIC_BASE_URL = "https://shop.example.gr"
+    ingest(shipped, event("SBX-PU", 0), event("SBX-IT", 6))
+    detail = api.get(f"/api/v1/orders/{shipped.order_id}/").json()
+    token = TrackingLink.objects.get(order=shipped.order).token
+    assert detail["tracking_url"] == f"https://shop.example.gr/track/{token}/"
+    (entry,) = detail["shipments"]
+    assert entry["reference"] == shipped.reference
+    assert (entry["status"], entry["milestone"], entry["carrier"]) == (
+        "shipped",
+        "in_transit",
+        "Sandbox Post",
+    )
+    assert entry["tracking_numbers"] == [shipped.tracking_number]
+    assert entry["lines"] == {"1": 2, "2": 1, "3": 3}
+    assert entry["estimated_delivery"] is not None and entry["delivered_at"] is None
+
+
+def test_an_order_not_shipped_yet_has_no_shipments_in_its_detail(api, products):
+    from tests.factories import order_payload
+
+    order_id = api.post("/api/v1/orders/", order_payload("NS-1"), format="json").json()["id"]
+    detail = api.get(f"/api/v1/orders/{order_id}/").json()
+    assert (detail["shipments"], detail["tracking_url"]) == ([], None)

@@ -13,6 +13,12 @@ class TrackingConfig(AppConfig):
 
         if tracking_panel not in ORDER_PANELS:
             ORDER_PANELS.append(tracking_panel)
+        # The channel's order detail shows shipments, tracking numbers and the tracking link.
+        from orders.api.serializers import ORDER_DELIVERY_PROVIDERS
+        from tracking.selectors import order_delivery
+
+        if order_delivery not in ORDER_DELIVERY_PROVIDERS:
+            ORDER_DELIVERY_PROVIDERS.append(order_delivery)
         item = NavItem("Tracking", "tracking:dashboard", "tracking")
         if item not in NAVIGATION:
             NAVIGATION.append(item)

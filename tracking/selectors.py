@@ -183,3 +183,49 @@ def tracking_exceptions():
         .select_related("shipment__order", "shipment__service__carrier", "shipment__warehouse")
         .order_by("milestone_at")
     )
+
+
+def order_delivery(order) -> dict:
+    """An order's shipments and tracking link as its API detail shows them to the channel."""
+    from django.conf import settings
+
+    from shipments.models import PackageLine, Shipment, ShipmentStatus
+
+    shipments = list(
+        Shipment.objects.filter(order=order)
+        .exclude(status__in=[ShipmentStatus.DRAFT, ShipmentStatus.LABEL_PENDING])
+        .select_related("service__carrier", "tracking")
+        .prefetch_related("packages")
+        .order_by("pk")
+    )
+    lines: dict[int, dict[str, int]] = {}
+    for line in PackageLine.objects.filter(package__shipment__in=shipments).select_related(
+        "order_line", "package"
+    ):
+        units = lines.setdefault(line.package.shipment_id, {})
+        key = str(line.order_line.line_number)
+        units[key] = units.get(key, 0) + line.quantity
+    link = TrackingLink.objects.filter(order=order).first()
+    result = []
+    for shipment in shipments:
+        state = getattr(shipment, "tracking", None)
+        result.append(
+            {
+                "reference": shipment.reference,
+                "status": shipment.status,
+                "milestone": state.milestone if state else None,
+                "carrier": shipment.service.carrier.name,
+                "service": shipment.service.name,
+                "tracking_numbers": [p.tracking_number for p in shipment.packages.all() if p.tracking_number],
+                "lines": lines.get(shipment.pk, {}),
+                "shipped_at": shipment.shipped_at,
+                "estimated_delivery": (state.predicted_date or state.carrier_estimate)
+                if state
+                else shipment.estimated_delivery,
+                "delivered_at": state.delivered_at if state else None,
+            }
+        )
+    return {
+        "shipments": result,
+        "tracking_url": f"{settings.PUBLIC_BASE_URL}/track/{link.token}/" if link else None,
+    }

@@ -323,9 +323,50 @@ class OrderEventOut(serializers.Serializer):
     note = serializers.CharField()
 
 
+# What later parts of the OMS add to an order's detail (its shipments and tracking link): functions
+# order -> {"shipments": [...], "tracking_url": ...}; the tracking app registers one (it depends on
+# this app, so this app cannot import it).
+ORDER_DELIVERY_PROVIDERS: list = []
+
+
+@extend_schema_serializer(component_name="OrderShipment")
+class OrderShipmentOut(serializers.Serializer):
+    reference = serializers.CharField(help_text="Our shipment reference, e.g. SH-0000012.")
+    status = serializers.CharField(help_text="label_purchased, shipped, delivered or cancelled.")
+    milestone = serializers.CharField(
+        allow_null=True, help_text="The carrier's latest milestone, e.g. out_for_delivery."
+    )
+    carrier = serializers.CharField()
+    service = serializers.CharField()
+    tracking_numbers = serializers.ListField(child=serializers.CharField(), help_text="One per parcel.")
+    lines = serializers.DictField(child=serializers.IntegerField(), help_text="Line number -> units.")
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    estimated_delivery = serializers.DateField(allow_null=True, help_text="Our latest estimate.")
+    delivered_at = serializers.DateTimeField(allow_null=True)
+
+
 @extend_schema_serializer(component_name="OrderDetail")
 class OrderDetailOut(OrderOut):
     history = OrderEventOut(source="events", many=True)
+    shipments = serializers.SerializerMethodField()
+    tracking_url = serializers.SerializerMethodField(help_text="The customer's tracking page, once shipped.")
+
+    def _delivery(self, order) -> dict:
+        cache = self.__dict__.setdefault("_delivery_cache", {})
+        if order.pk not in cache:
+            part = {"shipments": [], "tracking_url": None}
+            for provider in ORDER_DELIVERY_PROVIDERS:
+                part.update(provider(order))
+            cache[order.pk] = part
+        return cache[order.pk]
+
+    @extend_schema_field(OrderShipmentOut(many=True))
+    def get_shipments(self, order) -> list[dict]:
+        return OrderShipmentOut(self._delivery(order)["shipments"], many=True).data
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_tracking_url(self, order) -> str | None:
+        return self._delivery(order)["tracking_url"]
 
 
 @extend_schema_serializer(component_name="ProductsBulkResult")
