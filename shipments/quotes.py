@@ -10,7 +10,7 @@ from inventory.models import Warehouse
 from orders.models import Order
 from shipments.carriers import adapter_for
 from shipments.carriers.base import CarrierError, CarrierUnavailable, ParcelRequest
-from shipments.services import _party_of_order, _party_of_warehouse, default_service_for
+from shipments.services.shipping import _party_of_order, _party_of_warehouse, default_service_for
 
 log = logging.getLogger(__name__)
 
