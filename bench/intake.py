@@ -42,7 +42,7 @@ PORT = 8765
 SKUS = [f"BENCH-{n:03d}" for n in range(100)]
 
 
-def recreate_database() -> None:
+def recreate_database(name: str = BENCH_DB) -> None:
     import psycopg
 
     parsed = urlparse(BASE_URL)
@@ -54,8 +54,8 @@ def recreate_database() -> None:
         dbname="postgres",
         autocommit=True,
     ) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
 
 
 def bench_env() -> dict[str, str]:
@@ -275,10 +275,10 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def run_wrk(raw_key: str, seconds: int, connections: int, run: str) -> dict:
-    template = json.dumps(order_body("RUNID"))
+def wrk(script_text: str, seconds: int, connections: int) -> dict:
+    """Run wrk with a Lua script whose ``done`` prints a RESULT line; adds ``per_s`` (2xx per second)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % {"template": template, "key": raw_key, "run": run})
+        script.write(script_text)
     out = subprocess.run(
         [
             "wrk",
@@ -299,7 +299,14 @@ def run_wrk(raw_key: str, seconds: int, connections: int, run: str) -> dict:
         check=True,
     ).stdout
     result = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
-    result["orders_per_s"] = (result["requests"] - result["non2xx"]) / result["seconds"]
+    result["per_s"] = (result["requests"] - result["non2xx"]) / result["seconds"]
+    return result
+
+
+def run_wrk(raw_key: str, seconds: int, connections: int, run: str) -> dict:
+    template = json.dumps(order_body("RUNID"))
+    result = wrk(WRK_SCRIPT % {"template": template, "key": raw_key, "run": run}, seconds, connections)
+    result["orders_per_s"] = result["per_s"]
     return result
 
 

@@ -19,13 +19,11 @@ Needs PostgreSQL and Redis (as for bin/test) and ``wrk``. Not part of the test s
 """
 
 import argparse
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,21 +44,6 @@ PORT = intake.PORT
 
 def env() -> dict[str, str]:
     return {**intake.bench_env(), "DATABASE_URL": BENCH_URL, "SANDBOX_WEBHOOK_SECRET": SECRET}
-
-
-def recreate_database() -> None:
-    import psycopg
-
-    parsed = urlparse(BASE_URL)
-    with psycopg.connect(
-        host=parsed.hostname,
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
 
 
 def setup(count: int) -> tuple[str, list[tuple[int, str]]]:
@@ -207,30 +190,7 @@ def run_webhooks(calls: list[tuple[bytes, str]], seconds: int, connections: int)
     script_text = WRK_WEBHOOKS % {
         "calls": ",\n".join(f"{{{lua_string(b)}, {lua_string(s)}}}" for b, s in calls)
     }
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(script_text)
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            "2",
-            "-c",
-            str(connections),
-            "-d",
-            f"{seconds}s",
-            "--timeout",
-            "10s",
-            "-s",
-            script.name,
-            f"http://127.0.0.1:{PORT}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    result = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
-    result["per_s"] = (result["requests"] - result["non2xx"]) / result["seconds"]
-    return result
+    return intake.wrk(script_text, seconds, connections)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -251,7 +211,7 @@ def main() -> None:
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
-    recreate_database()
+    intake.recreate_database(BENCH_DB)
     started = time.perf_counter()
     raw_key, shipped = setup(args.shipments + args.samples)
     print(f"set-up: {len(shipped)} shipped orders in {time.perf_counter() - started:.0f}s")

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 from django.db import transaction
@@ -119,10 +119,6 @@ def _promised_date(shipment: Shipment) -> date | None:
     if order.requested_delivery_end:
         return timezone.localdate(order.requested_delivery_end)
     return shipment.estimated_delivery
-
-
-def link_for(order_id: int) -> TrackingLink:
-    return TrackingLink.objects.get_or_create(order_id=order_id)[0]
 
 
 # ------------------------------------------------------------------------------------------ ingesting
@@ -499,12 +495,3 @@ def _score_predictions(shipment: Shipment, delivered: date) -> None:
         prediction.error_days = (delivered - prediction.predicted_date).days
         prediction.inside_window = prediction.earliest <= delivered <= prediction.latest
     EtaPrediction.objects.bulk_update(predictions, ["actual_date", "error_days", "inside_window"])
-
-
-def shipments_following(order_ids: Iterable[int]) -> dict[int, list[TrackingState]]:
-    states: dict[int, list[TrackingState]] = {}
-    for state in TrackingState.objects.filter(shipment__order_id__in=list(order_ids)).select_related(
-        "shipment"
-    ):
-        states.setdefault(state.shipment.order_id, []).append(state)
-    return states
