@@ -364,6 +364,24 @@ def _trace_json(plan: engine.Plan) -> list[dict]:
     ]
 
 
+def _left_out(warehouse_ids: frozenset[int]) -> list[dict]:
+    """Warehouses not asked this time, in the trace so that ops see why."""
+    return [
+        {
+            "warehouse": code,
+            "accepted": False,
+            "reason": "left out this time: it could not ship these units",
+            "distance_km": None,
+            "transit_days": None,
+            "cost": None,
+            "chosen": False,
+        }
+        for code in Warehouse.objects.filter(pk__in=warehouse_ids)
+        .order_by("code")
+        .values_list("code", flat=True)
+    ]
+
+
 @transaction.atomic
 def route_order(
     *, order_id: int, now: datetime | None = None, exclude_warehouse_ids: frozenset[int] = frozenset()
@@ -461,7 +479,7 @@ def route_order(
         attempts=attempts,
         plan=inventory_selectors.active_allocations(order.pk),
         backordered=backordered,
-        trace=_trace_json(plan) if plan else [],
+        trace=(_trace_json(plan) if plan else []) + _left_out(exclude_warehouse_ids),
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
     )
 

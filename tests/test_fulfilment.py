@@ -122,6 +122,19 @@ def test_short_pick_fixes_the_shelf_and_reroutes_the_shortfall_to_the_next_wareh
     order.refresh_from_db()
     assert order.status == OrderStatus.IN_FULFILLMENT
     assert RoutingDecision.objects.filter(order=order).count() == 2
+    reroute = RoutingDecision.objects.filter(order=order).latest("pk")
+    left_out = [c for c in reroute.trace if c["warehouse"] == "ATH"]
+    assert left_out == [
+        {
+            "warehouse": "ATH",
+            "accepted": False,
+            "reason": "left out this time: it could not ship these units",
+            "distance_km": None,
+            "transit_days": None,
+            "cost": None,
+            "chosen": False,
+        }
+    ]
     assert DomainEvent.objects.filter(name="pick_list.short", aggregate_id=str(order.pk)).exists()
     # Thessaloniki's wave now has the two caps
     next_wave = fulfilment.wave_release(warehouse_id=network["SKG"].pk, actor=OPS)
