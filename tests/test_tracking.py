@@ -429,3 +429,34 @@ def test_an_order_not_shipped_yet_has_no_shipments_in_its_detail(api, products):
     order_id = api.post("/api/v1/orders/", order_payload("NS-1"), format="json").json()["id"]
     detail = api.get(f"/api/v1/orders/{order_id}/").json()
     assert (detail["shipments"], detail["tracking_url"]) == ([], None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_webhook_twice_at_once_is_stored_once(shipped):
+    import threading
+
+    from django.db import connections
+
+    body = sandbox.webhook_body(shipped.tracking_number, [event("SBX-PU", 0)], event_id="sbx-race")
+    headers = {
+        "X-Sandbox-Signature": sandbox.webhook_signature(body, SECRET, int(timezone.now().timestamp()))
+    }
+    outcomes: list[object] = []
+    barrier = threading.Barrier(4)
+
+    def call() -> None:
+        try:
+            barrier.wait()
+            outcomes.append(tracking.webhook_receive(carrier_code="sandbox", headers=headers, body=body)[1])
+        except BaseException as exc:  # anything but an answer fails the test
+            outcomes.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == [False, False, False, True]
+    assert WebhookDelivery.objects.filter(external_id="sbx-race").count() == 1

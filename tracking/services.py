@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from oms.errors import NotAuthenticated, NotFound
@@ -264,7 +264,14 @@ def webhook_receive(
         existing = WebhookDelivery.objects.filter(carrier=carrier, external_id=external_id).first()
         if existing is not None:
             return existing, False
-    delivery = WebhookDelivery.objects.create(carrier=carrier, external_id=external_id, body=body.decode())
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                carrier=carrier, external_id=external_id, body=body.decode()
+            )
+    except IntegrityError:
+        # The provider's retry raced its first call, which was stored a moment ago.
+        return WebhookDelivery.objects.get(carrier=carrier, external_id=external_id), False
     return delivery, True
 
 
