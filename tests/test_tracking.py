@@ -460,3 +460,14 @@ def test_the_same_webhook_twice_at_once_is_stored_once(shipped):
         thread.join(timeout=30)
     assert sorted(outcomes) == [False, False, False, True]
     assert WebhookDelivery.objects.filter(external_id="sbx-race").count() == 1
+
+
+def test_a_poll_run_does_not_start_while_another_runs(shipped):
+    from django.core.cache import cache
+
+    TrackingState.objects.filter(shipment=shipped).update(next_poll_at=shipped.shipped_at)
+    later = shipped.shipped_at + timedelta(hours=7)
+    cache.add(tracking.POLL_LOCK, "1", 60)  # another worker is polling
+    assert tracking.tracking_poll_due(now=later)["polled"] == 0
+    cache.delete(tracking.POLL_LOCK)
+    assert tracking.tracking_poll_due(now=later)["polled"] == 1

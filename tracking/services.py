@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -71,6 +72,8 @@ POLL_EVERY = {
     Milestone.EXCEPTION: timedelta(hours=1),
 }
 SILENT_AFTER = timedelta(hours=24)
+POLL_LOCK = "tracking:poll-running"
+POLL_LOCK_SECONDS = 600
 BREAKER_FAILURES = 3
 BREAKER_COOL_DOWN = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
@@ -341,6 +344,17 @@ def tracking_poll_due(*, now: datetime | None = None, limit: int = 500) -> dict[
     its events, and the next successful call brings them all."""
     now = now or timezone.now()
     counts = {"polled": 0, "new_events": 0, "failed": 0, "skipped": 0}
+    # One run at a time: a run that outlasts the beat's minute must not ask carriers twice.
+    if not cache.add(POLL_LOCK, "1", timeout=POLL_LOCK_SECONDS):
+        return counts
+    try:
+        _poll(now, limit, counts)
+    finally:
+        cache.delete(POLL_LOCK)
+    return counts
+
+
+def _poll(now: datetime, limit: int, counts: dict[str, int]) -> None:
     due = (
         TrackingState.objects.filter(is_active=True, next_poll_at__lte=now)
         .select_related("shipment__service__carrier")
@@ -384,7 +398,6 @@ def tracking_poll_due(*, now: datetime | None = None, limit: int = 500) -> dict[
             TrackingState.objects.filter(pk=state.pk).update(
                 poll_failures=0, next_poll_at=now + max(cadence, timedelta(seconds=30))
             )
-    return counts
 
 
 # ------------------------------------------------------------------------------------- delays and ETAs
