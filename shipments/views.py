@@ -175,6 +175,18 @@ def pack(request: HttpRequest, warehouse_id: int, order_id: int) -> HttpResponse
     return render(request, "shipments/pack.html", {"order": order, "warehouse": warehouse, "lines": lines})
 
 
+@require_POST
+@ops_required
+def pick_list_cancel(request: HttpRequest, pick_list_id: int) -> HttpResponse:
+    try:
+        pick_list = services.pick_list_cancel(pick_list_id=pick_list_id, actor=Actor.for_user(request.user))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("shipments:pick_list", pick_list_id)
+    messages.success(request, f"{pick_list.number} withdrawn; its units go on the next wave.")
+    return redirect("shipments:work_queue")
+
+
 @ops_required
 def pick_list_pdf(request: HttpRequest, pick_list_id: int) -> HttpResponse:
     pick_list = PickList.objects.select_related("warehouse").filter(pk=pick_list_id).first()

@@ -155,3 +155,16 @@ def test_order_page_shows_picks_and_shipments(ops_client, busy_day, django_asser
     untouched = ops_client.get(f"/dashboard/orders/{busy_day[5].pk}/").content.decode()
     assert "Promised from: <strong>ATH</strong> 6 unit(s)" in untouched
     assert "Route elsewhere" in untouched and "PL-" not in untouched
+
+
+def test_an_open_pick_list_can_be_withdrawn_and_its_units_go_on_the_next_wave(ops_client, busy_day, network):  # noqa: F811
+    pick_list = PickList.objects.filter(status="open").get()
+    listed = set(pick_list.lines.values_list("allocation_id", flat=True))
+    response = ops_client.post(f"/dashboard/fulfilment/pick-lists/{pick_list.pk}/cancel/", follow=True)
+    assert "withdrawn" in response.content.decode()
+    pick_list.refresh_from_db()
+    assert pick_list.status == "cancelled"
+    again = ops_client.post(f"/dashboard/fulfilment/pick-lists/{pick_list.pk}/cancel/", follow=True)
+    assert "cannot become cancelled" in again.content.decode()
+    next_wave = fulfilment.wave_release(warehouse_id=network["ATH"].pk, actor=OPS)
+    assert listed <= set(next_wave.lines.values_list("allocation_id", flat=True))
