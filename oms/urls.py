@@ -19,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(("orders.api.urls", "api"))),
     path("api/v1/", include(("inventory.api.urls", "inventory-api"))),
+    path("api/v1/", include(("shipments.api.urls", "shipments-api"))),
     path("api/v1/", include(("tracking.api.urls", "tracking-api"))),
     path(
         "api/schema/",

@@ -1,0 +1,45 @@
+"""Pick lists for warehouse systems: shapes only."""
+
+from drf_spectacular.utils import extend_schema_serializer
+from rest_framework import serializers
+
+
+@extend_schema_serializer(component_name="PickListLine")
+class PickLineOut(serializers.Serializer):
+    id = serializers.IntegerField(help_text="Send it back with the count found.")
+    sku = serializers.CharField()
+    bin = serializers.CharField(source="bin_code", help_text="Empty when the product has no bin.")
+    lot = serializers.CharField(source="lot_code")
+    lot_expiry = serializers.DateField(allow_null=True)
+    order = serializers.CharField(source="order_line.order.number")
+    quantity = serializers.IntegerField()
+    picked = serializers.IntegerField(source="qty_picked", allow_null=True)
+    status = serializers.CharField(help_text="open, picked, or cancelled (withdrawn since the release).")
+
+
+@extend_schema_serializer(component_name="PickList")
+class PickListOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    warehouse = serializers.CharField(source="warehouse.code")
+    status = serializers.CharField()
+    released_at = serializers.DateTimeField()
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+    lines = PickLineOut(many=True, help_text="In walking order: bin, then SKU.")
+
+
+@extend_schema_serializer(component_name="PickCount")
+class PickCountIn(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The pick list line.")
+    picked = serializers.IntegerField(min_value=0, help_text="Units found; fewer than asked is a short pick.")
+
+
+@extend_schema_serializer(component_name="PickConfirm")
+class PickConfirmIn(serializers.Serializer):
+    lines = PickCountIn(many=True, allow_empty=False)
+
+    def validate_lines(self, lines):
+        ids = [line["id"] for line in lines]
+        if len(ids) != len(set(ids)):
+            raise serializers.ValidationError("Each line id may appear once.")
+        return lines
