@@ -75,3 +75,75 @@ def test_confirmation_errors_name_the_lines(wms, released, api):
     )
     assert api.get("/api/v1/fulfilment/pick-lists/?warehouse=ATH").status_code == 403  # a channel's key
     assert PickList.objects.get(pk=released.pk).status == "open"
+
+
+def test_a_warehouse_system_packs_buys_the_label_prints_it_and_hands_over(wms, released):
+    from tests.test_fulfilment import decode_barcodes
+
+    picked = {"lines": [{"id": line.pk, "picked": line.quantity} for line in released.lines.all()]}
+    assert (
+        wms.post(f"/api/v1/fulfilment/pick-lists/{released.pk}/confirm/", picked, format="json").status_code
+        == 200
+    )
+    order = released.lines.first().order_line.order
+    body = {
+        "order": order.number,
+        "warehouse": "ath",
+        "contents": [
+            {"line_number": 1, "quantity": 2},
+            {"line_number": 2, "quantity": 1},
+            {"line_number": 3, "quantity": 3},
+        ],
+        "weight_grams": 1400,
+        "length_mm": 300,
+        "width_mm": 200,
+        "height_mm": 120,
+    }
+    packed = wms.post("/api/v1/fulfilment/packages/", body, format="json", HTTP_IDEMPOTENCY_KEY="box-1")
+    assert packed.status_code == 201, packed.json()
+    assert packed.json()["shipment_status"] == "draft" and packed.json()["label_pdf"] is None
+    replay = wms.post("/api/v1/fulfilment/packages/", body, format="json", HTTP_IDEMPOTENCY_KEY="box-1")
+    assert replay.json() == packed.json()  # one package, whatever the retries
+    too_many = wms.post("/api/v1/fulfilment/packages/", body, format="json")
+    assert too_many.status_code == 400  # everything picked is packed already
+    shipment_id = packed.json()["shipment_id"]
+    labelled = wms.post(f"/api/v1/fulfilment/shipments/{shipment_id}/labels/")
+    assert labelled.status_code == 200
+    (parcel,) = labelled.json()
+    assert parcel["shipment_status"] == "label_purchased" and parcel["tracking_number"].startswith("SBX")
+    assert (
+        wms.post(f"/api/v1/fulfilment/shipments/{shipment_id}/labels/").json() == labelled.json()
+    )  # retry-safe
+    pdf = wms.get(parcel["label_pdf"])
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert decode_barcodes(pdf.content) == [parcel["tracking_number"]]
+    assert wms.get(parcel["label_zpl"]).content.startswith(b"^XA")
+    handed = wms.post(f"/api/v1/fulfilment/shipments/{shipment_id}/hand-over/")
+    assert handed.status_code == 200 and handed.json()[0]["shipment_status"] == "shipped"
+    assert wms.post(f"/api/v1/fulfilment/shipments/{shipment_id}/hand-over/").status_code == 409
+    order.refresh_from_db()
+    assert order.status == "shipped"
+
+
+def test_packing_errors_are_clear(wms, released):
+    body = {
+        "order": "SO-9999999",
+        "warehouse": "ATH",
+        "contents": [{"line_number": 1, "quantity": 1}],
+        "weight_grams": 100,
+        "length_mm": 1,
+        "width_mm": 1,
+        "height_mm": 1,
+    }
+    assert wms.post("/api/v1/fulfilment/packages/", body, format="json").status_code == 404
+    order = released.lines.first().order_line.order
+    body["order"] = str(order.pk)
+    body["contents"] = [{"line_number": 9, "quantity": 1}]
+    wrong_line = wms.post("/api/v1/fulfilment/packages/", body, format="json")
+    assert wrong_line.status_code == 400 and wrong_line.json()["error"]["details"] == {
+        "contents": ["No line 9."]
+    }
+    body["contents"] = [{"line_number": 1, "quantity": 1}]
+    not_picked = wms.post("/api/v1/fulfilment/packages/", body, format="json")
+    assert not_picked.status_code == 400  # the list is not confirmed yet: nothing picked to pack
+    assert wms.get("/api/v1/fulfilment/packages/999/label.pdf").status_code == 404

@@ -45,6 +45,7 @@ ERROR_TEXTS = {
     404: "Not found (or not yours).",
     409: "Conflicts with the current state.",
     422: "Idempotency-Key reused with a different body.",
+    503: "A carrier or another outside service did not answer; retrying is safe.",
 }
 
 

@@ -43,3 +43,34 @@ class PickConfirmIn(serializers.Serializer):
         if len(ids) != len(set(ids)):
             raise serializers.ValidationError("Each line id may appear once.")
         return lines
+
+
+@extend_schema_serializer(component_name="PackageContent")
+class PackageContentIn(serializers.Serializer):
+    line_number = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1)
+
+
+@extend_schema_serializer(component_name="PackageCreate")
+class PackageIn(serializers.Serializer):
+    order = serializers.CharField(help_text="Our order number (SO-...) or id.")
+    warehouse = serializers.CharField(help_text="Warehouse code.")
+    contents = PackageContentIn(many=True, allow_empty=False)
+    weight_grams = serializers.IntegerField(min_value=1)
+    length_mm = serializers.IntegerField(min_value=1)
+    width_mm = serializers.IntegerField(min_value=1)
+    height_mm = serializers.IntegerField(min_value=1)
+    ship = serializers.BooleanField(
+        default=True, help_text="Also create the shipment and buy its label with the order's service."
+    )
+
+
+@extend_schema_serializer(component_name="PackedShipment")
+class PackedOut(serializers.Serializer):
+    package_id = serializers.IntegerField()
+    shipment_id = serializers.IntegerField(allow_null=True)
+    shipment = serializers.CharField(allow_null=True, help_text="Our shipment reference, when shipped.")
+    shipment_status = serializers.CharField(allow_null=True)
+    tracking_number = serializers.CharField(allow_blank=True)
+    label_pdf = serializers.CharField(allow_null=True, help_text="Path of the 4x6 PDF label.")
+    label_zpl = serializers.CharField(allow_null=True, help_text="Path of the ZPL label, when there is one.")

@@ -1,20 +1,22 @@
 """Pick lists for warehouse systems (integration keys with the ``inventory`` scope): read what to
 pick, confirm what was found. Each view calls one service."""
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from inventory.models import Warehouse
 from oms.api.idempotent import idempotent_post
 from oms.api.schema import IDEMPOTENCY_HEADER, errors, validated
 from oms.errors import NotFound, ValidationFailed
 from orders.api.auth import scope_required
-from orders.models import ApiScope
+from orders.models import ApiScope, Order, order_pk_from_number
 from orders.services import Actor
 from shipments import services
-from shipments.api.serializers import PickConfirmIn, PickListOut
-from shipments.models import PickList, PickListStatus
+from shipments.api.serializers import PackageIn, PackedOut, PickConfirmIn, PickListOut
+from shipments.models import Package, PickList, PickListStatus, Shipment
 
 WarehouseScope = scope_required(ApiScope.INVENTORY)
 
@@ -76,3 +78,128 @@ class PickListConfirmView(APIView):
             return 200, PickListOut(_pick_lists().get(pk=pick_list_id)).data, {}
 
         return idempotent_post(request, confirm)
+
+
+class PackagesView(APIView):
+    permission_classes = [WarehouseScope]
+
+    @extend_schema(
+        operation_id="package_create",
+        summary="Pack picked units of an order",
+        description=(
+            "Puts picked units into one measured package. With `ship` (the default) a draft shipment is "
+            "created with the service mapped to the order's service level: buy its label next."
+        ),
+        parameters=[IDEMPOTENCY_HEADER],
+        request=PackageIn,
+        responses={201: PackedOut, **errors(400, 401, 403, 404, 409, 422)},
+    )
+    def post(self, request: Request) -> Response:
+        def pack() -> tuple[int, dict, dict[str, str]]:
+            data = validated(PackageIn, request).validated_data
+            order = Order.objects.filter(pk=order_pk_from_number(data["order"])).first()
+            warehouse = Warehouse.objects.filter(code=data["warehouse"].strip().upper()).first()
+            if order is None or warehouse is None:
+                raise NotFound("No such order or warehouse.")
+            numbers = dict(order.lines.values_list("line_number", "pk"))
+            unknown = [c["line_number"] for c in data["contents"] if c["line_number"] not in numbers]
+            if unknown:
+                raise ValidationFailed(
+                    "Some lines are not on this order.",
+                    details={"contents": [f"No line {n}." for n in unknown]},
+                )
+            actor = Actor.for_api_key(request.auth)
+            package = services.package_create(
+                order_id=order.pk,
+                warehouse_id=warehouse.pk,
+                contents={numbers[c["line_number"]]: c["quantity"] for c in data["contents"]},
+                weight_grams=data["weight_grams"],
+                length_mm=data["length_mm"],
+                width_mm=data["width_mm"],
+                height_mm=data["height_mm"],
+                actor=actor,
+            )
+            if data["ship"]:
+                services.shipment_create(package_ids=[package.pk], actor=actor)
+            return 201, packed(package.pk), {}
+
+        return idempotent_post(request, pack)
+
+
+class ShipmentLabelsView(APIView):
+    permission_classes = [WarehouseScope]
+
+    @extend_schema(
+        operation_id="shipment_buy_labels",
+        summary="Buy the shipment's labels",
+        description=(
+            "Safe to call again: after a timeout (503) the carrier is asked before anything is bought, and "
+            "a shipment with labels answers with them. A carrier's refusal is 422 with its reasons."
+        ),
+        request=None,
+        responses={
+            200: PackedOut(many=True),
+            **errors(
+                401,
+                403,
+                404,
+                409,
+                422,
+                503,
+                _422="The carrier refused; its reasons are in `details.carrier`.",
+            ),
+        },
+    )
+    def post(self, request: Request, shipment_id: int) -> Response:
+        if not Shipment.objects.filter(pk=shipment_id).exists():
+            raise NotFound(f"Shipment {shipment_id} does not exist.")
+        services.shipment_buy_labels(shipment_id=shipment_id, actor=Actor.for_api_key(request.auth))
+        packages = Package.objects.filter(shipment_id=shipment_id).order_by("pk")
+        return Response([packed(p.pk) for p in packages])
+
+
+class ShipmentHandOverView(APIView):
+    permission_classes = [WarehouseScope]
+
+    @extend_schema(
+        operation_id="shipment_hand_over",
+        summary="The carrier took the shipment",
+        request=None,
+        responses={200: PackedOut(many=True), **errors(401, 403, 404, 409)},
+    )
+    def post(self, request: Request, shipment_id: int) -> Response:
+        if not Shipment.objects.filter(pk=shipment_id).exists():
+            raise NotFound(f"Shipment {shipment_id} does not exist.")
+        services.shipment_hand_over(shipment_id=shipment_id, actor=Actor.for_api_key(request.auth))
+        packages = Package.objects.filter(shipment_id=shipment_id).order_by("pk")
+        return Response([packed(p.pk) for p in packages])
+
+
+class PackageLabelView(APIView):
+    permission_classes = [WarehouseScope]
+
+    @extend_schema(
+        operation_id="package_label",
+        summary="A package's label file (pdf or zpl)",
+        responses={(200, "application/pdf"): bytes, **errors(401, 403, 404)},
+    )
+    def get(self, request: Request, package_id: int, kind: str) -> HttpResponse:
+        # "kind", not "format": DRF reads a "format" URL argument as a renderer to negotiate.
+        label = services.label_of(package_id=package_id, format=kind)
+        content_type = {"pdf": "application/pdf", "zpl": "text/plain", "png": "image/png"}[label.format]
+        return HttpResponse(bytes(label.content), content_type=content_type)
+
+
+def packed(package_id: int) -> dict:
+    package = Package.objects.select_related("shipment").get(pk=package_id)
+    formats = set(package.labels.values_list("format", flat=True))
+    base = f"/api/v1/fulfilment/packages/{package.pk}/label"
+    return {
+        "package_id": package.pk,
+        "shipment_id": package.shipment_id,
+        "shipment": package.shipment.reference if package.shipment else None,
+        "shipment_status": package.shipment.status if package.shipment else None,
+        "tracking_number": package.tracking_number,
+        "label_pdf": f"{base}.pdf" if "pdf" in formats else None,
+        "label_zpl": f"{base}.zpl" if "zpl" in formats else None,
+    }
