@@ -1,11 +1,5 @@
-"""Every write to stock. Each change of on_hand, allocated or in_transit is a ledger row written in
-the same transaction, so the figures are always the sum of their ledger.
-
-Locking: a service that touches several stock rows locks them with ``select_for_update`` ordered by
-primary key (positions first, then lots), after the order row where there is one. Every path takes
-locks in that order, so concurrent allocations queue instead of deadlocking, and no decision is made
-on figures another transaction could change meanwhile.
-"""
+"""Stock promised to order lines: allocation (routing's plan or most-available-first, FEFO for lots),
+release, shipment, and short picks."""
 
 from collections import defaultdict
 from collections.abc import Iterable
@@ -13,331 +7,30 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db import connection, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
-from inventory import selectors
 from inventory.models import (
     Allocation,
     AllocationStatus,
-    BinLocation,
     Lot,
     MovementKind,
     ReferenceType,
     StockMovement,
     StockPosition,
-    Transfer,
-    TransferStatus,
     Warehouse,
     WarehouseDayLoad,
 )
-from oms.errors import Conflict, NotFound, ValidationFailed
-from oms.events import event_emit
-from orders import services as order_services
-from orders.models import Order, OrderLine, OrderStatus, Product
-
-ALLOCATABLE_STATUSES = frozenset(
-    {
-        OrderStatus.RECEIVED,
-        OrderStatus.BACKORDERED,
-        OrderStatus.PARTIALLY_ALLOCATED,
-        OrderStatus.ALLOCATED,
-        OrderStatus.IN_FULFILLMENT,
-        OrderStatus.PARTIALLY_SHIPPED,
-    }
+from inventory.services.common import (
+    ALLOCATABLE_STATUSES,
+    FULFILMENT_STATUSES,
+    _after_withdrawal,
+    _lock_rows_of,
+    _movement,
+    _save_figures,
 )
-# Orders a warehouse is already working on: units found short are allocated again elsewhere, but the
-# order's status belongs to fulfilment (picking, packing, shipping) and stays as it is.
-FULFILMENT_STATUSES = frozenset({OrderStatus.IN_FULFILLMENT, OrderStatus.PARTIALLY_SHIPPED})
-
-
-def _movement(
-    position: StockPosition,
-    kind: str,
-    actor: str,
-    *,
-    lot: Lot | None = None,
-    quantity: int = 0,
-    allocated: int = 0,
-    in_transit: int = 0,
-    reason: str = "",
-    reference_type: str = ReferenceType.MANUAL,
-    reference: object = "",
-) -> StockMovement:
-    return StockMovement(
-        position=position,
-        lot=lot,
-        kind=kind,
-        quantity=quantity,
-        allocated_delta=allocated,
-        in_transit_delta=in_transit,
-        reason=reason,
-        reference_type=reference_type,
-        reference=str(reference),
-        actor=actor,
-    )
-
-
-def _lock_positions(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], StockPosition]:
-    """Lock the positions of (warehouse id, product id) pairs, creating missing ones, in pk order."""
-    pairs = set(pairs)
-    if not pairs:
-        return {}
-    StockPosition.objects.bulk_create(
-        [StockPosition(warehouse_id=w, product_id=p) for w, p in pairs], ignore_conflicts=True
-    )
-    match = Q()
-    for warehouse_id, product_id in pairs:
-        match |= Q(warehouse_id=warehouse_id, product_id=product_id)
-    positions = StockPosition.objects.select_for_update().filter(match).order_by("pk")
-    return {(p.warehouse_id, p.product_id): p for p in positions}
-
-
-def _save_figures(objs: Iterable[StockPosition | Lot]) -> None:
-    for obj in objs:
-        fields = ["on_hand", "allocated"] + (
-            ["in_transit", "updated_at"] if isinstance(obj, StockPosition) else []
-        )
-        obj.save(update_fields=fields)
-
-
-# ------------------------------------------------------------------------------------- receipts & counts
-
-
-@transaction.atomic
-def stock_receive(
-    *,
-    warehouse: Warehouse,
-    product: Product,
-    quantity: int,
-    actor: str,
-    lot_code: str = "",
-    expiry_date: date | None = None,
-    bin_code: str = "",
-    reason: str = "",
-    reference_type: str = ReferenceType.MANUAL,
-    reference: object = "",
-) -> StockPosition:
-    """Goods arrived: on_hand goes up, and backordered lines may now be served (``stock.received``)."""
-    errors: dict[str, list[str]] = {}
-    if quantity <= 0:
-        errors["quantity"] = ["Must be at least 1."]
-    if product.lot_tracked and not lot_code.strip():
-        errors["lot_code"] = [f"{product.sku} is lot-tracked: give the lot code (and its expiry date)."]
-    if errors:
-        raise ValidationFailed("The receipt is invalid; nothing was saved.", details=errors)
-    position = _lock_positions([(warehouse.pk, product.pk)])[(warehouse.pk, product.pk)]
-    bin_location = (
-        BinLocation.objects.get_or_create(warehouse=warehouse, code=bin_code.strip())[0] if bin_code else None
-    )
-    lot = None
-    if product.lot_tracked:
-        lot, _ = Lot.objects.select_for_update().get_or_create(
-            position=position,
-            code=lot_code.strip(),
-            defaults={"expiry_date": expiry_date, "bin": bin_location},
-        )
-        if expiry_date and lot.expiry_date != expiry_date:
-            raise ValidationFailed(
-                "The lot already exists with another expiry date.",
-                details={"expiry_date": [f"Lot {lot.code} expires on {lot.expiry_date}."]},
-            )
-        lot.on_hand += quantity
-        lot.save(update_fields=["on_hand"])
-    if bin_location and position.default_bin_id is None:
-        position.default_bin = bin_location
-        position.save(update_fields=["default_bin"])
-    position.on_hand += quantity
-    _save_figures([position])
-    _movement(
-        position,
-        MovementKind.RECEIPT,
-        actor,
-        lot=lot,
-        quantity=quantity,
-        reason=reason,
-        reference_type=reference_type,
-        reference=reference,
-    ).save()
-    event_emit(
-        name="stock.received",
-        aggregate_type="stock_position",
-        aggregate_id=position.pk,
-        payload={"warehouse_id": warehouse.pk, "product_id": product.pk, "quantity": quantity},
-    )
-    return position
-
-
-@transaction.atomic
-def stock_adjust(
-    *,
-    warehouse: Warehouse,
-    product: Product,
-    delta: int,
-    reason: str,
-    actor: str,
-    lot_code: str = "",
-    kind: str = MovementKind.ADJUSTMENT,
-    reference_type: str = ReferenceType.MANUAL,
-    reference: object = "",
-) -> StockPosition:
-    """Correct on_hand by ``delta`` (a cycle count passes the difference it found).
-
-    When the shelf ends up holding less than is promised to orders, the newest promises are
-    withdrawn for the difference (the oldest orders keep theirs); the orders concerned go back to
-    partially allocated or backordered, and ``stock.allocations_withdrawn`` asks routing to serve
-    them from elsewhere.
-    """
-    if delta == 0:
-        raise ValidationFailed("Nothing to adjust.", details={"delta": ["Must not be zero."]})
-    if not reason.strip():
-        raise ValidationFailed(
-            "An adjustment needs a reason.", details={"reason": ["Say why the figure changes."]}
-        )
-    # Orders before positions before lots (ADR 0005): lock the orders that may lose stock first.
-    locked_orders = _lock_orders_promised(warehouse, product) if delta < 0 else {}
-    position = _lock_positions([(warehouse.pk, product.pk)])[(warehouse.pk, product.pk)]
-    lot = None
-    if product.lot_tracked:
-        lot = Lot.objects.select_for_update().filter(position=position, code=lot_code.strip()).first()
-        if lot is None:
-            raise ValidationFailed(
-                "Unknown lot.", details={"lot_code": [f"No lot '{lot_code}' of {product.sku} here."]}
-            )
-        if lot.on_hand + delta < 0:
-            raise ValidationFailed(
-                "A lot cannot hold less than nothing.",
-                details={"delta": [f"Lot {lot.code} has {lot.on_hand} on hand."]},
-            )
-    if position.on_hand + delta < 0:
-        raise ValidationFailed(
-            "A position cannot hold less than nothing.",
-            details={"delta": [f"{warehouse.code} has {position.on_hand} of {product.sku} on hand."]},
-        )
-    shortfall = (
-        lot.allocated - (lot.on_hand + delta)
-        if lot is not None
-        else position.allocated - (position.on_hand + delta)
-    )
-    withdrawn_orders: list[int] = []
-    if shortfall > 0:
-        withdrawn_orders = _withdraw_newest(
-            position, lot, shortfall, locked_orders, actor=actor, reason=f"stock adjusted down: {reason}"
-        )
-    if lot is not None:
-        lot.on_hand += delta
-        lot.save(update_fields=["on_hand", "allocated"])
-    position.on_hand += delta
-    _save_figures([position])
-    _movement(
-        position,
-        kind,
-        actor,
-        lot=lot,
-        quantity=delta,
-        reason=reason,
-        reference_type=reference_type,
-        reference=reference,
-    ).save()
-    if delta > 0:
-        event_emit(
-            name="stock.received",
-            aggregate_type="stock_position",
-            aggregate_id=position.pk,
-            payload={"warehouse_id": warehouse.pk, "product_id": product.pk, "quantity": delta},
-        )
-    if withdrawn_orders:
-        event_emit(
-            name="stock.allocations_withdrawn",
-            aggregate_type="stock_position",
-            aggregate_id=position.pk,
-            payload={
-                "warehouse_id": warehouse.pk,
-                "product_id": product.pk,
-                "units": shortfall,
-                "order_ids": withdrawn_orders,
-            },
-        )
-    return position
-
-
-def _lock_orders_promised(warehouse: Warehouse, product: Product) -> dict[int, Order]:
-    order_ids = sorted(
-        set(
-            Allocation.objects.filter(
-                position__warehouse=warehouse, position__product=product, status=AllocationStatus.ACTIVE
-            ).values_list("order_line__order_id", flat=True)
-        )
-    )
-    return {order_id: order_services.order_lock(order_id) for order_id in order_ids}
-
-
-def _withdraw_newest(
-    position: StockPosition,
-    lot: Lot | None,
-    units: int,
-    locked_orders: dict[int, Order],
-    *,
-    actor: str,
-    reason: str,
-) -> list[int]:
-    """Withdraw ``units`` of the position's (or lot's) newest active allocations; returns the orders."""
-    query = Allocation.objects.filter(position=position, status=AllocationStatus.ACTIVE).select_related(
-        "order_line"
-    )
-    if lot is not None:
-        query = query.filter(lot=lot)
-    allocations = [a for a in query.order_by("-created_at", "-pk") if a.order_line.order_id in locked_orders]
-    if sum(a.quantity for a in allocations) < units:
-        # An allocation for an order not locked above appeared meanwhile: let the caller try again.
-        raise Conflict("Stock moved while adjusting; try again.", code="stock_moved")
-    remaining = units
-    released: dict[int, int] = defaultdict(int)  # order line id -> units
-    movements = []
-    changed = []
-    for allocation in allocations:
-        if remaining == 0:
-            break
-        part = min(remaining, allocation.quantity)
-        if part == allocation.quantity:
-            allocation.status = AllocationStatus.RELEASED
-        else:
-            allocation.quantity -= part
-        changed.append(allocation)
-        position.allocated -= part
-        if lot is not None:
-            lot.allocated -= part
-        released[allocation.order_line_id] += part
-        movements.append(
-            _movement(
-                position,
-                MovementKind.RELEASE,
-                actor,
-                lot=lot,
-                allocated=-part,
-                reason=reason,
-                reference_type=ReferenceType.ORDER_LINE,
-                reference=allocation.order_line_id,
-            )
-        )
-        remaining -= part
-    Allocation.objects.bulk_update(changed, ["status", "quantity", "updated_at"])
-    StockMovement.objects.bulk_create(movements)
-    lines = {ln.pk: ln for ln in OrderLine.objects.filter(pk__in=released)}
-    by_order: dict[int, dict[int, dict[str, int]]] = defaultdict(dict)
-    for line_id, part in released.items():
-        line = lines[line_id]
-        allocated = line.qty_allocated - part
-        by_order[line.order_id][line.line_number] = {
-            "qty_allocated": allocated,
-            "qty_picked": min(line.qty_picked, allocated),
-        }
-    for order_id, quantities in sorted(by_order.items()):
-        order = locked_orders[order_id]
-        order_services.order_lines_record_progress(order_id=order_id, quantities=quantities, locked=order)
-        _after_withdrawal(order, actor=actor, reason=reason)
-    return sorted(by_order)
-
+from oms.errors import Conflict, NotFound, ValidationFailed
+from orders import services as order_services
+from orders.models import Order, OrderLine, OrderStatus
 
 # ------------------------------------------------------------------------------------------ allocation
 
@@ -560,23 +253,6 @@ def _count_day_load(order: Order, warehouse_ids: set[int], *, first: bool = Fals
             )
 
 
-def _lock_rows_of(allocations: list[Allocation]) -> tuple[dict[int, StockPosition], dict[int, Lot]]:
-    """Lock the positions, then the lots, that allocations draw on, each in key order."""
-    positions = {
-        p.pk: p
-        for p in StockPosition.objects.select_for_update()
-        .filter(pk__in={a.position_id for a in allocations})
-        .order_by("pk")
-    }
-    lots = {
-        lot.pk: lot
-        for lot in Lot.objects.select_for_update()
-        .filter(pk__in={a.lot_id for a in allocations if a.lot_id})
-        .order_by("pk")
-    }
-    return positions, lots
-
-
 @transaction.atomic
 def stock_release(
     *,
@@ -640,22 +316,6 @@ def stock_release(
     )
     _after_withdrawal(order, actor=actor, reason=reason)
     return sum(released.values())
-
-
-def _after_withdrawal(order: Order, *, actor: str, reason: str) -> None:
-    """An allocated order that lost promised units waits for routing again."""
-    if order.status not in (OrderStatus.ALLOCATED, OrderStatus.PARTIALLY_ALLOCATED):
-        return
-    still = OrderLine.objects.filter(order_id=order.pk, qty_allocated__gt=F("qty_shipped")).exists()
-    target = OrderStatus.PARTIALLY_ALLOCATED if still else OrderStatus.BACKORDERED
-    if target != order.status:
-        order_services.order_transition(
-            order_id=order.pk,
-            to_status=target,
-            actor=order_services.Actor.system(actor),
-            note=reason,
-            locked=order,
-        )
 
 
 @transaction.atomic
@@ -797,122 +457,3 @@ def stock_short_pick(*, allocation_id: int, missing: int, actor: str, reference:
         quantities={line.line_number: {"qty_allocated": line.qty_allocated - missing}},
     )
     return allocation
-
-
-# ------------------------------------------------------------------------------------------- transfers
-
-
-@transaction.atomic
-def transfer_create(
-    *, product: Product, from_warehouse: Warehouse, to_warehouse: Warehouse, quantity: int, actor: str
-) -> Transfer:
-    """Send stock between warehouses: it leaves the source now and is in transit at the destination."""
-    if from_warehouse.pk == to_warehouse.pk:
-        raise ValidationFailed(
-            "A transfer needs two warehouses.", details={"to_warehouse": ["Pick another one."]}
-        )
-    if product.lot_tracked:
-        raise ValidationFailed(
-            "Lot-tracked goods move by lot; send them as a receipt at the destination.",
-            details={"product": [f"{product.sku} is lot-tracked."]},
-        )
-    if quantity <= 0:
-        raise ValidationFailed("Nothing to send.", details={"quantity": ["Must be at least 1."]})
-    positions = _lock_positions([(from_warehouse.pk, product.pk), (to_warehouse.pk, product.pk)])
-    source, destination = positions[(from_warehouse.pk, product.pk)], positions[(to_warehouse.pk, product.pk)]
-    free = source.on_hand - source.allocated
-    if quantity > free:
-        raise ValidationFailed(
-            "Not enough free stock at the source.",
-            details={"quantity": [f"{from_warehouse.code} has {free} units not promised to orders."]},
-        )
-    transfer = Transfer.objects.create(
-        product=product,
-        from_warehouse=from_warehouse,
-        to_warehouse=to_warehouse,
-        quantity=quantity,
-        actor=actor,
-    )
-    source.on_hand -= quantity
-    destination.in_transit += quantity
-    _save_figures(sorted([source, destination], key=lambda p: p.pk))
-    StockMovement.objects.bulk_create(
-        [
-            _movement(
-                source,
-                MovementKind.TRANSFER_OUT,
-                actor,
-                quantity=-quantity,
-                reference_type=ReferenceType.TRANSFER,
-                reference=transfer.pk,
-            ),
-            _movement(
-                destination,
-                MovementKind.TRANSFER_OUT,
-                actor,
-                in_transit=quantity,
-                reference_type=ReferenceType.TRANSFER,
-                reference=transfer.pk,
-            ),
-        ]
-    )
-    return transfer
-
-
-@transaction.atomic
-def transfer_receive(*, transfer_id: int, actor: str) -> Transfer:
-    transfer = Transfer.objects.select_for_update().filter(pk=transfer_id).select_related("product").first()
-    if transfer is None:
-        raise NotFound(f"Transfer {transfer_id} does not exist.")
-    if transfer.status != TransferStatus.IN_TRANSIT:
-        raise Conflict(f"Transfer {transfer.pk} was already received.", code="already_received")
-    key = (transfer.to_warehouse_id, transfer.product_id)
-    destination = _lock_positions([key])[key]
-    destination.in_transit -= transfer.quantity
-    destination.on_hand += transfer.quantity
-    _save_figures([destination])
-    _movement(
-        destination,
-        MovementKind.TRANSFER_IN,
-        actor,
-        quantity=transfer.quantity,
-        in_transit=-transfer.quantity,
-        reference_type=ReferenceType.TRANSFER,
-        reference=transfer.pk,
-    ).save()
-    transfer.status = TransferStatus.RECEIVED
-    transfer.received_at = timezone.now()
-    transfer.save(update_fields=["status", "received_at"])
-    event_emit(
-        name="stock.received",
-        aggregate_type="stock_position",
-        aggregate_id=destination.pk,
-        payload={
-            "warehouse_id": transfer.to_warehouse_id,
-            "product_id": transfer.product_id,
-            "quantity": transfer.quantity,
-        },
-    )
-    return transfer
-
-
-# ------------------------------------------------------------------------------------------ backorders
-
-
-def backorders_fill(*, product_id: int, actor: str = "backorder filler") -> list[AllocationOutcome]:
-    """Offer new stock of a product to the orders waiting for it, oldest placed first.
-
-    Each order is allocated in its own transaction (the order row is locked before stock rows, as in
-    every allocation), and the run stops as soon as an order gets nothing: what is left is not enough
-    for anyone behind it who needs the same product.
-    """
-    outcomes = []
-    for order_id in selectors.orders_waiting_for(product_id):
-        try:
-            outcome = stock_allocate(order_id=order_id, actor=actor)
-        except Conflict:
-            continue  # it moved on (cancelled, held) since we looked
-        outcomes.append(outcome)
-        if not outcome.allocated:
-            break
-    return outcomes

@@ -1,0 +1,36 @@
+"""Every write to stock. Each change of on_hand, allocated or in_transit is a ledger row written in
+the same transaction, so the figures are always the sum of their ledger.
+
+Locking: a service that touches several stock rows locks them with ``select_for_update`` ordered by
+primary key (positions first, then lots), after the order row where there is one. Every path takes
+locks in that order, so concurrent allocations queue instead of deadlocking, and no decision is made
+on figures another transaction could change meanwhile.
+"""
+
+from inventory.services.common import ALLOCATABLE_STATUSES, FULFILMENT_STATUSES
+from inventory.services.levels import stock_adjust, stock_receive
+from inventory.services.promises import (
+    AllocationOutcome,
+    PlannedPick,
+    stock_allocate,
+    stock_release,
+    stock_ship,
+    stock_short_pick,
+)
+from inventory.services.transfers import backorders_fill, transfer_create, transfer_receive
+
+__all__ = [
+    "ALLOCATABLE_STATUSES",
+    "FULFILMENT_STATUSES",
+    "AllocationOutcome",
+    "PlannedPick",
+    "backorders_fill",
+    "stock_adjust",
+    "stock_allocate",
+    "stock_receive",
+    "stock_release",
+    "stock_ship",
+    "stock_short_pick",
+    "transfer_create",
+    "transfer_receive",
+]
