@@ -1,0 +1,50 @@
+"""Who makes a change, and the order's history row every change writes."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from oms.sql import insert_rows
+from orders.models import (
+    ActorType,
+    ApiKey,
+    Order,
+    OrderEvent,
+)
+
+# ---------------------------------------------------------------------------------------------- actors
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, recorded on every history row."""
+
+    type: str
+    label: str
+    user: AbstractBaseUser | None = None
+
+    @classmethod
+    def for_user(cls, user: AbstractBaseUser) -> "Actor":
+        return cls(type=ActorType.USER, label=user.get_username(), user=user)
+
+    @classmethod
+    def for_api_key(cls, key: ApiKey) -> "Actor":
+        kind = ActorType.CHANNEL if key.channel_id else ActorType.INTEGRATION
+        return cls(type=kind, label=f"{key.name} ({key.prefix}…)")
+
+    @classmethod
+    def system(cls, label: str = "oms") -> "Actor":
+        return cls(type=ActorType.SYSTEM, label=label)
+
+
+def _history(order: Order, actor: Actor, kind: str, **fields: Any) -> OrderEvent:
+    event = OrderEvent(
+        order=order,
+        kind=kind,
+        actor_type=actor.type,
+        actor_user=actor.user if actor.user is not None and actor.user.pk else None,
+        actor_label=actor.label[:120],
+        **fields,
+    )
+    return insert_rows([event], deferrable=True)[0]

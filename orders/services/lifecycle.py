@@ -1,0 +1,336 @@
+"""An order's life after capture: locks, status changes along the declared table, cancel, hold,
+edits, line progress and notes."""
+
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import transaction
+
+from oms.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from oms.events import event_emit
+from orders.models import (
+    EDITABLE_STATUSES,
+    ORDER_TRANSITIONS,
+    Address,
+    Channel,
+    HoldReason,
+    Order,
+    OrderEvent,
+    OrderEventKind,
+    OrderLine,
+    OrderStatus,
+)
+from orders.services.actors import Actor, _history
+from orders.services.intake import ADDRESS_FIELDS, _line_total
+from orders.validation import (
+    Errors,
+    address_clean,
+)
+
+
+def _locked_order(order_id: int, channel: Channel | None = None) -> Order:
+    query = Order.objects.select_for_update(of=("self",)).select_related("channel")
+    if channel is not None:
+        query = query.filter(channel=channel)
+    order = query.filter(pk=order_id).first()
+    if order is None:
+        raise NotFound(f"Order {order_id} does not exist.")
+    return order
+
+
+def order_lock(order_id: int) -> Order:
+    """Lock an order row for the caller's transaction; other apps lock the order before their own rows."""
+    return _locked_order(order_id)
+
+
+def _transition(
+    order: Order, *, to_status: str, actor: Actor, hold_reason: str = "", note: str = ""
+) -> Order:
+    from_status = order.status
+    if to_status not in ORDER_TRANSITIONS.get(from_status, frozenset()):
+        raise IllegalTransition(
+            f"Order {order.number} cannot go from {OrderStatus(from_status).label.lower()} "
+            f"to {OrderStatus(to_status).label.lower()}.",
+            details={"from_status": from_status, "to_status": to_status},
+        )
+    order.status = to_status
+    order.hold_reason = hold_reason if to_status == OrderStatus.ON_HOLD else ""
+    order.save(update_fields=["status", "hold_reason", "updated_at"])
+    _history(
+        order,
+        actor,
+        OrderEventKind.STATUS_CHANGED,
+        from_status=from_status,
+        to_status=to_status,
+        after={"hold_reason": order.hold_reason} if order.hold_reason else None,
+        note=note,
+    )
+    event_emit(
+        name=f"order.{to_status}",
+        aggregate_type="order",
+        aggregate_id=order.pk,
+        payload={
+            "order_id": order.pk,
+            "from_status": from_status,
+            "to_status": to_status,
+            "hold_reason": order.hold_reason,
+        },
+    )
+    return order
+
+
+def order_transition(
+    *,
+    order_id: int,
+    to_status: str,
+    actor: Actor,
+    note: str = "",
+    channel: Channel | None = None,
+    locked: Order | None = None,
+) -> Order:
+    """Move an order along the declared status table (routing, fulfilment and tracking call this).
+
+    ``locked``: the order as the caller already locked it in this transaction (saves a second lock).
+    """
+    if to_status in (OrderStatus.ON_HOLD, OrderStatus.CANCELLED):
+        raise ValueError("Use order_hold or order_cancel: they record a reason.")
+    # Inside a caller's transaction that already holds the order, no savepoint is needed: a failure
+    # here fails the caller's whole operation anyway.
+    with transaction.atomic(savepoint=locked is None):
+        order = locked if locked is not None and locked.pk == order_id else _locked_order(order_id, channel)
+        return _transition(order, to_status=to_status, actor=actor, note=note)
+
+
+@transaction.atomic
+def order_cancel(*, order_id: int, actor: Actor, reason: str = "", channel: Channel | None = None) -> Order:
+    """Cancel an order that has not shipped; every open unit of every line becomes cancelled."""
+    order = _locked_order(order_id, channel)
+    _transition(order, to_status=OrderStatus.CANCELLED, actor=actor, note=reason)
+    lines = list(order.lines.select_for_update())
+    for line in lines:
+        line.qty_cancelled = line.quantity - line.qty_shipped
+    OrderLine.objects.bulk_update(lines, ["qty_cancelled"])
+    return order
+
+
+@transaction.atomic
+def order_hold(
+    *, order_id: int, reason: str, actor: Actor, note: str = "", channel: Channel | None = None
+) -> Order:
+    if reason not in HoldReason.values:
+        raise ValidationFailed(
+            "Unknown hold reason.", details={"reason": [f"Choose one of {', '.join(HoldReason.values)}."]}
+        )
+    if reason == HoldReason.MANUAL and not note.strip():
+        raise ValidationFailed(
+            "Say why the order is held.", details={"note": ["A manual hold needs a note."]}
+        )
+    return _transition(
+        _locked_order(order_id, channel),
+        to_status=OrderStatus.ON_HOLD,
+        actor=actor,
+        hold_reason=reason,
+        note=note,
+    )
+
+
+@transaction.atomic
+def order_release_hold(
+    *, order_id: int, actor: Actor, note: str = "", channel: Channel | None = None
+) -> Order:
+    """Release a hold: the order goes back to received, so routing takes it up again."""
+    return _transition(
+        _locked_order(order_id, channel), to_status=OrderStatus.RECEIVED, actor=actor, note=note
+    )
+
+
+def _address_snapshot(address: Address) -> dict[str, Any]:
+    return {
+        name: (str(value) if value is not None else None)
+        for name in sorted(ADDRESS_FIELDS)
+        if (value := getattr(address, name)) not in ("", None)
+    }
+
+
+@transaction.atomic
+def order_update(
+    *,
+    order_id: int,
+    actor: Actor,
+    shipping_address: Mapping[str, Any] | None = None,
+    line_quantities: Mapping[int, int] | None = None,
+    channel: Channel | None = None,
+) -> Order:
+    """Change the shipping address and / or line quantities of an order not yet in fulfilment.
+
+    Each change is recorded with its before and after. Totals are recomputed; a line's discount
+    shrinks in proportion to its quantity.
+    """
+    order = _locked_order(order_id, channel)
+    if order.status not in EDITABLE_STATUSES:
+        raise Conflict(
+            f"Order {order.number} can no longer be edited: it is {OrderStatus(order.status).label.lower()}.",
+            code="order_not_editable",
+            details={"status": order.status},
+        )
+    errors: Errors = {}
+    new_address = None
+    if shipping_address is not None:
+        new_address, errors = address_clean(dict(shipping_address), prefix="shipping_address.")
+    lines = {line.line_number: line for line in order.lines.select_for_update()}
+    changed_lines = []
+    for line_number, quantity in (line_quantities or {}).items():
+        line = lines.get(line_number)
+        path = f"lines.{line_number}.quantity"
+        if line is None:
+            errors[f"lines.{line_number}"] = [f"Order {order.number} has no line {line_number}."]
+        elif quantity < 0:
+            errors[path] = ["Must be zero or more."]
+        elif quantity < line.qty_allocated:
+            errors[path] = [
+                f"{line.qty_allocated} units are already allocated; release them before going lower."
+            ]
+        elif quantity != line.quantity:
+            changed_lines.append((line, quantity))
+    if (
+        lines
+        and changed_lines
+        and all(
+            (dict((ln.line_number, q) for ln, q in changed_lines).get(n, ln.quantity)) == 0
+            for n, ln in lines.items()
+        )
+    ):
+        errors["lines"] = ["An order needs at least one unit; cancel it instead."]
+    if errors:
+        raise ValidationFailed("The change is invalid; nothing was saved.", details=errors)
+
+    if new_address is not None:
+        before = _address_snapshot(order.shipping_address)
+        order.shipping_address = Address.objects.create(
+            **{k: v for k, v in new_address.items() if k in ADDRESS_FIELDS}
+        )
+        after = _address_snapshot(order.shipping_address)
+        if before != after:
+            _history(order, actor, OrderEventKind.ADDRESS_CHANGED, before=before, after=after)
+    for line, quantity in changed_lines:
+        before = {
+            "line_number": line.line_number,
+            "sku": line.sku,
+            "quantity": line.quantity,
+            "discount": str(line.discount),
+        }
+        if line.quantity:
+            line.discount = (line.discount * quantity / line.quantity).quantize(
+                line.discount, rounding=ROUND_HALF_UP
+            )
+        line.quantity = quantity
+        line.total = _line_total(quantity, line.unit_price, line.discount)
+        _history(
+            order,
+            actor,
+            OrderEventKind.LINE_CHANGED,
+            before=before,
+            after={
+                "line_number": line.line_number,
+                "sku": line.sku,
+                "quantity": quantity,
+                "discount": str(line.discount),
+            },
+        )
+    if changed_lines:
+        OrderLine.objects.bulk_update([line for line, _ in changed_lines], ["quantity", "discount", "total"])
+        all_lines = lines.values()
+        order.subtotal = sum((ln.quantity * ln.unit_price for ln in all_lines), Decimal(0))
+        line_discounts = sum((ln.discount for ln in all_lines), Decimal(0))
+        order.discount_total = line_discounts + order.order_discount
+        order.total = max(
+            order.subtotal - order.discount_total + order.shipping_total + order.tax_total, Decimal(0)
+        )
+    order.save(update_fields=["shipping_address", "subtotal", "discount_total", "total", "updated_at"])
+    if new_address is not None or changed_lines:
+        event_emit(
+            name="order.edited",
+            aggregate_type="order",
+            aggregate_id=order.pk,
+            payload={
+                "order_id": order.pk,
+                "address_changed": new_address is not None,
+                "lines": {ln.line_number: q for ln, q in changed_lines},
+            },
+        )
+    return order
+
+
+PROGRESS_STAGES = ("qty_allocated", "qty_picked", "qty_shipped", "qty_delivered", "qty_returned")
+
+
+def order_lines_record_progress(
+    *,
+    order_id: int,
+    quantities: Mapping[int, Mapping[str, int]],
+    locked: Order | None = None,
+    locked_lines: list[OrderLine] | None = None,
+) -> list[OrderLine]:
+    with transaction.atomic(savepoint=locked is None):
+        return _order_lines_record_progress(
+            order_id=order_id, quantities=quantities, locked=locked, locked_lines=locked_lines
+        )
+
+
+def _order_lines_record_progress(
+    *,
+    order_id: int,
+    quantities: Mapping[int, Mapping[str, int]],
+    locked: Order | None,
+    locked_lines: list[OrderLine] | None,
+) -> list[OrderLine]:
+    """Set lines' cumulative progress counters, as stock, fulfilment and tracking record them.
+
+    ``quantities`` maps a line number to new values of ``PROGRESS_STAGES`` fields. A counter never
+    exceeds the open quantity, and each stage never exceeds the one before it (a unit is picked only
+    after it was allocated, shipped only after it was picked, and so on). ``locked`` and
+    ``locked_lines``: the order and its lines as the caller already locked them in this transaction
+    (they are updated in place).
+    """
+    if locked is None or locked.pk != order_id:
+        _locked_order(order_id)
+    if locked_lines is not None and all(line.order_id == order_id for line in locked_lines):
+        lines = {line.line_number: line for line in locked_lines}
+    else:
+        lines = {
+            line.line_number: line for line in OrderLine.objects.select_for_update().filter(order_id=order_id)
+        }
+    errors: Errors = {}
+    for line_number, values in quantities.items():
+        line = lines.get(line_number)
+        if line is None:
+            errors[f"lines.{line_number}"] = ["No such line."]
+            continue
+        unknown = set(values) - set(PROGRESS_STAGES)
+        if unknown:
+            errors[f"lines.{line_number}"] = [f"Unknown counter {', '.join(sorted(unknown))}."]
+            continue
+        for name, value in values.items():
+            setattr(line, name, value)
+        ceiling = line.quantity
+        for name in PROGRESS_STAGES[:4]:
+            value = getattr(line, name)
+            if not 0 <= value <= ceiling:
+                errors[f"lines.{line_number}.{name}"] = [f"Must be between 0 and {ceiling}."]
+            ceiling = value
+        if not 0 <= line.qty_returned <= line.qty_shipped:
+            errors[f"lines.{line_number}.qty_returned"] = [f"Must be between 0 and {line.qty_shipped}."]
+    if errors:
+        raise ValidationFailed("The line progress is inconsistent; nothing was saved.", details=errors)
+    changed = [lines[n] for n in quantities]
+    OrderLine.objects.bulk_update(changed, list(PROGRESS_STAGES))
+    return changed
+
+
+@transaction.atomic
+def order_note_add(*, order_id: int, actor: Actor, note: str) -> OrderEvent:
+    if not note.strip():
+        raise ValidationFailed("The note is empty.", details={"note": ["Write something."]})
+    order = _locked_order(order_id)
+    return _history(order, actor, OrderEventKind.NOTE, note=note.strip())
