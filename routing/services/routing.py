@@ -1,0 +1,367 @@
+"""Routing an order: snapshot -> engine -> reservation of the plan -> decision with its trace, in
+one transaction, re-planned when stock moved meanwhile."""
+
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from inventory import selectors as inventory_selectors
+from inventory import services as stock
+from inventory.models import Warehouse
+from oms.errors import Conflict
+from oms.events import event_emit
+from orders import services as order_services
+from orders.models import HoldReason, Order, OrderLine, OrderStatus, ServiceLevel
+from routing import engine
+from routing.models import (
+    DecisionOutcome,
+    RoutingDecision,
+    RuleSet,
+    WhenUnroutable,
+)
+from routing.services.rule_sets import rule_set_in_force, rules_of
+from routing.services.snapshot import _open_lines, _past_cutoff, snapshot
+
+# In fulfilment, an order is routed again only for units a warehouse found short (its status stays).
+ROUTABLE = frozenset(
+    {
+        OrderStatus.RECEIVED,
+        OrderStatus.BACKORDERED,
+        OrderStatus.PARTIALLY_ALLOCATED,
+        OrderStatus.IN_FULFILLMENT,
+        OrderStatus.PARTIALLY_SHIPPED,
+    }
+)
+MAX_ATTEMPTS = 3
+ACTOR = "routing"
+
+
+# ------------------------------------------------------------------------------------------- routing
+
+# Without a lane table entry, a parcel is assumed to need a day to leave plus a day per 500 km.
+KM_PER_TRANSIT_DAY = 500
+
+
+def _estimated_days(candidate: engine.Candidate, distance_km: float | None) -> float:
+    if candidate.transit_days is not None:
+        days = candidate.transit_days
+    else:
+        days = 1 + (distance_km or 0) / KM_PER_TRANSIT_DAY
+    return days + (1 if candidate.past_cutoff else 0)
+
+
+def _alerts(
+    order: Order, plan: engine.Plan | None, candidates: dict[int, engine.Candidate], now: datetime
+) -> list[dict]:
+    """What ops should hear about this decision (each also goes out as a ``routing.<code>`` event)."""
+    alerts = []
+    if plan is None:
+        return alerts
+    if plan.backordered:
+        reasons = {t.reason for t in plan.candidates if not t.accepted}
+        if not any(t.accepted for t in plan.candidates) and reasons == {"no stock of what the order needs"}:
+            alerts.append(
+                {"code": "insufficient_stock", "message": "No warehouse in the network has the stock."}
+            )
+        else:
+            alerts.append(
+                {
+                    "code": "insufficient_stock",
+                    "message": "Not enough stock in the allowed warehouses for every unit.",
+                }
+            )
+    if any(t.reason == "no capacity left today" for t in plan.candidates):
+        full = sorted(t.code for t in plan.candidates if t.reason == "no capacity left today")
+        alerts.append(
+            {"code": "capacity_exhausted", "message": f"No capacity left today at {', '.join(full)}."}
+        )
+    if order.requested_delivery_end and plan.warehouses:
+        distances = {t.warehouse_id: t.distance_km for t in plan.candidates}
+        days = max(_estimated_days(candidates[w], distances.get(w)) for w in plan.warehouses)
+        if now + timedelta(days=days) > order.requested_delivery_end:
+            alerts.append(
+                {
+                    "code": "sla_at_risk",
+                    "message": (
+                        f"About {days:.1f} days to deliver: the requested window ends "
+                        f"{timezone.localtime(order.requested_delivery_end):%d %b %H:%M}."
+                    ),
+                }
+            )
+    return alerts
+
+
+def _trace_json(plan: engine.Plan) -> list[dict]:
+    return [
+        {
+            "warehouse": t.code,
+            "accepted": t.accepted,
+            "reason": t.reason,
+            "distance_km": t.distance_km,
+            "transit_days": t.transit_days,
+            "cost": t.cost,
+            "chosen": t.warehouse_id in plan.warehouses,
+        }
+        for t in plan.candidates
+    ]
+
+
+def _left_out(warehouse_ids: frozenset[int]) -> list[dict]:
+    """Warehouses not asked this time, in the trace so that ops see why."""
+    return [
+        {
+            "warehouse": code,
+            "accepted": False,
+            "reason": "left out this time: it could not ship these units",
+            "distance_km": None,
+            "transit_days": None,
+            "cost": None,
+            "chosen": False,
+        }
+        for code in Warehouse.objects.filter(pk__in=warehouse_ids)
+        .order_by("code")
+        .values_list("code", flat=True)
+    ]
+
+
+@transaction.atomic
+def route_order(
+    *, order_id: int, now: datetime | None = None, exclude_warehouse_ids: frozenset[int] = frozenset()
+) -> RoutingDecision | None:
+    """Plan the order's open lines, reserve the plan, move the order on and record why.
+
+    The plan is made on a snapshot read before the stock rows are locked; if another order took the
+    stock meanwhile, the reservation comes back short and the order is planned again from a fresh
+    snapshot, up to ``MAX_ATTEMPTS`` times. Returns None for an order that is not waiting to be routed.
+    ``exclude_warehouse_ids``: not asked this time (a warehouse that has just found units missing).
+    """
+    now = now or timezone.now()
+    order = order_services.order_lock(order_id)
+    if order.status not in ROUTABLE:
+        return None
+    rule_set = rule_set_in_force(channel_id=order.channel_id, service_level=order.service_level)
+    if order.service_level == ServiceLevel.PICKUP:
+        return _route_pickup(order, rule_set, now)
+    rules = rules_of(rule_set)
+    started = time.perf_counter()
+    attempts = 0
+    plan = None
+    candidates_by_id: dict[int, engine.Candidate] = {}
+    while attempts < MAX_ATTEMPTS:
+        attempts += 1
+        lines, destination, candidates = snapshot(order, rule_set, now, exclude=exclude_warehouse_ids)
+        candidates_by_id = {c.warehouse_id: c for c in candidates}
+        if not lines:
+            break
+        plan = engine.plan_order(lines=lines, destination=destination, candidates=candidates, rules=rules)
+        if not plan.picks:
+            break
+        outcome = stock.stock_allocate(
+            order_id=order.pk,
+            actor=ACTOR,
+            locked=order,
+            plan=[
+                stock.PlannedPick(order_line_id=p.line_id, warehouse_id=p.warehouse_id, quantity=p.quantity)
+                for p in plan.picks
+            ],
+        )
+        order.status = outcome.status  # stock_allocate moved the order it had locked
+        planned = sum(p.quantity for p in plan.picks)
+        if sum(outcome.allocated.values()) == planned:
+            break  # the plan held
+    # keyed by the line number ops see on the order page (read only when something waits)
+    numbers = (
+        dict(OrderLine.objects.filter(order=order).values_list("pk", "line_number"))
+        if plan is not None and plan.backordered
+        else {}
+    )
+    backordered = {
+        str(numbers[line_id]): units for line_id, units in (plan.backordered if plan else {}).items()
+    }
+    if order.status == OrderStatus.RECEIVED:
+        # nothing could be reserved at all
+        if rule_set is not None and rule_set.when_unroutable == WhenUnroutable.HOLD:
+            order_services.order_hold(
+                order_id=order.pk,
+                reason=HoldReason.UNROUTABLE,
+                actor=order_services.Actor.system(ACTOR),
+                note="No warehouse can serve this order under the routing rules.",
+            )
+            outcome_name = DecisionOutcome.HELD
+        else:
+            order_services.order_transition(
+                order_id=order.pk,
+                to_status=OrderStatus.BACKORDERED,
+                actor=order_services.Actor.system(ACTOR),
+                locked=order,
+            )
+            outcome_name = DecisionOutcome.BACKORDERED
+    elif order.status in (OrderStatus.IN_FULFILLMENT, OrderStatus.PARTIALLY_SHIPPED):
+        outcome_name = (
+            DecisionOutcome.PARTIAL if plan is not None and plan.backordered else DecisionOutcome.ALLOCATED
+        )
+    else:
+        outcome_name = {
+            OrderStatus.ALLOCATED: DecisionOutcome.ALLOCATED,
+            OrderStatus.PARTIALLY_ALLOCATED: DecisionOutcome.PARTIAL,
+        }.get(order.status, DecisionOutcome.BACKORDERED)
+    alerts = _alerts(order, plan, candidates_by_id, now)
+    for alert in alerts:
+        event_emit(
+            name=f"routing.{alert['code']}",
+            aggregate_type="order",
+            aggregate_id=order.pk,
+            payload={"order_id": order.pk, **alert},
+        )
+    return RoutingDecision.objects.create(
+        order=order,
+        alerts=alerts,
+        rule_set=rule_set,
+        outcome=outcome_name,
+        attempts=attempts,
+        plan=inventory_selectors.active_allocations(order.pk),
+        backordered=backordered,
+        trace=(_trace_json(plan) if plan else []) + _left_out(exclude_warehouse_ids),
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
+
+
+def _route_pickup(order: Order, rule_set: RuleSet | None, now: datetime) -> RoutingDecision:
+    """Pick-up in store: the store's own stock first; what it lacks comes from the best warehouse
+    (planned as a parcel to the store), and the promised hand-over date follows the slowest part."""
+    started = time.perf_counter()
+    store = Warehouse.objects.filter(code__iexact=order.pickup_location, is_active=True).first()
+    system = order_services.Actor.system(ACTOR)
+    if store is None:
+        order_services.order_hold(
+            order_id=order.pk,
+            reason=HoldReason.UNROUTABLE,
+            actor=system,
+            note=f"Unknown pick-up store '{order.pickup_location}'.",
+        )
+        return RoutingDecision.objects.create(
+            order=order,
+            rule_set=rule_set,
+            outcome=DecisionOutcome.HELD,
+            duration_ms=0.0,
+            alerts=[{"code": "unknown_store", "message": f"No active store '{order.pickup_location}'."}],
+        )
+    rules = rules_of(rule_set)
+    lines, _, candidates = snapshot(order, None, now)
+    at_store = engine.Destination(store.country, float(store.latitude), float(store.longitude))
+    trace: list[dict] = []
+    promised = None
+    store_candidates = [c for c in candidates if c.warehouse_id == store.pk]
+    own = engine.plan_order(
+        lines=lines,
+        destination=at_store,
+        candidates=store_candidates,
+        rules=engine.Rules(max_shipments=1, respect_capacity=False),
+    )
+    trace += _trace_json(own)
+    if own.picks:
+        stock.stock_allocate(
+            order_id=order.pk,
+            actor=ACTOR,
+            locked=order,
+            plan=[
+                stock.PlannedPick(order_line_id=p.line_id, warehouse_id=p.warehouse_id, quantity=p.quantity)
+                for p in own.picks
+            ],
+        )
+        days = 1 if _past_cutoff(store, now) else 0
+        promised = now + timedelta(days=days)
+    rest = _open_lines(order)
+    backordered: dict[int, int] = {}
+    if rest:
+        others = [c for c in candidates if c.warehouse_id != store.pk]
+        supply = engine.plan_order(
+            lines=rest,
+            destination=at_store,
+            candidates=others,
+            rules=engine.Rules(
+                max_shipments=rules.max_shipments,
+                minimize_shipments=rules.minimize_shipments,
+                respect_cutoff=rules.respect_cutoff,
+                respect_capacity=rules.respect_capacity,
+                keep_within_country=True,
+                weights=rules.weights,
+            ),
+        )
+        trace += [dict(t, transfer_to_store=True) for t in _trace_json(supply)]
+        backordered = supply.backordered
+        if supply.picks:
+            stock.stock_allocate(
+                order_id=order.pk,
+                actor=ACTOR,
+                locked=order,
+                plan=[
+                    stock.PlannedPick(
+                        order_line_id=p.line_id, warehouse_id=p.warehouse_id, quantity=p.quantity
+                    )
+                    for p in supply.picks
+                ],
+            )
+            by_id = {c.warehouse_id: c for c in others}
+            distances = {t.warehouse_id: t.distance_km for t in supply.candidates}
+            # the parcel travels to the store, then the store needs a day to shelve it
+            days = max(_estimated_days(by_id[w], distances.get(w)) for w in supply.warehouses) + 1
+            promised = max(promised or now, now + timedelta(days=days))
+    order.refresh_from_db(fields=["status", "hold_reason"])
+    if order.status == OrderStatus.RECEIVED:
+        order_services.order_transition(
+            order_id=order.pk, to_status=OrderStatus.BACKORDERED, actor=system, locked=order
+        )
+        order.status = OrderStatus.BACKORDERED
+    numbers = dict(OrderLine.objects.filter(order=order).values_list("pk", "line_number"))
+    outcome = {
+        OrderStatus.ALLOCATED: DecisionOutcome.ALLOCATED,
+        OrderStatus.PARTIALLY_ALLOCATED: DecisionOutcome.PARTIAL,
+    }.get(order.status, DecisionOutcome.BACKORDERED)
+    return RoutingDecision.objects.create(
+        order=order,
+        rule_set=rule_set,
+        outcome=outcome,
+        plan=inventory_selectors.active_allocations(order.pk),
+        backordered={str(numbers[k]): v for k, v in backordered.items()},
+        trace=trace,
+        promised_date=promised if outcome == DecisionOutcome.ALLOCATED else None,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
+
+
+def backorders_route(*, product_id: int) -> list[RoutingDecision]:
+    """Offer arriving stock to the orders waiting for the product, oldest placed first, each routed
+    under its rules in its own transaction; stop at the first order that gets nothing more."""
+    decisions = []
+    for order_id in inventory_selectors.orders_waiting_for(product_id):
+        before = sum(a["quantity"] for a in inventory_selectors.active_allocations(order_id))
+        decision = route_order(order_id=order_id)
+        if decision is None:
+            continue
+        decisions.append(decision)
+        if sum(p["quantity"] for p in decision.plan) == before:
+            break
+    return decisions
+
+
+def routing_enabled() -> bool:
+    return getattr(settings, "ROUTING_ON_RECEIPT", True)
+
+
+def order_reroute(*, order_id: int, actor: order_services.Actor) -> RoutingDecision | None:
+    """Ops' one-click re-route from the exceptions queue: an order held as unroutable is released
+    first (the release is recorded as theirs), then routed with today's stock and rules."""
+    with transaction.atomic():
+        order = order_services.order_lock(order_id)
+        if order.status == OrderStatus.ON_HOLD:
+            if order.hold_reason != HoldReason.UNROUTABLE:
+                raise Conflict(
+                    f"Order {order.number} is held for another reason: release it on its page.",
+                    code="held_for_another_reason",
+                )
+            order_services.order_release_hold(order_id=order.pk, actor=actor, note="re-route")
+        return route_order(order_id=order.pk)
