@@ -471,3 +471,13 @@ def test_a_poll_run_does_not_start_while_another_runs(shipped):
     assert tracking.tracking_poll_due(now=later)["polled"] == 0
     cache.delete(tracking.POLL_LOCK)
     assert tracking.tracking_poll_due(now=later)["polled"] == 1
+
+
+def test_a_carrier_without_a_webhook_secret_accepts_no_calls(shipped, client, monkeypatch):
+    monkeypatch.delenv("SANDBOX_WEBHOOK_SECRET")
+    body = sandbox.webhook_body(shipped.tracking_number, [event("SBX-PU", 0)], event_id="sbx-nosecret")
+    response = signed_sandbox_call(client, body, secret="anything")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "webhook_not_configured"
+    assert "webhook_secret_env" in response.json()["error"]["message"]
+    assert not WebhookDelivery.objects.exists()

@@ -251,9 +251,16 @@ def webhook_receive(
     carrier = Carrier.objects.filter(code=carrier_code, is_active=True).first()
     if carrier is None:
         raise NotFound(f"No carrier '{carrier_code}' takes webhooks here.")
+    secret = _secret(carrier)
+    if not secret:
+        raise NotAuthenticated(
+            f"No webhook secret is configured for {carrier.name} (its webhook_secret_env option): "
+            "calls cannot be verified, so none is accepted.",
+            code="webhook_not_configured",
+        )
     try:
         module = webhook_module(carrier)
-        module.verify_webhook(headers, body, _secret(carrier), now)
+        module.verify_webhook(headers, body, secret, now)
         external_id, _ = module.parse_webhook(body)
     except WebhookRejected as exc:
         raise NotAuthenticated(exc.message, code=f"webhook_{exc.code}") from exc
