@@ -481,3 +481,8 @@ def test_a_carrier_without_a_webhook_secret_accepts_no_calls(shipped, client, mo
     assert response.json()["error"]["code"] == "webhook_not_configured"
     assert "webhook_secret_env" in response.json()["error"]["message"]
     assert not WebhookDelivery.objects.exists()
+
+
+def test_a_payload_repeating_an_event_stores_it_once(shipped):
+    assert ingest(shipped, event("SBX-PU", 0), event("SBX-PU", 0), event("SBX-IT", 6)) == 2
+    assert TrackingEvent.objects.filter(shipment=shipped).count() == 2

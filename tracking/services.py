@@ -143,27 +143,32 @@ def events_ingest(
         if state is None:
             state = tracking_start(shipment_id=shipment_id, now=now)
             state = TrackingState.objects.select_for_update().get(pk=state.pk)
-        before = TrackingEvent.objects.filter(shipment_id=shipment_id).count()
-        TrackingEvent.objects.bulk_create(
-            [
-                TrackingEvent(
-                    shipment_id=shipment_id,
-                    tracking_number=tracking.tracking_number,
-                    carrier_code=event.code[:64],
-                    description=event.description[:300],
-                    location=event.location[:200],
-                    occurred_at=event.occurred_at,
-                    received_at=now,
-                    milestone=event.milestone,
-                    incident=event.incident,
-                    source=source,
-                    dedupe_key=_dedupe_key(tracking.tracking_number, event),
-                )
-                for event in tracking.events
-            ],
-            ignore_conflicts=True,
+        # Under the state's lock no other ingest of this shipment runs: what is not stored yet is new.
+        incoming = {_dedupe_key(tracking.tracking_number, event): event for event in tracking.events}
+        stored = set(
+            TrackingEvent.objects.filter(shipment_id=shipment_id, dedupe_key__in=list(incoming)).values_list(
+                "dedupe_key", flat=True
+            )
         )
-        new = TrackingEvent.objects.filter(shipment_id=shipment_id).count() - before
+        fresh = [
+            TrackingEvent(
+                shipment_id=shipment_id,
+                tracking_number=tracking.tracking_number,
+                carrier_code=event.code[:64],
+                description=event.description[:300],
+                location=event.location[:200],
+                occurred_at=event.occurred_at,
+                received_at=now,
+                milestone=event.milestone,
+                incident=event.incident,
+                source=source,
+                dedupe_key=key,
+            )
+            for key, event in incoming.items()
+            if key not in stored
+        ]
+        TrackingEvent.objects.bulk_create(fresh)
+        new = len(fresh)
         if tracking.estimated_delivery and tracking.estimated_delivery != state.carrier_estimate:
             state.carrier_estimate = tracking.estimated_delivery
             state.save(update_fields=["carrier_estimate"])
