@@ -15,6 +15,7 @@ from reportlab.pdfgen import canvas
 from shipments.carriers.base import Party
 
 WIDTH, HEIGHT = 4 * inch, 6 * inch
+LABEL_CONTENT_TYPES = {"pdf": "application/pdf", "zpl": "text/plain", "png": "image/png"}
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,21 @@ from oms.errors import DomainError
 from orders.models import Order
 from orders.services import Actor
 from shipments import printouts, selectors, services
+from shipments.labels import LABEL_CONTENT_TYPES
 from shipments.models import LabelFormat, PickList, PickListLine, Shipment
 
-LABEL_CONTENT_TYPES = {
-    LabelFormat.PDF: "application/pdf",
-    LabelFormat.ZPL: "text/plain",
-    LabelFormat.PNG: "image/png",
-}
+
+def _problem(exc: DomainError) -> str:
+    """The refusal in one line for a dashboard message, with what it says per field or line."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    reasons = [
+        reason
+        for value in details.values()
+        if isinstance(value, list)
+        for reason in value
+        if isinstance(reason, str)
+    ]
+    return f"{exc.message} {'; '.join(reasons)}".strip() if reasons else exc.message
 
 
 def fulfilment_panel(order) -> tuple[str, dict] | None:
@@ -65,7 +73,7 @@ def warehouse_reject(request: HttpRequest, order_id: int) -> HttpResponse:
             reason=request.POST.get("reason", ""),
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, _problem(exc))
     else:
         messages.success(request, "Withdrawn from that warehouse and routed again.")
     return redirect("dashboard:order_detail", order_id)
@@ -112,7 +120,7 @@ def pick_list_detail(request: HttpRequest, pick_list_id: int) -> HttpResponse:
                 pick_list_id=pick_list.pk, picked=picked, actor=Actor.for_user(request.user)
             )
         except DomainError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, _problem(exc))
         else:
             short = sum(line.quantity - picked[line.pk] for line in lines)
             messages.success(
@@ -154,19 +162,18 @@ def pack(request: HttpRequest, warehouse_id: int, order_id: int) -> HttpResponse
                 order_id=order.pk, warehouse_id=warehouse.pk, contents=contents, actor=actor, **measures
             )
         except DomainError as exc:
-            problems = "; ".join(f"{v[0]}" for v in (exc.details or {}).values() if isinstance(v, list) and v)
-            messages.error(request, f"{exc.message} {problems}".strip())
+            messages.error(request, _problem(exc))
             return redirect("shipments:pack", warehouse.pk, order.pk)
         if request.POST.get("ship_now"):
             try:
                 shipment = services.shipment_create(package_ids=[package.pk], actor=actor)
             except DomainError as exc:
-                messages.error(request, f"Packed; no shipment yet: {exc.message}")
+                messages.error(request, f"Packed; no shipment yet: {_problem(exc)}")
                 return redirect("shipments:work_queue")
             try:
                 services.shipment_buy_labels(shipment_id=shipment.pk, actor=actor)
             except DomainError as exc:
-                messages.error(request, f"Packed; the label is not bought: {exc.message}")
+                messages.error(request, f"Packed; the label is not bought: {_problem(exc)}")
             else:
                 messages.success(request, f"Packed; label ready for {shipment.reference}.")
             return redirect("shipments:shipment", shipment.pk)
@@ -234,8 +241,7 @@ def shipment_action(request: HttpRequest, shipment_id: int, action: str) -> Http
     try:
         shipment = operations[action]()
     except DomainError as exc:
-        details = exc.details.get("carrier") if isinstance(exc.details, dict) else None
-        messages.error(request, exc.message + (f" ({'; '.join(details)})" if details else ""))
+        messages.error(request, _problem(exc))
     else:
         messages.success(request, f"Shipment {shipment.reference}: {shipment.get_status_display().lower()}.")
     return redirect("shipments:shipment", shipment_id)
@@ -247,9 +253,7 @@ def label_download(request: HttpRequest, package_id: int, format: str) -> HttpRe
         label = services.label_of(package_id=package_id, format=format)
     except DomainError as exc:
         raise Http404(exc.message) from exc
-    response = HttpResponse(
-        bytes(label.content), content_type=LABEL_CONTENT_TYPES.get(label.format, "application/octet-stream")
-    )
+    response = HttpResponse(bytes(label.content), content_type=LABEL_CONTENT_TYPES[label.format])
     disposition = "inline" if label.format == LabelFormat.PDF else "attachment"
     response["Content-Disposition"] = f'{disposition}; filename="label-{package_id}.{label.format}"'
     return response

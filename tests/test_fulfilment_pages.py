@@ -76,6 +76,11 @@ def test_pick_list_page_prints_and_confirms(ops_client, busy_day):
         f"/dashboard/fulfilment/pick-lists/{pick_list.pk}/", form | {next(iter(form)): "x"}, follow=True
     )
     assert "whole number" in bad.content.decode()
+    first_line = next(iter(form))
+    too_many = ops_client.post(
+        f"/dashboard/fulfilment/pick-lists/{pick_list.pk}/", form | {first_line: "99"}, follow=True
+    )
+    assert "nothing was saved. Between 0 and" in too_many.content.decode()  # the message says what is wrong
     done = ops_client.post(f"/dashboard/fulfilment/pick-lists/{pick_list.pk}/", form, follow=True)
     assert "confirmed." in done.content.decode()
     pick_list.refresh_from_db()

@@ -16,6 +16,7 @@ from orders.models import ApiScope, Order, order_pk_from_number
 from orders.services import Actor
 from shipments import services
 from shipments.api.serializers import PackageIn, PackedOut, PickConfirmIn, PickListOut
+from shipments.labels import LABEL_CONTENT_TYPES
 from shipments.models import Package, PickList, PickListStatus, Shipment
 
 WarehouseScope = scope_required(ApiScope.INVENTORY)
@@ -186,8 +187,7 @@ class PackageLabelView(APIView):
     def get(self, request: Request, package_id: int, kind: str) -> HttpResponse:
         # "kind", not "format": DRF reads a "format" URL argument as a renderer to negotiate.
         label = services.label_of(package_id=package_id, format=kind)
-        content_type = {"pdf": "application/pdf", "zpl": "text/plain", "png": "image/png"}[label.format]
-        return HttpResponse(bytes(label.content), content_type=content_type)
+        return HttpResponse(bytes(label.content), content_type=LABEL_CONTENT_TYPES[label.format])
 
 
 def packed(package_id: int) -> dict:
