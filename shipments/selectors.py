@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, OuterRef, Sum
 
 from inventory.models import Allocation, AllocationStatus, Warehouse
-from orders.models import order_number
+from orders.models import OrderStatus, order_number
 from shipments.models import (
     PackageLine,
     PickLineStatus,
@@ -28,6 +28,10 @@ class WarehouseQueue:
     to_ship: list[Shipment]
 
 
+# Orders that can have picked units waiting for a box (later ones have shipped everything).
+IN_THE_WAREHOUSE = (OrderStatus.IN_FULFILLMENT, OrderStatus.PARTIALLY_SHIPPED)
+
+
 def work_queues() -> list[WarehouseQueue]:
     listed = PickListLine.objects.filter(allocation=OuterRef("pk")).exclude(status=PickLineStatus.CANCELLED)
     unlisted = (
@@ -35,17 +39,16 @@ def work_queues() -> list[WarehouseQueue]:
             status=AllocationStatus.ACTIVE, order_line__order__status__in=PICKABLE_ORDER_STATUSES
         )
         .exclude(Exists(listed))
-        .values_list("position__warehouse_id", "order_line__order_id", "quantity")
+        .values("position__warehouse_id")
+        .annotate(orders=Count("order_line__order", distinct=True), units=Sum("quantity"))
     )
-    to_pick: dict[int, tuple[set[int], int]] = {}
-    for warehouse_id, order_id, quantity in unlisted:
-        orders, units = to_pick.get(warehouse_id, (set(), 0))
-        orders.add(order_id)
-        to_pick[warehouse_id] = (orders, units + quantity)
+    to_pick = {row["position__warehouse_id"]: (row["orders"], row["units"]) for row in unlisted}
     # Picked minus packed, per warehouse and order, in two grouped reads.
     left: dict[tuple[int, int], int] = {}
     picked = (
-        PickListLine.objects.filter(status=PickLineStatus.PICKED, qty_picked__gt=0)
+        PickListLine.objects.filter(
+            status=PickLineStatus.PICKED, qty_picked__gt=0, order_line__order__status__in=IN_THE_WAREHOUSE
+        )
         .values("pick_list__warehouse_id", "order_line__order_id")
         .annotate(units=Sum("qty_picked"))
     )
@@ -53,7 +56,8 @@ def work_queues() -> list[WarehouseQueue]:
         key = (row["pick_list__warehouse_id"], row["order_line__order_id"])
         left[key] = left.get(key, 0) + row["units"]
     packed = (
-        PackageLine.objects.exclude(package__shipment__status=ShipmentStatus.CANCELLED)
+        PackageLine.objects.filter(package__order__status__in=IN_THE_WAREHOUSE)
+        .exclude(package__shipment__status=ShipmentStatus.CANCELLED)
         .values("package__warehouse_id", "package__order_id")
         .annotate(units=Sum("quantity"))
     )
@@ -76,11 +80,11 @@ def work_queues() -> list[WarehouseQueue]:
         to_ship.setdefault(shipment.warehouse_id, []).append(shipment)
     queues = []
     for warehouse in Warehouse.objects.filter(is_active=True).order_by("code"):
-        orders, units = to_pick.get(warehouse.pk, (set(), 0))
+        orders, units = to_pick.get(warehouse.pk, (0, 0))
         queues.append(
             WarehouseQueue(
                 warehouse=warehouse,
-                to_pick_orders=len(orders),
+                to_pick_orders=orders,
                 to_pick_units=units,
                 open_pick_lists=open_lists.get(warehouse.pk, []),
                 to_pack=sorted(
