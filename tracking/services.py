@@ -372,9 +372,12 @@ def _poll(now: datetime, limit: int, counts: dict[str, int]) -> None:
         .select_related("shipment__service__carrier")
         .order_by("next_poll_at")[:limit]
     )
+    breakers: dict[int, CarrierBreaker] = {}  # read once per carrier in a run, updated in place
     for state in due:
         carrier = state.shipment.service.carrier
-        breaker = _breaker(carrier, now)
+        if carrier.pk not in breakers:
+            breakers[carrier.pk] = _breaker(carrier, now)
+        breaker = breakers[carrier.pk]
         source, feed = EventSource.POLL, carrier
         if breaker.state == BreakerState.OPEN:
             fallback = Carrier.objects.filter(
