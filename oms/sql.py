@@ -9,10 +9,12 @@ adaptation) but builds the statement text once per model, column list and row co
 fields. ``select_rows`` does the same for reads by a fixed WHERE clause.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
 from functools import cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db import connections, models, router
 
@@ -41,6 +43,121 @@ def _insert_sql(
     return sql
 
 
+# Field classes whose database value, for a value of the listed types, is the value itself: their
+# get_db_prep_save (to_python, get_prep_value, the backend's adapt_*_value) returns it unchanged on
+# PostgreSQL and SQLite. Exact classes only, since a subclass may prepare values its own way;
+# tests/test_sql.py checks every case against the ORM's own preparation.
+_UNCHANGED: dict[type[models.Field], tuple[type, ...]] = {
+    models.CharField: (str,),
+    models.TextField: (str,),
+    models.EmailField: (str,),
+    models.SlugField: (str,),
+    models.BooleanField: (bool,),
+}
+_INTEGER_FIELDS = frozenset(
+    [
+        models.IntegerField,
+        models.SmallIntegerField,
+        models.BigIntegerField,
+        models.PositiveIntegerField,
+        models.PositiveSmallIntegerField,
+        models.PositiveBigIntegerField,
+    ]
+)
+_AUTO_FIELDS = frozenset([models.AutoField, models.BigAutoField, models.SmallAutoField])
+
+
+@cache
+def _preparers(model: type[models.Model], alias: str) -> tuple[Callable[[models.Model], Any], ...]:
+    """Per inserted column, a function of the object giving what
+    ``field.get_db_prep_save(field.pre_save(obj, add=True))`` gives, without that chain of four to six
+    calls where the outcome is known from the value's type.
+
+    Profiling order intake showed the ORM's preparation (1.5 - 2 microseconds a column, 116 columns an
+    order) costing about as much CPU as sending the statements.
+    """
+    connection = connections[alias]
+    return tuple(_preparer(field, connection) for field in _columns(model))
+
+
+def _preparer(field: models.Field, connection) -> Callable[[models.Model], Any]:
+    exact = type(field)
+    attname = field.attname
+    if exact.pre_save is models.Field.pre_save or (
+        isinstance(field, models.DateField) and not field.auto_now and not field.auto_now_add
+    ):
+
+        def read(obj):
+            return getattr(obj, attname)
+
+    else:
+
+        def read(obj):
+            return field.pre_save(obj, add=True)
+
+    def orm(value: Any) -> Any:
+        return field.get_db_prep_save(value, connection=connection)
+
+    kept = _UNCHANGED.get(exact)
+    if isinstance(field, models.ForeignKey) and type(field.target_field) in _AUTO_FIELDS:
+        kept = (int,)
+    if kept is not None:
+        if kept == (str,):
+
+            def prepare_text(obj):
+                value = read(obj)
+                # str subclasses (TextChoices members) pass unchanged through CharField.to_python too.
+                return value if value is None or isinstance(value, str) else orm(value)
+
+            return prepare_text
+
+        def prepare_kept(obj):
+            value = read(obj)
+            return value if value is None or type(value) in kept else orm(value)
+
+        return prepare_kept
+    if exact in _INTEGER_FIELDS:
+        adapt_integer, internal_type = connection.ops.adapt_integerfield_value, field.get_internal_type()
+
+        def prepare_integer(obj):
+            value = read(obj)
+            if value is None:
+                return None
+            return adapt_integer(value, internal_type) if type(value) is int else orm(value)
+
+        return prepare_integer
+    if exact is models.DecimalField:
+        adapt_decimal, digits, places = (
+            connection.ops.adapt_decimalfield_value,
+            field.max_digits,
+            field.decimal_places,
+        )
+
+        def prepare_decimal(obj):
+            value = read(obj)
+            if value is None:
+                return None
+            if type(value) is Decimal and value.is_finite():
+                return adapt_decimal(value, digits, places)
+            return orm(value)
+
+        return prepare_decimal
+    if exact is models.DateTimeField:
+        adapt_datetime = connection.ops.adapt_datetimefield_value
+
+        def prepare_datetime(obj):
+            value = read(obj)
+            if value is None:
+                return None
+            # Naive values take the ORM's path, which warns and makes them aware.
+            if type(value) is datetime and value.utcoffset() is not None:
+                return adapt_datetime(value)
+            return orm(value)
+
+        return prepare_datetime
+    return lambda obj: orm(read(obj))
+
+
 def insert_rows(objs: list[M], *, skip_conflicts: bool = False, deferrable: bool = False) -> list[M]:
     """INSERT the unsaved ``objs`` (all of one model) in one statement and set their primary keys.
 
@@ -55,12 +172,8 @@ def insert_rows(objs: list[M], *, skip_conflicts: bool = False, deferrable: bool
         raise ValueError("skip_conflicts works on one row at a time.")
     model = type(objs[0])
     connection = connections[router.db_for_write(model)]
-    fields = _columns(model)
-    params = [
-        field.get_db_prep_save(field.pre_save(obj, add=True), connection=connection)
-        for obj in objs
-        for field in fields
-    ]
+    preparers = _preparers(model, connection.alias)
+    params = [prepare(obj) for obj in objs for prepare in preparers]
     pending = getattr(connection, "_oms_deferred", None)
     if deferrable and pending is not None and not skip_conflicts:
         pending.append((_insert_sql(model, connection.vendor, len(objs), False, False), params))

