@@ -15,7 +15,7 @@ from django.db import connection
 
 from oms.errors import IdempotencyInProgress, IdempotencyKeyReused, ValidationFailed
 from oms.models import IdempotencyRecord
-from oms.sql import insert_rows, objects_from_rows, select_rows, select_sql
+from oms.sql import hot_cursor, insert_rows, objects_from_rows, select_rows, select_sql
 
 MAX_KEY_LENGTH = 255
 
@@ -58,7 +58,7 @@ def idempotency_claim(request: IdempotentRequest) -> IdempotencyRecord | None:
     if connection.vendor == "postgresql":
         # The lock and the lookup travel as one text: PostgreSQL runs them in order, and the lookup
         # takes its snapshot after the lock is held (ADR 0003), in one round trip instead of two.
-        with connection.cursor() as cursor:
+        with hot_cursor(connection) as cursor:
             cursor.execute(
                 "SELECT pg_try_advisory_xact_lock(%s); "
                 + select_sql(IdempotencyRecord, RECORD_FIELDS, RECORD_WHERE),

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from oms.idempotency import idempotency_claim, idempotency_store, idempotent_request
 from oms.models import IdempotencyRecord
-from oms.sql import deferred_inserts
+from oms.sql import deferred_inserts, shared_cursor
 
 Work = Callable[[], tuple[int, object, dict[str, str]]]
 
@@ -30,8 +30,9 @@ def idempotent_post(request: Request, work: Work) -> Response:
         body=request.body,
     )
     try:
-        # History rows, domain events and the idempotency record go out together at the end.
-        with transaction.atomic(), deferred_inserts():
+        # History rows, domain events and the idempotency record go out together at the end; the
+        # hot-path statements share one cursor.
+        with transaction.atomic(), shared_cursor(), deferred_inserts():
             if idem and (record := idempotency_claim(idem)):
                 return _replay(record)
             status, body, headers = work()

@@ -4,7 +4,7 @@ from django.db import connection
 from django.utils import timezone
 
 from oms.errors import ValidationFailed
-from oms.sql import select_rows
+from oms.sql import hot_cursor, select_rows
 from orders.models import (
     Customer,
 )
@@ -73,7 +73,7 @@ def _customer_insert(
     """
     now = timezone.now()
     table = connection.ops.quote_name(Customer._meta.db_table)
-    with connection.cursor() as cursor:
+    with hot_cursor(connection) as cursor:
         cursor.execute(
             f"INSERT INTO {table} (email, phone, first_name, last_name, created_at, updated_at) "
             "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
