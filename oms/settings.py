@@ -193,9 +193,10 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
-# API keys are looked up on every call; a shared cache saves the query. Revoking a key or disabling a
-# channel clears its entries at once; the lifetime only bounds what a missed clear could cost. Without
-# a shared cache (embedded mode) every call reads the database.
+# API keys are looked up on every call; each process keeps the keys it saw, in front of the shared
+# cache. Revoking a key or disabling a channel clears both at once, in every process (ADR 0009); the
+# lifetime only bounds what a missed clear could cost. Without Redis (embedded mode) every call reads
+# the database.
 API_KEY_CACHE_SECONDS = int(os.environ.get("API_KEY_CACHE_SECONDS", "60" if REDIS_URL else "0"))
 
 LOGGING = {

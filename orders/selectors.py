@@ -8,20 +8,27 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from orders.models import ApiKey, Order, OrderEvent, OrderLine, order_pk_from_number
-from orders.services import api_key_cache_key, api_key_hash
+from orders.services import API_KEYS, api_key_cache_key, api_key_hash
 
 
 def api_key_by_secret(raw_key: str) -> ApiKey | None:
-    """The key (with its channel) for a secret, from the shared cache when there is one."""
+    """The key (with its channel) for a secret: this process's copy, else the shared cache, else the
+    database (ADR 0009)."""
     key_hash = api_key_hash(raw_key)
     seconds = settings.API_KEY_CACHE_SECONDS
-    if seconds:
-        key = cache.get(api_key_cache_key(key_hash))
-        if key is not None:
-            return key
-    key = ApiKey.objects.select_related("channel").filter(key_hash=key_hash).first()
-    if key is not None and seconds:
+    if not seconds:
+        return ApiKey.objects.select_related("channel").filter(key_hash=key_hash).first()
+    key = API_KEYS.get(key_hash)
+    if key is not None:
+        return key
+    generation = API_KEYS.generation()
+    key = cache.get(api_key_cache_key(key_hash))
+    if key is None:
+        key = ApiKey.objects.select_related("channel").filter(key_hash=key_hash).first()
+        if key is None:
+            return None
         cache.set(api_key_cache_key(key_hash), key, seconds)
+    API_KEYS.put(key_hash, key, generation=generation, seconds=seconds)
     return key
 
 

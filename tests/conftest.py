@@ -20,8 +20,10 @@ def _outbox_kick_window_closed():
     from django.core.cache import cache
 
     from oms.events import reset_kick_window
+    from orders.services import API_KEYS
 
     cache.clear()
+    API_KEYS.clear()
     reset_kick_window()
 
 

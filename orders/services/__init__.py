@@ -5,6 +5,7 @@ order's history row and the domain event together, so a failure leaves nothing h
 """
 
 from orders.services.access import (
+    API_KEYS,
     KEY_PREFIX,
     api_key_cache_key,
     api_key_create,
@@ -39,6 +40,7 @@ from orders.services.lifecycle import (
 
 __all__ = [
     "ADDRESS_FIELDS",
+    "API_KEYS",
     "KEY_PREFIX",
     "PROGRESS_STAGES",
     "Actor",

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from oms.errors import Conflict, NotFound, ValidationFailed
+from oms.localcache import AnnouncedCache
 from orders.models import (
     ApiKey,
     ApiScope,
@@ -80,6 +81,10 @@ def api_key_cache_key(key_hash: str) -> str:
     return f"apikey:{key_hash}"
 
 
+# Each process's own copies of the keys it saw, by key hash, in front of the shared cache.
+API_KEYS = AnnouncedCache("apikeys")
+
+
 def api_keys_forget(*, key_hashes: Iterable[str] = (), channel: Channel | None = None) -> None:
     """Drop cached API keys once the surrounding transaction commits (after a revoke, or a change of
     the channel they act for), so that every process sees the change on the next call."""
@@ -89,9 +94,16 @@ def api_keys_forget(*, key_hashes: Iterable[str] = (), channel: Channel | None =
     if hashes:
         names = [api_key_cache_key(h) for h in hashes]
         # Now, so this transaction's own reads miss the cache; and after commit, because another
-        # process may have cached the old row in between.
+        # process may have cached the old row in between. The announcement comes after the shared
+        # cache is cleared, so a process that drops its copy cannot read the old one back.
         cache.delete_many(names)
-        transaction.on_commit(lambda: cache.delete_many(names))
+        API_KEYS.forget(hashes)
+
+        def after_commit() -> None:
+            cache.delete_many(names)
+            API_KEYS.announce(hashes)
+
+        transaction.on_commit(after_commit)
 
 
 def api_key_touch(key: ApiKey) -> None:

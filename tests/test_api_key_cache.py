@@ -1,0 +1,81 @@
+"""Each process keeps the API keys it saw; a change made anywhere reaches every process at once."""
+
+import time
+
+import pytest
+import redis
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from orders.models import ApiKey
+from orders.services import API_KEYS, api_key_cache_key
+from tests.conftest import api_client_for
+
+pytestmark = pytest.mark.django_db
+
+
+def wait_until(condition, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def revoke_elsewhere(key: ApiKey) -> None:
+    """What another process's revocation leaves behind: the row changed and the shared cache cleared."""
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+    cache.delete(api_key_cache_key(key.key_hash))
+
+
+def announce_elsewhere(key: ApiKey) -> None:
+    # Another process announces on the channel of this Redis database (see oms.localcache).
+    database = settings.REDIS_URL.rsplit("/", 1)[1]
+    redis.Redis.from_url(settings.REDIS_URL).publish(f"oms:{database}:apikeys", key.key_hash)
+
+
+def status(client) -> int:
+    return client.get("/api/v1/orders/").status_code
+
+
+def test_a_key_revoked_in_another_process_is_refused_as_soon_as_that_is_announced(channel_key):
+    key, raw = channel_key
+    client = api_client_for(raw)
+    assert status(client) == 200
+    assert wait_until(API_KEYS.is_live), "the listener never subscribed"
+    assert status(client) == 200  # read from the shared cache and kept by this process
+
+    revoke_elsewhere(key)
+    # Until the announcement arrives this process still trusts its copy: the announcement is what
+    # makes the revocation reach it.
+    assert status(client) == 200
+    announce_elsewhere(key)
+    assert wait_until(lambda: status(client) == 401, seconds=2.0)
+
+
+def test_nothing_is_trusted_while_the_subscription_is_lost(channel_key):
+    key, raw = channel_key
+    client = api_client_for(raw)
+    assert status(client) == 200
+    assert wait_until(API_KEYS.is_live)
+    assert status(client) == 200
+
+    redis.Redis.from_url(settings.REDIS_URL).client_kill_filter(_type="pubsub")
+    assert wait_until(lambda: not API_KEYS.is_live())
+    revoke_elsewhere(key)  # announced to nobody: the listener is not there to hear it
+    assert status(client) == 401
+    assert wait_until(API_KEYS.is_live), "the listener did not subscribe again"
+
+
+def test_a_revocation_in_this_process_needs_no_announcement(channel_key):
+    from orders import services
+
+    key, raw = channel_key
+    client = api_client_for(raw)
+    assert status(client) == 200
+    assert wait_until(API_KEYS.is_live)
+    assert status(client) == 200
+    services.api_key_revoke(key_id=key.pk)
+    assert status(client) == 401
