@@ -203,6 +203,60 @@ def insert_rows(objs: list[M], *, skip_conflicts: bool = False, deferrable: bool
 
 
 @cache
+def _insert_with_parent_sql(
+    parent: type[models.Model], child: type[models.Model], link: str, alias: str
+) -> str:
+    ops = connections[alias].ops
+    parent_columns = _columns(parent)
+    child_columns = _columns(child)
+    values = ", ".join(
+        "(SELECT id FROM parent_row)" if field.name == link else "%s" for field in child_columns
+    )
+    return (
+        f"WITH parent_row AS (INSERT INTO {ops.quote_name(parent._meta.db_table)} "
+        f"({', '.join(ops.quote_name(f.column) for f in parent_columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(parent_columns))}) "
+        f"RETURNING {ops.quote_name(parent._meta.pk.column)} AS id) "
+        f"INSERT INTO {ops.quote_name(child._meta.db_table)} "
+        f"({', '.join(ops.quote_name(f.column) for f in child_columns)}) VALUES ({values}) "
+        f"ON CONFLICT DO NOTHING RETURNING {ops.quote_name(child._meta.pk.column)}, "
+        f"{ops.quote_name(child._meta.get_field(link).column)}"
+    )
+
+
+def insert_with_parent(parent: models.Model, child: models.Model, link: str) -> bool:
+    """INSERT ``parent`` and ``child`` (whose foreign key ``link`` points at the parent) in one round
+    trip on PostgreSQL, setting both primary keys; False, and neither key, when the child would break a
+    unique constraint (the parent row is then written: the caller rolls the transaction back).
+    """
+    connection = connections[router.db_for_write(type(child))]
+    if connection.vendor != "postgresql":
+        insert_rows([parent])
+        setattr(child, link, parent)
+        return bool(insert_rows([child], skip_conflicts=True))
+    link_attname = child._meta.get_field(link).attname
+    params = [prepare(parent) for prepare in _preparers(type(parent), connection.alias)]
+    params += [
+        prepare(child)
+        for field, prepare in zip(
+            _columns(type(child)), _preparers(type(child), connection.alias), strict=True
+        )
+        if field.attname != link_attname
+    ]
+    with hot_cursor(connection) as cursor:
+        cursor.execute(_insert_with_parent_sql(type(parent), type(child), link, connection.alias), params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    child.pk, parent.pk = row
+    setattr(child, link, parent)
+    for obj in (parent, child):
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return True
+
+
+@cache
 def _selected_fields(model: type[models.Model], field_names: tuple[str, ...]) -> tuple[models.Field, ...]:
     # In the model's own order, which is the order Model.from_db expects the values in.
     unknown = set(field_names) - {f.name for f in model._meta.concrete_fields}
@@ -216,6 +270,12 @@ def _select_sql(model: type[models.Model], vendor: str, field_names: tuple[str, 
     connection_ops = connections[router.db_for_read(model)].ops
     columns = ", ".join(connection_ops.quote_name(f.column) for f in _selected_fields(model, field_names))
     return f"SELECT {columns} FROM {connection_ops.quote_name(model._meta.db_table)} WHERE {where}"
+
+
+def columns_sql(model: type[models.Model], field_names: tuple[str, ...]) -> str:
+    """The quoted column list, in the order ``objects_from_rows`` reads rows of ``field_names``."""
+    connection_ops = connections[router.db_for_read(model)].ops
+    return ", ".join(connection_ops.quote_name(f.column) for f in _selected_fields(model, field_names))
 
 
 def select_sql(model: type[models.Model], field_names: tuple[str, ...], where: str) -> str:

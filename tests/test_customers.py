@@ -62,3 +62,23 @@ def test_different_people_stay_apart(api, products):
     a = customer_of(api, "W1", email="a@example.gr")
     b = customer_of(api, "W2", email="b@example.gr")
     assert a["id"] != b["id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_new_person_ordering_on_many_connections_at_once_is_one_customer(channel_key, products):
+    from tests.test_idempotency import _race
+
+    _, raw = channel_key
+    bodies = []
+    for n in range(8):
+        body = order_payload(f"RACE-{n}")
+        # Half give the e-mail only, half the e-mail and a phone that nobody holds yet.
+        body["customer"] = {"email": "new.person@example.gr", "first_name": "Nia"} | (
+            {"phone": "+30 691 000 0001"} if n % 2 else {}
+        )
+        bodies.append(body)
+    results = _race(raw, bodies, [{}] * len(bodies))
+    assert [status for status, _, _ in results] == [201] * len(bodies), results
+    assert len({body["customer"]["id"] for _, body, _ in results}) == 1
+    customer = Customer.objects.get()
+    assert (customer.email, customer.phone) == ("new.person@example.gr", "+306910000001")

@@ -1,10 +1,12 @@
 """One customer per person across channels: found by e-mail or E.164 phone, created if new."""
 
+from functools import cache
+
 from django.db import connection
 from django.utils import timezone
 
 from oms.errors import ValidationFailed
-from oms.sql import hot_cursor, select_rows
+from oms.sql import columns_sql, hot_cursor, objects_from_rows, select_rows
 from orders.models import (
     Customer,
 )
@@ -28,11 +30,19 @@ def customer_resolve(
         raise ValidationFailed(
             "A customer needs an e-mail or a phone.", details={"customer": ["Give an e-mail or a phone."]}
         )
-    matches = _customers_matching(email, phone)
-    if not matches:
-        created = _customer_insert(email=email, phone=phone, first_name=first_name, last_name=last_name)
+    if connection.vendor == "postgresql":
+        created, matches = _customer_insert_or_match(
+            email=email, phone=phone, first_name=first_name, last_name=last_name
+        )
         if created is not None:
             return created
+    else:
+        matches = _customers_matching(email, phone)
+        if not matches:
+            created = _customer_insert(email=email, phone=phone, first_name=first_name, last_name=last_name)
+            if created is not None:
+                return created
+    if not matches:
         # Another transaction created the same person since we looked: use theirs.
         matches = _customers_matching(email, phone)
     customer = next((c for c in matches if email and c.email == email), matches[0])
@@ -61,6 +71,38 @@ def _customers_matching(email: str | None, phone: str | None) -> list[Customer]:
     if email:
         return select_rows(Customer, CUSTOMER_FIELDS, "email = %s", [email])
     return select_rows(Customer, CUSTOMER_FIELDS, "phone = %s", [phone])
+
+
+@cache
+def _insert_or_match_sql() -> str:
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    columns = columns_sql(Customer, CUSTOMER_FIELDS)
+    return (
+        f"WITH created AS (INSERT INTO {table} (email, phone, first_name, last_name, created_at, updated_at) "
+        f"VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING {columns}) "
+        f"SELECT true, {columns} FROM created "
+        f"UNION ALL SELECT false, {columns} FROM {table} WHERE email = %s OR phone = %s"
+    )
+
+
+def _customer_insert_or_match(
+    *, email: str | None, phone: str | None, first_name: str, last_name: str
+) -> tuple[Customer | None, list[Customer]]:
+    """Insert the customer, or find who holds the e-mail or phone: one round trip (PostgreSQL).
+
+    The statement sees the table as it was when it started, without its own insert: either the insert
+    happened (nobody held either) or it met a conflict and the customers holding them are returned.
+    Neither, when a concurrent transaction inserted the same person after the statement started.
+    """
+    now = timezone.now()
+    with hot_cursor(connection) as cursor:
+        cursor.execute(_insert_or_match_sql(), [email, phone, first_name, last_name, now, now, email, phone])
+        rows = cursor.fetchall()
+    created = [row[1:] for row in rows if row[0]]
+    found = objects_from_rows(Customer, CUSTOMER_FIELDS, [row[1:] for row in rows if not row[0]])
+    if created:
+        return objects_from_rows(Customer, CUSTOMER_FIELDS, created)[0], []
+    return None, found
 
 
 def _customer_insert(

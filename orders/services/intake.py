@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from oms.errors import Conflict, ValidationFailed
 from oms.events import event_emit
-from oms.sql import insert_rows, select_rows
+from oms.sql import insert_rows, insert_with_parent, select_rows
 from orders.models import (
     Address,
     Channel,
@@ -171,12 +171,11 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
         first_name=data.customer.first_name,
         last_name=data.customer.last_name,
     )
-    shipping_address = insert_rows([Address(**{k: v for k, v in address.items() if k in ADDRESS_FIELDS})])[0]
+    shipping_address = Address(**{k: v for k, v in address.items() if k in ADDRESS_FIELDS})
     order = Order(
         channel=channel,
         external_id=data.external_id,
         customer=customer,
-        shipping_address=shipping_address,
         status=OrderStatus.RECEIVED,
         currency=currency,
         subtotal=subtotal,
@@ -192,9 +191,9 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
         requested_delivery_end=data.requested_delivery_end,
         placed_at=data.placed_at or timezone.now(),
     )
-    if not insert_rows([order], skip_conflicts=True):
+    if not insert_with_parent(shipping_address, order, "shipping_address"):
         # The channel sent this external_id before (or a concurrent request just did): the
-        # exception rolls back the customer and address written above.
+        # exception rolls back the customer and address written with it.
         existing = Order.objects.filter(channel=channel, external_id=data.external_id).values_list(
             "id", flat=True
         )
