@@ -142,7 +142,37 @@ def setup_and_capture() -> tuple[str, list[tuple[str, tuple]], dict]:
     return raw_key, statements, dynamic
 
 
-INSERT_RE = re.compile(r'^INSERT INTO "(\w+)" \(([^)]*)\) (?:VALUES|SELECT)', re.S)
+INSERT_RE = re.compile(r'INSERT INTO "?(\w+)"? \(([^)]*)\) VALUES ')
+
+
+def placeholder_columns(sql: str) -> tuple[list[str | None], list[str]]:
+    """For each ``%s`` of the INSERTs' VALUES lists in ``sql``, the column it fills (in order), and the
+    tables inserted into. Placeholders elsewhere (a WHERE after a CTE) get None."""
+    columns: list[str | None] = []
+    tables = []
+    for match in INSERT_RE.finditer(sql):
+        tables.append(match.group(1))
+        names = [c.strip().strip('"') for c in match.group(2).split(",")]
+        position = match.end()
+        while position < len(sql) and sql[position] == "(":
+            depth, items, start = 0, [], position + 1
+            for index in range(position, len(sql)):
+                char = sql[index]
+                if char == "(":
+                    depth += 1
+                elif char == ")":
+                    depth -= 1
+                    if depth == 0:
+                        items.append(sql[start:index])
+                        break
+                elif char == "," and depth == 1:
+                    items.append(sql[start:index])
+                    start = index + 1
+            columns += [name for name, item in zip(names, items, strict=True) if item.strip() == "%s"]
+            position = index + 1
+            if sql.startswith(", (", position):
+                position += 2
+    return columns, tables
 
 
 def literal(value) -> str:
@@ -159,14 +189,10 @@ def render_statement(sql: str, params: tuple, by_column: dict, by_value: dict, d
     """One captured statement as pgbench text, with the per-order values as pgbench variables."""
     sql = sql.strip().removesuffix(";")
     rendered = []
-    match = INSERT_RE.match(sql)
-    columns = [c.strip().strip('"') for c in match.group(2).split(",")] if match else []
+    columns, tables = placeholder_columns(sql)
     for index, value in enumerate(params):
-        column = columns[index % len(columns)] if columns else None
-        if column in by_column and isinstance(value, list):
-            # bulk insert through UNNEST: one array per column
-            rendered.append(f"ARRAY[{', '.join([by_column[column]] * len(value))}]")
-        elif column in by_column and not (column == "key" and value != dynamic["idem_key"]):
+        column = columns[index] if index < len(columns) else None
+        if column in by_column and not (column == "key" and value != dynamic["idem_key"]):
             rendered.append(by_column[column])
         elif isinstance(value, str | int) and value in by_value:
             rendered.append(by_value[value])
@@ -174,12 +200,13 @@ def render_statement(sql: str, params: tuple, by_column: dict, by_value: dict, d
             rendered.append(literal(value))
     text = sql.replace("%s", "{}").format(*rendered) if params else sql
     text = " ".join(text.split())
-    if match and match.group(1) == "orders_address":
-        text += " \\gset addr_"
-    elif match and match.group(1) == "orders_order":
+    # The ids later statements use, from the statements that return them.
+    if "orders_order" in tables:
         text += " \\gset ord_"
-    elif match and match.group(1) == "orders_customer":
+    elif "orders_customer" in tables:
         text += " \\gset cust_"
+    elif "orders_address" in tables:
+        text += " \\gset addr_"
     return text
 
 

@@ -80,8 +80,8 @@ def _insert_or_match_sql() -> str:
     return (
         f"WITH created AS (INSERT INTO {table} (email, phone, first_name, last_name, created_at, updated_at) "
         f"VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING {columns}) "
-        f"SELECT true, {columns} FROM created "
-        f"UNION ALL SELECT false, {columns} FROM {table} WHERE email = %s OR phone = %s"
+        f"SELECT true AS created, {columns} FROM created "
+        f"UNION ALL SELECT false AS created, {columns} FROM {table} WHERE email = %s OR phone = %s"
     )
 
 
