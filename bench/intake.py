@@ -1,6 +1,6 @@
 """Order intake through the real HTTP stack, against pgbench running the same SQL.
 
-    .venv/bin/python bench/intake.py [--seconds 20] [--connections 8] [--workers 3]
+    .venv/bin/python bench/intake.py [--seconds 20] [--rounds 3] [--connections 8] [--workers 3]
 
 What it does, on a fresh database ``oms_bench`` next to the one in DATABASE_URL:
 1. migrates it, creates a channel with its key and 100 products;
@@ -9,7 +9,9 @@ What it does, on a fresh database ``oms_bench`` next to the one in DATABASE_URL:
    (external id, e-mail, idempotency key and lock, returned ids) vary per transaction;
 3. serves the OMS with gunicorn and drives it with wrk (several connections, 3-line orders, a new
    customer and a new Idempotency-Key each), printing orders/s and p50 / p99 latency;
-4. runs pgbench with the captured script and the same number of connections, and prints the ratio.
+4. runs pgbench with the captured script and the same number of connections;
+5. repeats 3 and 4 (``--rounds``, alternating, so that drift in the host's speed weighs on both
+   sides) and prints each round's ratio and their median.
 
 Needs PostgreSQL and Redis (as for bin/test), ``wrk`` and ``pgbench`` (Debian: wrk, postgresql-client).
 Not part of the test suite.
@@ -22,6 +24,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -275,7 +278,7 @@ end
 def cpu_seconds_by_program() -> dict[str, float]:
     """CPU seconds used so far by every live postgres and gunicorn process (Linux /proc)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    totals = {"postgres": 0.0, "gunicorn": 0.0}
+    totals = {"postgres": 0.0, "gunicorn": 0.0, "gunicorn (kernel)": 0.0}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/stat") as stat:
@@ -289,6 +292,8 @@ def cpu_seconds_by_program() -> dict[str, float]:
         )
         if program:
             totals[program] += (int(fields[11]) + int(fields[12])) / ticks
+        if program == "gunicorn":
+            totals["gunicorn (kernel)"] += int(fields[12]) / ticks
     return totals
 
 
@@ -310,7 +315,7 @@ def wrk(script_text: str, seconds: int, connections: int) -> dict:
         [
             "wrk",
             "-t",
-            "2",
+            str(min(2, connections)),
             "-c",
             str(connections),
             "-d",
@@ -378,7 +383,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--seconds", type=int, default=20, help="length of each side's run in a round")
+    parser.add_argument("--rounds", type=int, default=3, help="API and pgbench runs, alternating")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument(
@@ -424,37 +430,46 @@ def main() -> None:
         env=bench_env(),
         start_new_session=True,
     )
+    rounds = []
     try:
         wait_for_port(PORT)
         run = str(int(time.time()))
         run_wrk(raw_key, 3, args.connections, run + "w")  # warm-up: imports, connections, caches
-        cpu_before = cpu_seconds_by_program()
-        api = run_wrk(raw_key, args.seconds, args.connections, run)
-        cpu_after = cpu_seconds_by_program()
-        orders = api["requests"]
-        api["cpu_ms_per_order"] = {k: (cpu_after[k] - cpu_before[k]) * 1000 / orders for k in cpu_after}
+        # The two sides alternate, so that a drift in the host's speed (a shared machine's neighbours)
+        # weighs on both alike; the ratio reported is the median of the rounds'.
+        for number in range(args.rounds):
+            cpu_before = cpu_seconds_by_program()
+            api = run_wrk(raw_key, args.seconds, args.connections, f"{run}-{number}")
+            cpu_after = cpu_seconds_by_program()
+            api["cpu_ms_per_order"] = {
+                k: (cpu_after[k] - cpu_before[k]) * 1000 / api["requests"] for k in cpu_after
+            }
+            pg = run_pgbench(script, args.seconds, args.connections, args.pgbench_mode)
+            rounds.append({"api": api, "pgbench": pg, "ratio": api["orders_per_s"] / pg["tps"]})
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    pg = run_pgbench(script, args.seconds, args.connections, args.pgbench_mode)
-    ratio = api["orders_per_s"] / pg["tps"]
     print(
-        f"API (gunicorn x{args.workers}, wrk {args.connections} connections, {args.seconds}s, 3-line orders):"
+        f"API: gunicorn {args.workers} workers x {args.threads or 1} threads, wrk {args.connections} "
+        f"connections, 3-line orders; pgbench -M {args.pgbench_mode}, same SQL, {args.connections} "
+        f"connections; {args.rounds} rounds of {args.seconds} s each, alternating"
     )
-    print(
-        f"  {api['orders_per_s']:.1f} orders/s   p50 {api['p50_ms']:.1f} ms   p99 {api['p99_ms']:.1f} ms   "
-        f"non-2xx {api['non2xx']}   socket errors {api['errors']}"
-    )
-    print("  CPU per order: " + ", ".join(f"{k} {v:.1f} ms" for k, v in api["cpu_ms_per_order"].items()))
-    print(
-        f"pgbench -M {args.pgbench_mode}, same SQL, {args.connections} connections: {pg['tps']:.1f} tps   "
-        f"avg {pg['latency_avg_ms']:.2f} ms   failed {pg['failed']}"
-    )
-    print(f"ratio API / pgbench: {ratio:.3f}")
+    for number, result in enumerate(rounds, 1):
+        api, pg = result["api"], result["pgbench"]
+        print(
+            f"  round {number}: API {api['orders_per_s']:.1f} orders/s (p50 {api['p50_ms']:.1f} ms, "
+            f"p99 {api['p99_ms']:.1f} ms, non-2xx {api['non2xx']}, socket errors {api['errors']}); "
+            f"pgbench {pg['tps']:.1f} tps (failed {pg['failed']}); ratio {result['ratio']:.3f}"
+        )
+        print(
+            "    CPU per order: " + ", ".join(f"{k} {v:.1f} ms" for k, v in api["cpu_ms_per_order"].items())
+        )
+    ratio = statistics.median(r["ratio"] for r in rounds)
+    print(f"ratio API / pgbench (median of {len(rounds)} rounds): {ratio:.3f}")
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     (results / f"intake-{run}.json").write_text(
-        json.dumps({"api": api, "pgbench": pg, "ratio": ratio, "args": vars(args)}, indent=2)
+        json.dumps({"rounds": rounds, "ratio": ratio, "args": vars(args)}, indent=2)
     )
 
 
