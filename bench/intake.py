@@ -275,10 +275,10 @@ end
 """
 
 
-def cpu_seconds_by_program() -> dict[str, float]:
-    """CPU seconds used so far by every live postgres and gunicorn process (Linux /proc)."""
+def cpu_seconds_by_process() -> dict[int, tuple[str, float, float]]:
+    """(program, user + kernel, kernel) CPU seconds so far of every live postgres and gunicorn process."""
     ticks = os.sysconf("SC_CLK_TCK")
-    totals = {"postgres": 0.0, "gunicorn": 0.0, "gunicorn (kernel)": 0.0}
+    seen = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/stat") as stat:
@@ -291,9 +291,20 @@ def cpu_seconds_by_program() -> dict[str, float]:
             "gunicorn" if "gunicorn" in command else "postgres" if command.startswith("postgres") else None
         )
         if program:
-            totals[program] += (int(fields[11]) + int(fields[12])) / ticks
+            user, kernel = int(fields[11]) / ticks, int(fields[12]) / ticks
+            seen[int(pid)] = (program, user + kernel, kernel)
+    return seen
+
+
+def cpu_seconds_between(before: dict, after: dict) -> dict[str, float]:
+    """CPU used between two snapshots by program; a process that ended in between is left out (the
+    backends of a finished pgbench exit a moment later, having used nothing since)."""
+    totals = {"postgres": 0.0, "gunicorn": 0.0, "gunicorn (kernel)": 0.0}
+    for pid, (program, cpu, kernel) in after.items():
+        _, cpu_then, kernel_then = before.get(pid, (program, 0.0, 0.0))
+        totals[program] += cpu - cpu_then
         if program == "gunicorn":
-            totals["gunicorn (kernel)"] += int(fields[12]) / ticks
+            totals["gunicorn (kernel)"] += kernel - kernel_then
     return totals
 
 
@@ -438,12 +449,10 @@ def main() -> None:
         # The two sides alternate, so that a drift in the host's speed (a shared machine's neighbours)
         # weighs on both alike; the ratio reported is the median of the rounds'.
         for number in range(args.rounds):
-            cpu_before = cpu_seconds_by_program()
+            cpu_before = cpu_seconds_by_process()
             api = run_wrk(raw_key, args.seconds, args.connections, f"{run}-{number}")
-            cpu_after = cpu_seconds_by_program()
-            api["cpu_ms_per_order"] = {
-                k: (cpu_after[k] - cpu_before[k]) * 1000 / api["requests"] for k in cpu_after
-            }
+            used = cpu_seconds_between(cpu_before, cpu_seconds_by_process())
+            api["cpu_ms_per_order"] = {k: v * 1000 / api["requests"] for k, v in used.items()}
             pg = run_pgbench(script, args.seconds, args.connections, args.pgbench_mode)
             rounds.append({"api": api, "pgbench": pg, "ratio": api["orders_per_s"] / pg["tps"]})
     finally:
