@@ -40,12 +40,18 @@ def status(client) -> int:
     return client.get("/api/v1/orders/").status_code
 
 
-def test_a_key_revoked_in_another_process_is_refused_as_soon_as_that_is_announced(channel_key):
-    key, raw = channel_key
+def client_with_key_kept_here(raw: str):
+    """A client whose key this process has read from the shared cache and kept."""
     client = api_client_for(raw)
     assert status(client) == 200
     assert wait_until(API_KEYS.is_live), "the listener never subscribed"
-    assert status(client) == 200  # read from the shared cache and kept by this process
+    assert status(client) == 200
+    return client
+
+
+def test_a_key_revoked_in_another_process_is_refused_as_soon_as_that_is_announced(channel_key):
+    key, raw = channel_key
+    client = client_with_key_kept_here(raw)
 
     revoke_elsewhere(key)
     # Until the announcement arrives this process still trusts its copy: the announcement is what
@@ -57,10 +63,7 @@ def test_a_key_revoked_in_another_process_is_refused_as_soon_as_that_is_announce
 
 def test_nothing_is_trusted_while_the_subscription_is_lost(channel_key):
     key, raw = channel_key
-    client = api_client_for(raw)
-    assert status(client) == 200
-    assert wait_until(API_KEYS.is_live)
-    assert status(client) == 200
+    client = client_with_key_kept_here(raw)
 
     redis.Redis.from_url(settings.REDIS_URL).client_kill_filter(_type="pubsub")
     assert wait_until(lambda: not API_KEYS.is_live())
@@ -73,9 +76,6 @@ def test_a_revocation_in_this_process_needs_no_announcement(channel_key):
     from orders import services
 
     key, raw = channel_key
-    client = api_client_for(raw)
-    assert status(client) == 200
-    assert wait_until(API_KEYS.is_live)
-    assert status(client) == 200
+    client = client_with_key_kept_here(raw)
     services.api_key_revoke(key_id=key.pk)
     assert status(client) == 401
