@@ -298,19 +298,32 @@ def select_rows(model: type[M], field_names: tuple[str, ...], where: str, params
     return objects_from_rows(model, field_names, rows)
 
 
-def objects_from_rows(model: type[M], field_names: tuple[str, ...], rows: list[tuple]) -> list[M]:
-    """Instances from rows of ``select_sql``'s columns."""
-    if not rows:
-        return []
-    connection = connections[router.db_for_read(model)]
+def _row_readers(connection, model: type[models.Model], field_names: tuple[str, ...]) -> tuple[list, list]:
+    """The attribute names and value converters for rows of ``field_names``, worked out once per
+    connection (converters are bound to it) instead of on every read."""
+    readers = getattr(connection, "_oms_row_readers", None)
+    if readers is None:
+        readers = connection._oms_row_readers = {}
+    found = readers.get((model, field_names))
+    if found is not None:
+        return found
     fields = _selected_fields(model, field_names)
-    attnames = [field.attname for field in fields]
     converters = []
     for index, field in enumerate(fields):
         # The backend's converters (e.g. SQLite's decimals and booleans) and the field's, as the ORM does.
         column = field.get_col(model._meta.db_table)
         for convert in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
             converters.append((index, convert, column))
+    found = readers[(model, field_names)] = ([field.attname for field in fields], converters)
+    return found
+
+
+def objects_from_rows(model: type[M], field_names: tuple[str, ...], rows: list[tuple]) -> list[M]:
+    """Instances from rows of ``select_sql``'s columns."""
+    if not rows:
+        return []
+    connection = connections[router.db_for_read(model)]
+    attnames, converters = _row_readers(connection, model, field_names)
     objs = []
     for row in rows:
         if converters:
