@@ -1,14 +1,14 @@
 """A per-process cache in front of the shared one, for values read on every request (API keys), kept
 honest by Redis publish / subscribe.
 
-Profiling order intake showed the shared cache's round trip and unpickling as a twentieth of the
-request. Here each process keeps what it read, and a listener thread drops an entry as soon as any
-process announces a change (``announce`` after the change commits). Entries are trusted only while the
-subscription is confirmed: when the listener loses Redis, the cache empties and stays unused until it
-is subscribed again (messages sent meanwhile would be lost). A read that started before an
-announcement arrived is not kept (a generation number changes with every announcement), so a value
-read just before a change cannot outlive it. The lifetime bounds the rest: the instant between Redis
-dropping the subscription and the listener noticing.
+Profiling order intake showed the shared cache's round trip and unpickling at about 70 microseconds of
+CPU, a thirtieth of the request. Here each process keeps what it read, and a listener thread drops an
+entry as soon as any process announces a change (``announce`` after the change commits). Entries are
+trusted only while the subscription is confirmed: when the listener loses Redis, the cache empties and
+stays unused until it is subscribed again (messages sent meanwhile would be lost). A read that started
+before an announcement arrived is not kept (a generation number changes with every announcement), so a
+value read just before a change cannot outlive it. The lifetime bounds the rest: the instant between
+Redis dropping the subscription and the listener noticing.
 """
 
 import logging
