@@ -12,9 +12,9 @@ WORKER_START = """
 import gc, runpy, sys
 import django
 django.setup()
-before = "shipments.views" in sys.modules
+before = "oms.urls" in sys.modules or "orders.api.views" in sys.modules
 runpy.run_path("gunicorn.conf.py")["post_worker_init"](worker=None)
-print(before, "shipments.views" in sys.modules, "orders.api.views" in sys.modules, gc.get_freeze_count())
+print(before, "oms.urls" in sys.modules, "orders.api.views" in sys.modules, gc.get_freeze_count())
 """
 
 
