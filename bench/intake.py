@@ -308,6 +308,39 @@ def cpu_seconds_between(before: dict, after: dict) -> dict[str, float]:
     return totals
 
 
+def profile_workers(master_pid: int, directory: str | None, seconds: int) -> list[subprocess.Popen]:
+    """py-spy samplers, one per gunicorn worker, writing folded stacks (flamegraph input) for
+    ``seconds``; none without ``directory``."""
+    if not directory:
+        return []
+    py_spy = shutil.which("py-spy") or str(ROOT / ".venv/bin/py-spy")
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    return [
+        subprocess.Popen(
+            [
+                py_spy,
+                "record",
+                "--pid",
+                pid,
+                "--duration",
+                str(seconds),
+                "--rate",
+                "250",
+                "--nonblocking",
+                "--gil",
+                "--format",
+                "raw",
+                "--output",
+                str(Path(directory) / f"worker-{pid}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid in children
+    ]
+
+
 def wait_for_port(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -405,12 +438,22 @@ def main() -> None:
         help="gunicorn threads per worker (gthread worker, keeps connections alive); 0: sync",
     )
     parser.add_argument(
+        "--worker-class",
+        help="another gunicorn worker class (e.g. gevent, with --threads as its worker connections)",
+    )
+    parser.add_argument(
         "--pgbench-mode",
         default="simple",
         choices=["simple", "extended", "prepared"],
         help="pgbench protocol; simple matches Django's client-side parameter binding (the default)",
     )
     parser.add_argument("--keep-script", action="store_true", help="print the pgbench script")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="sample the gunicorn workers with py-spy (pip install py-spy) during the first API run and "
+        "write their folded stacks to DIR (the sampling slows that round a little)",
+    )
     args = parser.parse_args()
     for tool in ("wrk", "pgbench"):
         if not shutil.which(tool):
@@ -435,7 +478,13 @@ def main() -> None:
             str(args.workers),
             "--log-level",
             "warning",
-            *(["--worker-class", "gthread", "--threads", str(args.threads)] if args.threads else []),
+            *(
+                ["--worker-class", args.worker_class, "--worker-connections", str(args.threads or 1)]
+                if args.worker_class
+                else ["--worker-class", "gthread", "--threads", str(args.threads)]
+                if args.threads
+                else []
+            ),
         ],
         cwd=ROOT,
         env=bench_env(),
@@ -449,8 +498,11 @@ def main() -> None:
         # The two sides alternate, so that a drift in the host's speed (a shared machine's neighbours)
         # weighs on both alike; the ratio reported is the median of the rounds'.
         for number in range(args.rounds):
+            samplers = profile_workers(server.pid, args.profile, args.seconds) if number == 0 else []
             cpu_before = cpu_seconds_by_process()
             api = run_wrk(raw_key, args.seconds, args.connections, f"{run}-{number}")
+            for sampler in samplers:
+                sampler.wait(timeout=60)
             used = cpu_seconds_between(cpu_before, cpu_seconds_by_process())
             api["cpu_ms_per_order"] = {k: v * 1000 / api["requests"] for k, v in used.items()}
             pg = run_pgbench(script, args.seconds, args.connections, args.pgbench_mode)
