@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from oms.models import DomainEvent, EventDelivery
-from oms.sql import insert_rows
+from oms.sql import insert_rows, unsaved
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +137,8 @@ def event_emit(
     *, name: str, aggregate_type: str, aggregate_id: object, payload: dict[str, Any]
 ) -> DomainEvent:
     """Append a domain event to the outbox; must be called inside the transaction of the change."""
-    event = DomainEvent(
-        name=name, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id), payload=payload
+    event = unsaved(
+        DomainEvent, name=name, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id), payload=payload
     )
     insert_rows([event], deferrable=True)
     if not _kick_pending():

@@ -15,7 +15,7 @@ from django.db import connection
 
 from oms.errors import IdempotencyInProgress, IdempotencyKeyReused, ValidationFailed
 from oms.models import IdempotencyRecord
-from oms.sql import hot_cursor, insert_rows, objects_from_rows, select_rows, select_sql
+from oms.sql import hot_cursor, insert_rows, objects_from_rows, select_rows, select_sql, unsaved
 
 MAX_KEY_LENGTH = 255
 
@@ -89,7 +89,8 @@ def idempotency_claim(request: IdempotentRequest) -> IdempotencyRecord | None:
 
 
 def idempotency_store(request: IdempotentRequest, *, status: int, body: Any) -> IdempotencyRecord:
-    record = IdempotencyRecord(
+    record = unsaved(
+        IdempotencyRecord,
         principal=request.principal,
         key=request.key,
         method=request.method,

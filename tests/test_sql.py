@@ -211,3 +211,99 @@ def test_auto_timestamps_are_set_on_the_object_and_prepared():
     value = _preparer(field, connection)(obj)
     assert before <= value <= timezone.now()
     assert obj.updated_at == value
+
+
+def _our_models():
+    from django.apps import apps
+
+    ours = {"oms", "orders", "inventory", "routing", "shipments", "tracking", "returns"}
+    return [m for m in apps.get_models() if m._meta.app_label in ours and not m._meta.proxy]
+
+
+def _keywords_for(model):
+    """Keyword arguments for ``model(...)``: any subset of its fields, relations given as an object
+    (saved or not), as an id, or as None."""
+    from django.db import models
+    from hypothesis import strategies as st
+
+    def relation(field):
+        target = field.related_model
+        nothing = st.none() if field.null else st.nothing()
+        return (
+            st.builds(target)
+            | st.integers(1, 10**6).map(lambda pk: target(pk=pk))
+            | nothing
+            | st.just(models.DEFERRED)
+        ).map(lambda value: (field.name, value)) | st.integers(1, 10**6).map(lambda pk: (field.attname, pk))
+
+    def plain(field):
+        return _values_for(field).map(lambda value: (field.attname, value))
+
+    return st.lists(
+        st.one_of(
+            *[
+                relation(f) if isinstance(f.remote_field, models.ForeignObjectRel) else plain(f)
+                for f in model._meta.concrete_fields
+            ]
+        ),
+        unique_by=lambda pair: pair[0],
+    ).map(dict)
+
+
+def _made(obj, keywords):
+    # Callable defaults (timezone.now, random tokens) differ from call to call; their type must not.
+    called = {
+        f.attname
+        for f in obj._meta.concrete_fields
+        if callable(f.default) and f.attname not in keywords and f.name not in keywords
+    }
+    values = {k: type(v) if k in called else v for k, v in obj.__dict__.items() if k != "_state"}
+    cached = {name: id(value) for name, value in obj._state.fields_cache.items()}
+    return values, cached, obj._state.adding, obj._state.db
+
+
+@pytest.mark.parametrize("model", _our_models(), ids=lambda m: m._meta.label)
+def test_unsaved_makes_what_the_model_constructor_makes(model):
+    from hypothesis import HealthCheck, given, settings
+
+    from oms.sql import unsaved
+
+    @settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+    @given(_keywords_for(model))
+    def same(keywords):
+        expected = model(**keywords)
+        got = unsaved(model, **keywords)
+        assert type(got) is model
+        assert _made(got, keywords) == _made(expected, keywords), keywords
+        # Mutable defaults (JSON fields' dict / list) are new objects for every instance.
+        again = unsaved(model, **keywords)
+        for name, value in got.__dict__.items():
+            if isinstance(value, dict | list) and name not in keywords:
+                assert again.__dict__[name] is not value, name
+
+    same()
+
+
+def test_unsaved_leaves_what_it_does_not_reproduce_to_the_model_constructor():
+    from django.db.models.signals import post_init
+
+    from oms.sql import unsaved
+    from orders.models import Order
+
+    with pytest.raises(TypeError, match="unexpected keyword arguments: 'colour'"):
+        unsaved(Customer, email="a@example.com", colour="red")
+    assert unsaved(Customer, pk=7).id == 7  # a property, set by Django's constructor
+    both = {"channel": None, "channel_id": 3}
+    assert _made(unsaved(Order, **both), both) == _made(Order(**both), both)
+
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=Customer)
+    try:
+        customer = unsaved(Customer, email="a@example.com")
+    finally:
+        post_init.disconnect(receiver, sender=Customer)
+    assert seen == [customer]

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from oms.sql import insert_rows
+from oms.sql import insert_rows, unsaved
 from orders.models import (
     ActorType,
     ApiKey,
@@ -39,7 +39,8 @@ class Actor:
 
 
 def _history(order: Order, actor: Actor, kind: str, **fields: Any) -> OrderEvent:
-    event = OrderEvent(
+    event = unsaved(
+        OrderEvent,
         order=order,
         kind=kind,
         actor_type=actor.type,

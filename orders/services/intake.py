@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from oms.errors import Conflict, ValidationFailed
 from oms.events import event_emit
-from oms.sql import insert_rows, insert_with_parent, select_rows
+from oms.sql import insert_rows, insert_with_parent, select_rows, unsaved
 from orders.models import (
     Address,
     Channel,
@@ -171,8 +171,9 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
         first_name=data.customer.first_name,
         last_name=data.customer.last_name,
     )
-    shipping_address = Address(**{k: v for k, v in address.items() if k in ADDRESS_FIELDS})
-    order = Order(
+    shipping_address = unsaved(Address, **{k: v for k, v in address.items() if k in ADDRESS_FIELDS})
+    order = unsaved(
+        Order,
         channel=channel,
         external_id=data.external_id,
         customer=customer,
@@ -200,7 +201,8 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
         raise_duplicate_external_id(channel=channel, external_id=data.external_id, order_id=existing.first())
     lines = insert_rows(
         [
-            OrderLine(
+            unsaved(
+                OrderLine,
                 order=order,
                 line_number=index + 1,
                 product=products[sku],
