@@ -2,6 +2,12 @@
 gunicorn reads ./gunicorn.conf.py from the directory it starts in."""
 
 import gc
+import os
+
+# Each worker's main loop touches a heartbeat file on every turn (several times per request); on a
+# disk-backed /tmp that is an inode update each time, which gunicorn's documentation warns can block
+# the worker. Memory-backed /dev/shm where there is one (Linux, containers).
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
 def post_worker_init(worker) -> None:

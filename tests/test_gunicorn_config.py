@@ -29,3 +29,14 @@ def test_worker_start_loads_views_and_freezes_what_start_up_created():
     ).stdout.split()
     assert out[:3] == ["False", "True", "True"], out
     assert int(out[3]) > 10_000
+
+
+def test_heartbeat_file_in_memory_backed_storage():
+    import runpy
+
+    from gunicorn.config import Config
+
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    config = Config()
+    config.set("worker_tmp_dir", settings["worker_tmp_dir"])
+    assert config.worker_tmp_dir == "/dev/shm"  # the test machines are Linux
