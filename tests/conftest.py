@@ -1,9 +1,11 @@
 import pytest
+import time_machine
 from django.db import connection
 from rest_framework.test import APIClient
 
 from oms.celery import app as celery_app
 from orders import services
+from tests.clock import CLOCK_START
 from tests.factories import ProductFactory
 
 
@@ -12,6 +14,13 @@ def _celery_eager():
     # Most tests run tasks in-process; the ones about delivery start a real worker on Redis.
     celery_app.conf.task_always_eager = True
     yield
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    """Every test starts at CLOCK_START and its time flows from there (``clock.move_to`` jumps)."""
+    with time_machine.travel(CLOCK_START, tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture(autouse=True)

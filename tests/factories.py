@@ -4,6 +4,7 @@ import factory
 
 from inventory.models import Warehouse
 from orders.models import Product
+from tests.clock import at, iso
 
 
 class ProductFactory(factory.django.DjangoModelFactory):
@@ -42,11 +43,12 @@ def order_payload(external_id: str = "WEB-1001", **overrides) -> dict:
         "currency": "EUR",
         "service_level": "express",
         "payment_status": "paid",
+        # Six days ahead, 09:00 - 13:00 in Athens; placed five days before the tests' clock starts.
         "requested_delivery_window": {
-            "start": "2026-12-01T09:00:00+02:00",
-            "end": "2026-12-01T13:00:00+02:00",
+            "start": iso(at(days=5, hours=22), offset_hours=2),
+            "end": iso(at(days=6, hours=2), offset_hours=2),
         },
-        "placed_at": "2026-11-20T10:15:00+02:00",
+        "placed_at": iso(at(days=-5, minutes=-45), offset_hours=2),
         "order_discount": "5.00",
         "shipping_total": "4.90",
         "tax_total": "0",

@@ -1,13 +1,14 @@
 """The sandbox carrier: the same answers every time, and a tracking script that unfolds with time."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from shipments.carriers.base import CarrierError, Milestone, ParcelRequest, Party
 from shipments.carriers.sandbox import SandboxAdapter, tracking_number_for
+from tests.clock import CLOCK_START
 
-SHIPPED = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+SHIPPED = CLOCK_START  # a Wednesday: two working days later is the Friday
 PARTY = Party(name="A", line1="Street 1", city="Athens", postal_code="104 34", country="GR")
 
 
@@ -16,12 +17,16 @@ def request(reference="SH-0000012/1", weight=1200, service="standard"):
 
 
 def test_a_retried_purchase_gets_the_same_tracking_number_and_price():
-    sandbox = SandboxAdapter(today=date(2026, 11, 25))
+    sandbox = SandboxAdapter(today=SHIPPED.date())
     first = sandbox.buy(sandbox.prepare(request()), request())
     again = sandbox.buy(sandbox.prepare(request()), request())
     assert first == again
     assert first.tracking_number == tracking_number_for("SH-0000012/1") == "SBX0000000001218"
-    assert (str(first.cost), first.currency, first.estimated_delivery) == ("6.30", "EUR", date(2026, 11, 27))
+    assert (str(first.cost), first.currency, first.estimated_delivery) == (
+        "6.30",
+        "EUR",
+        SHIPPED.date() + timedelta(days=2),
+    )
     assert {rate.service_code for rate in sandbox.quote(request())} == {"economy", "standard", "express"}
 
 

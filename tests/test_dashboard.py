@@ -1,5 +1,7 @@
 """Dashboard pages through Django's test client: access rules, search and filters, actions."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from django.contrib.auth.models import Group, User
 
@@ -48,6 +50,10 @@ def test_login_page_logs_in(client, orders):
     assert client.get(response["Location"]).status_code == 200
 
 
+# The day (UTC) on which order_payload() says its orders were placed.
+PLACED_DAY = datetime.fromisoformat(order_payload()["placed_at"]).astimezone(UTC).date()
+
+
 def listed(response) -> list[str]:
     content = response.content.decode()
     return [external_id for external_id in ("WEB-1", "WEB-2", "MP-77") if f">{external_id}<" in content]
@@ -65,8 +71,8 @@ def listed(response) -> list[str]:
         ({"status": "cancelled"}, ["WEB-2"]),
         ({"status": "received", "channel": "web-eu"}, ["WEB-1"]),
         ({"status": "nonsense"}, ["WEB-1", "WEB-2", "MP-77"]),
-        ({"placed_from": "2026-11-21"}, []),
-        ({"placed_from": "2026-11-20", "placed_to": "2026-11-20"}, ["WEB-1", "WEB-2", "MP-77"]),
+        ({"placed_from": str(PLACED_DAY + timedelta(days=1))}, []),
+        ({"placed_from": str(PLACED_DAY), "placed_to": str(PLACED_DAY)}, ["WEB-1", "WEB-2", "MP-77"]),
     ],
 )
 def test_search_and_filters(ops_client, orders, query, expected):

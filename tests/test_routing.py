@@ -10,6 +10,7 @@ from inventory.models import Allocation, Warehouse
 from orders.models import Order, Product
 from routing import services as routing
 from routing.models import LaneTransit, RoutingDecision, RuleSet, RuleSetWarehouse
+from tests.clock import at
 from tests.factories import make_warehouse as warehouse
 from tests.factories import order_payload
 
@@ -310,7 +311,7 @@ def test_daily_capacity_counts_orders_not_lines(api, network, auto_routing):
 
 @pytest.mark.django_db
 def test_cutoff_is_read_in_the_warehouse_time_zone(api, network):
-    from datetime import UTC, datetime, time
+    from datetime import time
 
     Warehouse.objects.filter(code="SKG").update(cutoff_time=time(15, 0), time_zone="Europe/Athens")
     rule_set = RuleSet.objects.create(name="cut-off", respect_cutoff=True)
@@ -318,10 +319,10 @@ def test_cutoff_is_read_in_the_warehouse_time_zone(api, network):
         RuleSetWarehouse.objects.create(rule_set=rule_set, warehouse=house)
     routing.rule_set_publish(rule_set_id=rule_set.pk, user=None)
     # 12:30 UTC is 14:30 in Athens: Thessaloniki still ships today
-    before = routing.route_order(order_id=post(api, "T-1"), now=datetime(2026, 11, 25, 12, 30, tzinfo=UTC))
+    before = routing.route_order(order_id=post(api, "T-1"), now=at(hours=3, minutes=30))
     assert [p["warehouse"] for p in before.plan] == ["SKG"]
     # 13:30 UTC is 15:30 in Athens: past the cut-off, so Berlin (one parcel) wins over a split
-    after = routing.route_order(order_id=post(api, "T-2"), now=datetime(2026, 11, 25, 13, 30, tzinfo=UTC))
+    after = routing.route_order(order_id=post(api, "T-2"), now=at(hours=4, minutes=30))
     reasons = {c["warehouse"]: c["reason"] for c in after.trace}
     assert reasons["SKG"] == "past today's cut-off"
     assert "SKG" not in [p["warehouse"] for p in after.plan]
@@ -349,12 +350,11 @@ def test_arriving_stock_is_routed_to_backorders_under_the_rules(api, products, a
 
 @pytest.mark.django_db
 def test_pickup_in_store_from_its_own_stock_or_by_a_parcel_from_the_best_warehouse(api, network):
-    from datetime import UTC, datetime
 
     cap = Product.objects.get(sku="CAP-NAVY")
     store = warehouse("ATH-ST", "37.97", "23.73", kind="store")
     stock.stock_receive(warehouse=store, product=cap, quantity=2, actor="t")
-    now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    now = at()
     mine = post(api, "P-1", quantity=2, service_level="pickup", pickup_store="ath-st")
     decision = routing.route_order(order_id=mine, now=now)
     assert [p["warehouse"] for p in decision.plan] == ["ATH-ST"]

@@ -17,6 +17,7 @@ from shipments.carriers import easypost, sandbox
 from shipments.carriers.base import Milestone, Tracking
 from shipments.carriers.base import TrackingEvent as CarrierEvent
 from shipments.models import Carrier, CarrierService, ShipmentStatus
+from tests.clock import CLOCK_START
 from tests.test_fulfilment import OPS, network, pack, picked_order  # noqa: F401 (fixture)
 from tracking import selectors
 from tracking import services as tracking
@@ -51,7 +52,7 @@ def shipped(api, network, monkeypatch):  # noqa: F811 (fixture)
 
 def event(code, hours, description="", shipped_at=None):
     milestone, incident = sandbox.STATUS_MAP[code]
-    at = (shipped_at or datetime(2026, 11, 25, 9, tzinfo=UTC)) + timedelta(hours=hours)
+    at = (shipped_at or CLOCK_START) + timedelta(hours=hours)
     return CarrierEvent(code, description or code, at, milestone, location="Athens", incident=incident)
 
 
