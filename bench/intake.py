@@ -130,7 +130,7 @@ def setup_and_capture() -> tuple[str, list[tuple[str, tuple]], dict]:
     assert response.status_code == 201, response.content
     created = response.json()
     from oms.idempotency import idempotency_lock_id
-    from orders.models import ApiKey
+    from orders.models import ApiKey, Order
 
     key = ApiKey.objects.get(name="bench")
     dynamic = {
@@ -138,7 +138,7 @@ def setup_and_capture() -> tuple[str, list[tuple[str, tuple]], dict]:
         "email": "ccapture@example.com",
         "idem_key": "k-capture",
         "lock_id": idempotency_lock_id(f"apikey:{key.pk}", "k-capture"),
-        "customer_id": created["customer"]["id"],
+        "customer_id": Order.objects.values_list("customer_id", flat=True).get(pk=created["id"]),
         "order_id": created["id"],
     }
     connection.close()

@@ -263,6 +263,13 @@ class Order(models.Model):
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="orders")
     external_id = models.CharField(max_length=100, help_text="The channel's own order number.")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    # The contact details as this order's channel sent them. The customer above is shared by every
+    # channel (deduplicated on e-mail and phone) and may hold details another channel gave; a channel
+    # is shown only these, and labels and messages use them.
+    contact_email = models.EmailField(max_length=254, null=True, blank=True, help_text="Lower-case.")
+    contact_phone = models.CharField(max_length=20, null=True, blank=True, help_text="E.164.")
+    contact_first_name = models.CharField(max_length=80, blank=True)
+    contact_last_name = models.CharField(max_length=80, blank=True)
     shipping_address = models.ForeignKey(Address, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=24, choices=OrderStatus.choices, default=OrderStatus.RECEIVED)
     hold_reason = models.CharField(max_length=24, choices=HoldReason.choices, blank=True)
@@ -314,6 +321,10 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+    @property
+    def contact_name(self) -> str:
+        return f"{self.contact_first_name} {self.contact_last_name}".strip()
 
     @property
     def number(self) -> str:

@@ -33,16 +33,22 @@ def api_key_by_secret(raw_key: str) -> ApiKey | None:
 
 
 def orders_with_lines() -> QuerySet[Order]:
-    return Order.objects.select_related("channel", "customer", "shipping_address").prefetch_related(
+    return Order.objects.select_related("channel", "shipping_address").prefetch_related(
         Prefetch("lines", queryset=OrderLine.objects.order_by("line_number"))
     )
 
 
 def order_detail(*, order_id: int, channel_id: int | None = None) -> Order | None:
     """An order with its lines and history; with ``channel_id``, only if that channel owns it."""
-    query = orders_with_lines().prefetch_related(
-        Prefetch(
-            "events", queryset=OrderEvent.objects.select_related("actor_user").order_by("created_at", "id")
+    # The customer comes along for the dashboard; the API shows only the order's own contact fields.
+    query = (
+        orders_with_lines()
+        .select_related("customer")
+        .prefetch_related(
+            Prefetch(
+                "events",
+                queryset=OrderEvent.objects.select_related("actor_user").order_by("created_at", "id"),
+            )
         )
     )
     if channel_id is not None:

@@ -51,11 +51,7 @@ def in_words(milestone: str, incident: str = "") -> str:
 
 def public_tracking(token: str) -> dict | None:
     """What the customer may see: order number, first name, city, and each parcel's progress."""
-    link = (
-        TrackingLink.objects.select_related("order__customer", "order__shipping_address")
-        .filter(token=token)
-        .first()
-    )
+    link = TrackingLink.objects.select_related("order__shipping_address").filter(token=token).first()
     if link is None:
         return None
     order = link.order
@@ -95,7 +91,7 @@ def public_tracking(token: str) -> dict | None:
         )
     return {
         "order": order.number,
-        "first_name": order.customer.first_name or "there",
+        "first_name": order.contact_first_name or "there",
         "city": order.shipping_address.city,
         "parcels": parcels,
     }

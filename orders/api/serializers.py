@@ -245,11 +245,13 @@ class AddressOut(serializers.Serializer):
 
 @extend_schema_serializer(component_name="Customer")
 class CustomerOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    email = serializers.EmailField(allow_null=True)
-    phone = serializers.CharField(allow_null=True)
-    first_name = serializers.CharField()
-    last_name = serializers.CharField()
+    """The customer's details exactly as your channel sent them with this order (normalised: e-mail in
+    lower case, phone in E.164). What other channels know of the same person is never shown."""
+
+    email = serializers.EmailField(source="contact_email", allow_null=True)
+    phone = serializers.CharField(source="contact_phone", allow_null=True)
+    first_name = serializers.CharField(source="contact_first_name")
+    last_name = serializers.CharField(source="contact_last_name")
 
 
 @extend_schema_serializer(component_name="LineQuantities")
@@ -305,7 +307,7 @@ class OrderOut(serializers.Serializer):
     placed_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
-    customer = CustomerOut()
+    customer = CustomerOut(source="*")
     shipping_address = AddressOut()
     lines = LineOut(many=True)
 
@@ -434,7 +436,6 @@ def _coordinate(value) -> str | None:
 def order_json(order: Order) -> dict:
     """The ``Order`` response body (see ``OrderOut``)."""
     places = currency_precision(order.currency) or 0
-    customer = order.customer
     address = order.shipping_address
     return {
         "id": order.pk,
@@ -461,11 +462,10 @@ def order_json(order: Order) -> dict:
         "created_at": _when(order.created_at),
         "updated_at": _when(order.updated_at),
         "customer": {
-            "id": customer.pk,
-            "email": customer.email,
-            "phone": customer.phone,
-            "first_name": customer.first_name,
-            "last_name": customer.last_name,
+            "email": order.contact_email,
+            "phone": order.contact_phone,
+            "first_name": order.contact_first_name,
+            "last_name": order.contact_last_name,
         },
         "shipping_address": {
             "name": address.name,

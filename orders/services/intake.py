@@ -29,6 +29,7 @@ from orders.validation import (
     Errors,
     address_clean,
     money_error,
+    normalize_email,
     normalize_phone,
     normalize_sku,
 )
@@ -165,8 +166,9 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
     if errors:
         raise ValidationFailed("The order is invalid; nothing was saved.", details=errors)
 
+    email = normalize_email(data.customer.email)
     customer = customer_resolve(
-        email=data.customer.email,
+        email=email,
         phone=phone,
         first_name=data.customer.first_name,
         last_name=data.customer.last_name,
@@ -177,6 +179,10 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
         channel=channel,
         external_id=data.external_id,
         customer=customer,
+        contact_email=email,
+        contact_phone=phone,
+        contact_first_name=data.customer.first_name,
+        contact_last_name=data.customer.last_name,
         status=OrderStatus.RECEIVED,
         currency=currency,
         subtotal=subtotal,

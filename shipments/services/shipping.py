@@ -159,7 +159,7 @@ def _party_of_warehouse(warehouse: Warehouse) -> Party:
 
 def _party_of_order(order: Order) -> Party:
     address = order.shipping_address
-    customer = order.customer
+    # The contact the channel gave with this order, not what other channels know of the same person.
     return Party(
         name=address.name,
         company=address.company,
@@ -169,8 +169,8 @@ def _party_of_order(order: Order) -> Party:
         region=address.region,
         postal_code=address.postal_code,
         country=address.country,
-        phone=address.phone or (customer.phone or ""),
-        email=customer.email or "",
+        phone=address.phone or (order.contact_phone or ""),
+        email=order.contact_email or "",
     )
 
 
@@ -320,7 +320,7 @@ def shipment_buy_labels(*, shipment_id: int, actor: Actor) -> Shipment:
         shipment.label_error = ""
         shipment.save(update_fields=["status", "label_error", "updated_at"])
     shipment = Shipment.objects.select_related(
-        "service__carrier", "warehouse", "order__shipping_address", "order__customer"
+        "service__carrier", "warehouse", "order__shipping_address"
     ).get(pk=shipment_id)
     packages = list(shipment.packages.order_by("pk"))
     for index, package in enumerate(packages, start=1):
