@@ -22,9 +22,9 @@ def schedule_periodic_jobs(sender: Celery, **_: object) -> None:
     from django.conf import settings
 
     # The relay is kicked on every commit that emits an event; this sweep catches what a crash
-    # between commit and kick left behind.
+    # between commit and kick left behind, and sends again what no handler finished in time.
     sender.add_periodic_task(
-        settings.OUTBOX_SWEEP_SECONDS, sender.signature("oms.outbox_relay"), name="outbox sweep"
+        settings.OUTBOX_SWEEP_SECONDS, sender.signature("oms.outbox_sweep"), name="outbox sweep"
     )
     # Waves follow each warehouse's own schedule (shipments.WaveSchedule); checking each minute is
     # enough for schedules counted in minutes.

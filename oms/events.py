@@ -1,15 +1,19 @@
 """Domain events through a transactional outbox.
 
 ``event_emit`` appends the event in the caller's transaction; after commit the relay publishes it to
-the handlers subscribed to its name, each as its own Celery task. A handler runs at most once per
-event (the ``EventDelivery`` marker is written in the handler's transaction), so redelivery after a
-crash or a duplicate publish is harmless.
+the handlers subscribed to its name, each as its own Celery task. What the outbox tracks is handling,
+not publication: every (event, handler) pair has an ``EventDelivery`` row that stays pending until the
+handler's transaction commits. A handler runs at most once per event (its transaction claims the row),
+and a delivery nobody finished within ``OUTBOX_REDELIVER_SECONDS`` (a worker killed mid-task, a lost
+message, a failing handler) is sent again by the periodic sweep, so every event is handled exactly once
+in effect.
 """
 
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -62,8 +66,9 @@ _covered_until = 0.0
 
 def reset_kick_window() -> None:
     """Forget the open window (tests start each case without one)."""
-    global _covered_until
+    global _covered_until, _broker_down_until
     _covered_until = 0.0
+    _broker_down_until = 0.0
     if settings.REDIS_URL:
         _redis().delete(KICK_KEY)
 
@@ -99,8 +104,8 @@ def _kick_window_open() -> bool:
         return False
     try:
         opened = bool(_redis().set(KICK_KEY, b"1", nx=True, px=KICK_WINDOW_MS))
-    except Exception:
-        log.warning("Redis did not answer; kicking the outbox relay anyway", exc_info=True)
+    except Exception as exc:
+        log.warning("Redis did not answer (%s); kicking the outbox relay anyway", exc)
         return True
     window = KICK_WINDOW_MS / 1000
     _covered_until = now + (window if opened else window / 2)
@@ -115,13 +120,31 @@ def _kick_relay() -> None:
     from oms.tasks import outbox_relay
 
     # Tasks run in-process (tests, eager mode): a delayed kick would run at once, so every commit kicks.
-    if not outbox_relay.app.conf.task_always_eager and not _kick_window_open():
+    eager = outbox_relay.app.conf.task_always_eager
+    if not eager and (time.monotonic() < _broker_down_until or not _kick_window_open()):
         return
     # No retry: if the broker is down the periodic sweep publishes the event later, and the request
     # that emitted it must not hang on a broker.
-    outbox_relay.apply_async(retry=False)
-    if settings.REDIS_URL:
-        outbox_relay.apply_async(retry=False, countdown=KICK_WINDOW_MS / 1000 * 1.5)
+    try:
+        outbox_relay.apply_async(retry=False)
+        if settings.REDIS_URL:
+            outbox_relay.apply_async(retry=False, countdown=KICK_WINDOW_MS / 1000 * 1.5)
+    except Exception as exc:
+        if eager:
+            raise
+        _broker_unavailable(exc)
+
+
+# Until when (time.monotonic) this process leaves the broker alone after it refused a kick: the events
+# are safe in the outbox, and the sweep publishes them once the broker is back.
+_broker_down_until = 0.0
+BROKER_RETRY_SECONDS = 2.0
+
+
+def _broker_unavailable(exc: Exception) -> None:
+    global _broker_down_until
+    _broker_down_until = time.monotonic() + BROKER_RETRY_SECONDS
+    log.warning("broker unavailable (%s); the outbox sweep publishes the events later", exc)
 
 
 def _kick_pending() -> bool:
@@ -146,14 +169,47 @@ def event_emit(
     return event
 
 
-def outbox_publish_pending(*, batch_size: int = 200) -> int:
-    """Hand every committed, unpublished event to its handlers' tasks. Returns how many were published.
+def redelivery_delay(attempts: int) -> timedelta:
+    """How long a delivery handed to the broker ``attempts`` times may stay unprocessed before it is sent
+    again: the configured bound at first, doubling with each attempt up to an hour, so that a handler
+    that keeps failing, or a backlog, is not flooded with copies."""
+    seconds = settings.OUTBOX_REDELIVER_SECONDS * 2 ** min(max(attempts - 1, 0), 16)
+    return timedelta(seconds=min(seconds, REDELIVERY_MAX_SECONDS))
 
-    Several relays may run at once: SKIP LOCKED gives each its own rows on PostgreSQL (SQLite has one
-    writer at a time anyway).
-    """
+
+REDELIVERY_MAX_SECONDS = 3600
+
+
+def _send(deliveries: list[tuple[int, str]]) -> int:
+    """Hand (event id, handler) pairs to the broker; returns how many were sent. Stops at the first
+    broker error: what was not sent stays pending in the database and the sweep sends it when due."""
     from oms.tasks import handle_event
 
+    sent = 0
+    for event_id, handler_name in deliveries:
+        sub = _handlers.get(handler_name)
+        if sub is None:
+            log.error("no handler named %s is registered; event %s waits for it", handler_name, event_id)
+            continue
+        try:
+            handle_event.apply_async(args=(event_id, handler_name), queue=sub.queue, retry=False)
+        except Exception:
+            if handle_event.app.conf.task_always_eager:
+                raise  # in-process (tests): the handler's own error
+            log.warning("the broker refused a delivery; the outbox sweep sends it later", exc_info=True)
+            break
+        sent += 1
+    return sent
+
+
+def outbox_publish_pending(*, batch_size: int = 200) -> int:
+    """Publish every committed, unpublished event: one pending delivery row per handler, committed,
+    then handed to the broker. Returns how many events were published.
+
+    Several relays may run at once: SKIP LOCKED gives each its own rows on PostgreSQL (SQLite has one
+    writer at a time anyway). Messages go out after the rows commit, so a handler never starts before
+    its delivery exists; a crash in between leaves the deliveries pending, and the sweep sends them.
+    """
     published = 0
     while True:
         with transaction.atomic():
@@ -164,25 +220,87 @@ def outbox_publish_pending(*, batch_size: int = 200) -> int:
             )
             if not events:
                 return published
-            for event in events:
-                for sub in subscriptions_for(event.name):
-                    handle_event.apply_async(args=(event.id, sub.name), queue=sub.queue)
-            DomainEvent.objects.filter(id__in=[e.id for e in events]).update(published_at=timezone.now())
+            now = timezone.now()
+            due = now + redelivery_delay(1)
+            deliveries = [
+                EventDelivery(event_id=event.id, handler=sub.name, queued_at=now, due_at=due)
+                for event in events
+                for sub in subscriptions_for(event.name)
+            ]
+            EventDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+            DomainEvent.objects.filter(id__in=[e.id for e in events]).update(published_at=now)
+        _send([(d.event_id, d.handler) for d in deliveries])
         published += len(events)
 
 
+def outbox_redeliver_due(*, limit: int = 500) -> int:
+    """Send again every delivery still unprocessed at its due time: its worker died mid-task, its
+    message was lost, or its handler failed. Returns how many were sent again.
+
+    A delivery whose handler is running right now holds its row lock, and SKIP LOCKED leaves it alone.
+    A copy that arrives while the first is still queued does nothing (the first to claim the row wins).
+    """
+    with transaction.atomic():
+        now = timezone.now()
+        due = list(
+            EventDelivery.objects.select_for_update(skip_locked=True)
+            .filter(processed_at__isnull=True, due_at__lte=now)
+            .order_by("due_at")[:limit]
+        )
+        for delivery in due:
+            delivery.attempts += 1
+            delivery.queued_at = now
+            delivery.due_at = now + redelivery_delay(delivery.attempts)
+        EventDelivery.objects.bulk_update(due, ["attempts", "queued_at", "due_at"])
+    if due:
+        log.warning("delivering %s event deliveries again (unprocessed past their due time)", len(due))
+    return _send([(d.event_id, d.handler) for d in due])
+
+
+def outbox_sweep() -> dict[str, int]:
+    """The periodic job: publish what no kick published, send again what nobody finished."""
+    return {"published": outbox_publish_pending(), "redelivered": outbox_redeliver_due()}
+
+
 def event_deliver(*, event_id: int, handler_name: str) -> bool:
-    """Run one handler on one event unless it already ran. Returns False when it had already run."""
+    """Run one handler on one event unless it already ran. Returns False when it had already run.
+
+    The handler's transaction claims the delivery row (stamping ``processed_at``) before the handler
+    runs: a copy of the same delivery waits on that row lock and then finds it processed; if the handler
+    fails or its worker dies, the claim rolls back with its work and the delivery stays pending.
+    """
     sub = _handlers.get(handler_name)
     if sub is None:
         raise LookupError(f"No handler named {handler_name!r} is registered.")
     with transaction.atomic():
-        event = DomainEvent.objects.get(id=event_id)
-        try:
-            with transaction.atomic():
-                EventDelivery.objects.create(event=event, handler=handler_name)
-        except IntegrityError:
-            log.info("event %s already handled by %s", event_id, handler_name)
-            return False
-        sub.func(event)
+        now = timezone.now()
+        claimed = EventDelivery.objects.filter(
+            event_id=event_id, handler=handler_name, processed_at__isnull=True
+        ).update(processed_at=now, last_error="")
+        if not claimed:
+            # Processed already, or never published through the relay (called directly): a new row,
+            # unless one exists, in which case it was processed.
+            try:
+                with transaction.atomic():
+                    EventDelivery.objects.create(event_id=event_id, handler=handler_name, processed_at=now)
+            except IntegrityError:
+                log.info("event %s already handled by %s", event_id, handler_name)
+                return False
+        sub.func(DomainEvent.objects.get(id=event_id))
     return True
+
+
+def event_delivery_failed(*, event_id: int, handler_name: str, error: BaseException) -> None:
+    """Record why a handler failed (its own transaction rolled back); the sweep tries again when due.
+    Best effort: if even this write fails (the database is down), the delivery is still due."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            for delivery in EventDelivery.objects.select_for_update(skip_locked=True).filter(
+                event_id=event_id, handler=handler_name, processed_at__isnull=True
+            ):
+                delivery.last_error = f"{type(error).__name__}: {error}"[:2000]
+                delivery.due_at = now + redelivery_delay(delivery.attempts)
+                delivery.save(update_fields=["last_error", "due_at"])
+    except Exception:
+        log.exception("could not record the failure of %s on event %s", handler_name, event_id)

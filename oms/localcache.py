@@ -62,7 +62,12 @@ class AnnouncedCache:
         """Tell every process (this one at once) that ``keys`` changed. Call after the change commits."""
         self.forget(keys)
         if keys and settings.REDIS_URL:
-            _redis().publish(self._channel(), "\n".join(keys))
+            try:
+                _redis().publish(self._channel(), "\n".join(keys))
+            except Exception:
+                # Processes that cannot reach Redis either have lost their subscription and with it
+                # their copies; the lifetime bounds what a process that still reaches it may keep.
+                log.error("%s: could not announce a change to other processes", self.topic, exc_info=True)
 
     def forget(self, keys: list[str]) -> None:
         with self._lock:
@@ -100,6 +105,7 @@ class AnnouncedCache:
 
     def _listen(self) -> None:
         pid = os.getpid()
+        lost = False  # said once per outage, not once per reconnection attempt
         while self._pid == pid:
             pubsub = None
             try:
@@ -115,10 +121,15 @@ class AnnouncedCache:
                             self._generation += 1
                             self._entries.clear()
                             self._live = True
+                        if lost:
+                            log.warning("%s: subscribed to Redis again; caching again", self.topic)
+                            lost = False
                     elif message["type"] == "message":
                         self.forget(message["data"].decode().split("\n"))
             except Exception:
-                log.warning("%s: lost the Redis subscription; not caching until it is back", self.topic)
+                if not lost:
+                    log.warning("%s: lost the Redis subscription; not caching until it is back", self.topic)
+                    lost = True
             finally:
                 with self._lock:
                     self._live = False

@@ -1,6 +1,7 @@
 """Cross-cutting tables: the domain-event outbox and idempotency records."""
 
 from django.db import models
+from django.utils import timezone
 
 
 class DomainEvent(models.Model):
@@ -30,17 +31,35 @@ class DomainEvent(models.Model):
 
 
 class EventDelivery(models.Model):
-    """Marks that one handler has processed one event, so a redelivered event is not handled twice."""
+    """One handler's work on one event, from publication until the handler's transaction commits.
+
+    The relay writes a pending row (``processed_at`` empty) for every handler when it publishes an
+    event; the handler's transaction claims the row and stamps ``processed_at``, so the work is done
+    at most once. A row still pending at ``due_at`` (a worker killed mid-task, a lost broker message,
+    a handler that failed) is delivered again by the periodic sweep, with a growing delay.
+    """
 
     event = models.ForeignKey(DomainEvent, on_delete=models.CASCADE, related_name="deliveries")
     handler = models.CharField(max_length=128)
-    processed_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(default=timezone.now, help_text="Last handed to the broker.")
+    due_at = models.DateTimeField(
+        null=True, blank=True, help_text="Delivered again from then on if still not processed."
+    )
+    attempts = models.PositiveIntegerField(default=1, help_text="Times handed to the broker.")
+    last_error = models.TextField(blank=True, help_text="Why the last attempt failed, if it did.")
+    processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "handler"], name="eventdelivery_once")]
+        indexes = [
+            models.Index(
+                fields=["due_at"], name="eventdelivery_pending", condition=models.Q(processed_at__isnull=True)
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.handler} handled event {self.event_id}"
+        state = "handled" if self.processed_at else "pending"
+        return f"{self.handler} {state} for event {self.event_id}"
 
 
 class IdempotencyRecord(models.Model):

@@ -172,7 +172,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {"visibility_timeout": 3600}
+    # A message a worker took and never acknowledged (killed mid-task) comes back only after the
+    # visibility timeout; the outbox sends its event again long before (OUTBOX_REDELIVER_SECONDS).
+    # Publishing never retries: a request must not wait for a broker that is down, and what was not
+    # published stays in the outbox for the sweep.
+    else {"visibility_timeout": 3600, "max_retries": 0, "socket_connect_timeout": 1}
 )
 if CELERY_BROKER_URL.startswith("filesystem"):
     for folder in ("broker", "broker-processed"):
@@ -184,7 +188,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TIMEZONE = TIME_ZONE
-OUTBOX_SWEEP_SECONDS = float(os.environ.get("OUTBOX_SWEEP_SECONDS", "30"))
+# How often beat sweeps the outbox, and how long a handler may take to finish an event before the sweep
+# sends it again (doubling for each further attempt, up to an hour): together the bound on how long a
+# worker killed mid-task can delay an event.
+OUTBOX_SWEEP_SECONDS = float(os.environ.get("OUTBOX_SWEEP_SECONDS", "15"))
+OUTBOX_REDELIVER_SECONDS = float(os.environ.get("OUTBOX_REDELIVER_SECONDS", "45"))
 
 # With Redis, the cache is shared by every process, so entries can be invalidated everywhere at once.
 CACHES = {
@@ -215,6 +223,8 @@ LOGGING = {
 
 # Route every received order automatically (the order.received event); off, ops route by hand.
 ROUTING_ON_RECEIPT = env_bool("ROUTING_ON_RECEIPT", True)
+# An order still received (not routed) this long after it arrived shows in the routing exceptions queue.
+ROUTING_OVERDUE_MINUTES = float(os.environ.get("ROUTING_OVERDUE_MINUTES", "5"))
 
 # Dashboard list pages.
 DASHBOARD_PAGE_SIZE = 50

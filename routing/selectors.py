@@ -1,6 +1,10 @@
 """Reads for routing pages."""
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db.models import F, Q, QuerySet
+from django.utils import timezone
 
 from orders.models import HoldReason, Order, OrderLine, OrderStatus
 from routing.models import RoutingDecision
@@ -13,14 +17,22 @@ def _short_in_fulfilment():
     ).values("order_id")
 
 
-def routing_exceptions() -> QuerySet[Order]:
+def routing_overdue_since(now: datetime | None = None) -> datetime:
+    """Orders received before this instant and still not routed are overdue: routing normally takes a
+    second, and a lost task is delivered again within a minute (the outbox)."""
+    return (now or timezone.now()) - timedelta(minutes=settings.ROUTING_OVERDUE_MINUTES)
+
+
+def routing_exceptions(*, now: datetime | None = None) -> QuerySet[Order]:
     """Orders routing could not (fully) serve: held as unroutable, backordered, partially allocated,
-    in fulfilment with units no warehouse could take over (after a short pick or a rejection); and
-    open orders whose last routing raised an alert (an SLA at risk, a full warehouse)."""
+    in fulfilment with units no warehouse could take over (after a short pick or a rejection); open
+    orders whose last routing raised an alert (an SLA at risk, a full warehouse); and orders still
+    waiting to be routed long after they arrived (routing switched off, or a fault)."""
     alerted = RoutingDecision.objects.exclude(alerts=[]).values("order_id")
     return (
         Order.objects.filter(
-            Q(status=OrderStatus.ON_HOLD, hold_reason=HoldReason.UNROUTABLE)
+            Q(status=OrderStatus.RECEIVED, created_at__lt=routing_overdue_since(now))
+            | Q(status=OrderStatus.ON_HOLD, hold_reason=HoldReason.UNROUTABLE)
             | Q(status__in=[OrderStatus.BACKORDERED, OrderStatus.PARTIALLY_ALLOCATED])
             | Q(pk__in=alerted, status__in=[OrderStatus.ALLOCATED])
             | Q(pk__in=_short_in_fulfilment())

@@ -31,7 +31,11 @@ def exceptions(request: HttpRequest) -> HttpResponse:
     for decision in RoutingDecision.objects.filter(order__in=page.object_list).order_by("order_id", "-id"):
         latest.setdefault(decision.order_id, decision)
     rows = [(order, latest.get(order.pk)) for order in page.object_list]
-    return render(request, "routing/exceptions.html", {"page": page, "rows": rows})
+    return render(
+        request,
+        "routing/exceptions.html",
+        {"page": page, "rows": rows, "overdue_minutes": settings.ROUTING_OVERDUE_MINUTES},
+    )
 
 
 @require_POST

@@ -2,13 +2,22 @@
 delivered through a real Celery worker on Redis."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.db import transaction
+from django.utils import timezone
 
 from oms.celery import app as celery_app
-from oms.events import event_deliver, event_emit, outbox_publish_pending, subscribe
+from oms.events import (
+    event_deliver,
+    event_emit,
+    outbox_publish_pending,
+    outbox_redeliver_due,
+    redelivery_delay,
+    subscribe,
+)
 from oms.models import DomainEvent, EventDelivery
 from orders import services
 from orders.models import Order, OrderEvent
@@ -86,6 +95,134 @@ def test_failing_handler_leaves_no_marker_and_can_run_again(api, products):
     with pytest.raises(Exception, match="empty"):
         event_deliver(event_id=event.pk, handler_name=HANDLER)
     assert not EventDelivery.objects.filter(event=event).exists()
+
+
+FAILURES_LEFT: list[str] = []
+
+
+@subscribe("test.flaky")
+def flaky(event: DomainEvent) -> None:
+    services.order_note_add(
+        order_id=event.payload["order_id"], actor=services.Actor.system("handler"), note="flaky ran"
+    )
+    if FAILURES_LEFT:
+        raise RuntimeError(FAILURES_LEFT.pop(0))
+
+
+FLAKY = "tests.test_outbox.flaky"
+
+
+def emit_flaky(order_id: int) -> DomainEvent:
+    with transaction.atomic():
+        return event_emit(
+            name="test.flaky", aggregate_type="order", aggregate_id=order_id, payload={"order_id": order_id}
+        )
+
+
+@pytest.mark.django_db
+def test_publishing_leaves_a_pending_delivery_per_handler_until_the_handler_commits(api, products, settings):
+    settings.OUTBOX_REDELIVER_SECONDS = 45
+    order_id = api.post("/api/v1/orders/", order_payload(), format="json").json()["id"]
+    FAILURES_LEFT[:] = ["the carrier timed out"]
+    event = emit_flaky(order_id)
+    with pytest.raises(RuntimeError, match="timed out"):
+        outbox_publish_pending()
+    delivery = EventDelivery.objects.get(event=event, handler=FLAKY)
+    # the handler's work rolled back with its claim; the failure is on record, the delivery still due
+    assert delivery.processed_at is None
+    assert delivery.last_error == "RuntimeError: the carrier timed out"
+    assert delivery.attempts == 1
+    assert delivery.due_at == pytest.approx(
+        delivery.queued_at + timedelta(seconds=45), abs=timedelta(seconds=1)
+    )
+    assert notes(order_id) == []
+    assert event_deliver(event_id=event.pk, handler_name=FLAKY) is True  # a copy of it now succeeds
+    delivery.refresh_from_db()
+    assert delivery.processed_at is not None and delivery.last_error == ""
+    assert event_deliver(event_id=event.pk, handler_name=FLAKY) is False
+    assert notes(order_id) == ["flaky ran"]
+
+
+@pytest.mark.django_db
+def test_the_sweep_sends_again_what_nobody_finished_and_backs_off(api, products, settings, clock):
+    settings.OUTBOX_REDELIVER_SECONDS = 30
+    order_id = api.post("/api/v1/orders/", order_payload(), format="json").json()["id"]
+    FAILURES_LEFT[:] = ["down", "still down"]
+    event = emit_flaky(order_id)
+    with pytest.raises(RuntimeError):
+        outbox_publish_pending()
+    start = timezone.now()
+    assert outbox_redeliver_due() == 0  # not due yet
+    clock.move_to(start + timedelta(seconds=31))
+    with pytest.raises(RuntimeError, match="still down"):
+        outbox_redeliver_due()
+    delivery = EventDelivery.objects.get(event=event, handler=FLAKY)
+    assert (delivery.attempts, delivery.last_error) == (2, "RuntimeError: still down")
+    # the second attempt waits twice as long
+    assert delivery.due_at - delivery.queued_at == pytest.approx(
+        timedelta(seconds=60), abs=timedelta(seconds=1)
+    )
+    clock.move_to(start + timedelta(seconds=31 + 59))
+    assert outbox_redeliver_due() == 0
+    clock.move_to(start + timedelta(seconds=31 + 61))
+    assert outbox_redeliver_due() == 1
+    delivery.refresh_from_db()
+    assert (delivery.attempts, delivery.processed_at is not None) == (3, True)
+    assert notes(order_id) == ["flaky ran"]
+    clock.move_to(start + timedelta(hours=5))
+    assert outbox_redeliver_due() == 0  # handled: never sent again
+
+
+def test_redelivery_delay_doubles_up_to_an_hour(settings):
+    settings.OUTBOX_REDELIVER_SECONDS = 45
+    assert [redelivery_delay(n).total_seconds() for n in (1, 2, 3, 7, 50)] == [45, 90, 180, 2880, 3600]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_leaves_alone_a_delivery_whose_handler_is_running(api, products, settings, clock):
+    """A handler running longer than the bound holds its delivery row: the sweep skips it, and a copy
+    sent anyway waits for the row and then does nothing."""
+    import threading
+
+    from django.db import connection
+
+    settings.OUTBOX_REDELIVER_SECONDS = 1
+    order_id = api.post("/api/v1/orders/", order_payload(), format="json").json()["id"]
+    FAILURES_LEFT[:] = ["first attempt fails"]
+    event = emit_flaky(order_id)  # published on commit; the handler fails and the delivery stays due
+    assert EventDelivery.objects.get(event=event).last_error == "RuntimeError: first attempt fails"
+    claimed, release = threading.Event(), threading.Event()
+    results = []
+
+    def slow_handler_run():
+        try:
+            with transaction.atomic():
+                EventDelivery.objects.filter(event=event, handler=FLAKY).update(processed_at=timezone.now())
+                claimed.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def copy():
+        try:
+            results.append(event_deliver(event_id=event.pk, handler_name=FLAKY))
+        finally:
+            connection.close()
+
+    running = threading.Thread(target=slow_handler_run)
+    running.start()
+    assert claimed.wait(10)
+    clock.move_to(timezone.now() + timedelta(minutes=5))
+    assert outbox_redeliver_due() == 0  # skipped: its row is locked by the running handler
+    late_copy = threading.Thread(target=copy)
+    late_copy.start()
+    time.sleep(0.3)
+    assert results == []  # waits for the running handler
+    release.set()
+    running.join(10)
+    late_copy.join(10)
+    assert results == [False]
+    assert notes(order_id) == []  # the copy did not run the handler's work
 
 
 @pytest.mark.django_db(transaction=True)

@@ -479,3 +479,30 @@ def test_rule_set_history_shows_who_changed_what(network, client):
     assert history[2][:2] == ("published", "root")
     page = client.get(f"/admin/routing/ruleset/{rule_set.pk}/change/").content.decode()
     assert "weight_distance" in page and "SKG #2" in page
+
+
+@pytest.mark.django_db
+def test_an_order_left_unrouted_shows_in_the_exceptions_queue_once_overdue_with_a_retry(
+    api, network, ops_client, clock, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.ROUTING_OVERDUE_MINUTES = 5
+    stuck = post(api, "S-1")  # routing is off in the tests: as if its task had been lost
+    number = Order.objects.get(pk=stuck).number
+    assert number not in ops_client.get("/dashboard/routing/exceptions/").content.decode()
+    clock.move_to(timezone.now() + timedelta(minutes=4))
+    assert number not in ops_client.get("/dashboard/routing/exceptions/").content.decode()
+    clock.move_to(timezone.now() + timedelta(minutes=2))
+    page = ops_client.get("/dashboard/routing/exceptions/").content.decode()
+    assert number in page
+    assert "waiting for routing since" in page
+    assert f"/dashboard/routing/orders/{stuck}/reroute/" in page
+
+    response = ops_client.post(f"/dashboard/routing/orders/{stuck}/reroute/", follow=True)
+    assert response.status_code == 200
+    assert Order.objects.get(pk=stuck).status == "allocated"
+    assert RoutingDecision.objects.filter(order_id=stuck).count() == 1
+    assert number not in ops_client.get("/dashboard/routing/exceptions/").content.decode()

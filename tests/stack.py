@@ -1,0 +1,218 @@
+"""Real processes for the tests about crashes and outages: a Redis server the test owns, and the OMS's
+own web server, Celery worker and beat, started as in production on the test database.
+
+Only for tests marked ``django_db(transaction=True)``: the processes see committed rows only. Stop every
+process before the test ends (the fixtures do), or the database flush after the test waits for them.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], object], *, seconds: float, what: str, step: float = 0.1):
+    deadline = time.monotonic() + seconds
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {seconds:.0f} s for {what}")
+        time.sleep(step)
+
+
+def database_url() -> str:
+    """The test database, as the child processes reach it."""
+    s = connection.settings_dict
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class RedisServer:
+    """A Redis of the test's own, on a free port, that the test may stop and start again."""
+
+    def __init__(self, folder: Path):
+        self.port = free_port()
+        self.folder = folder
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            cwd=self.folder,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self.answers, seconds=10, what="Redis to start")
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+
+class OmsProcess:
+    """One OMS process (web, worker or beat) in a session of its own, so that a kill takes its children
+    too, as when a container is killed."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str], folder: Path):
+        self.name = name
+        self.log = folder / f"{name}.log"
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for_output(self, text: str, seconds: float = 60) -> None:
+        def seen() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited:\n{self.output()[-3000:]}")
+            return text in self.output()
+
+        wait_for(seen, seconds=seconds, what=f"{self.name} to print {text!r}")
+
+    def kill(self) -> None:
+        """SIGKILL to the process and its children: nothing gets to clean up."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class Stack:
+    """Starts OMS processes against the test database and a given Redis; stops them all at the end."""
+
+    def __init__(self, folder: Path, redis_url: str, **settings: str):
+        self.folder = folder
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "oms.settings",
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": redis_url,
+            "OMS_VAR_DIR": str(folder / "var"),
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+            "ROUTING_ON_RECEIPT": "1",
+            "PYTHONUNBUFFERED": "1",
+            **settings,
+        }
+        self.processes: list[OmsProcess] = []
+        self._workers = 0
+
+    def _start(self, name: str, command: list[str]) -> OmsProcess:
+        process = OmsProcess(name, command, self.env, self.folder)
+        self.processes.append(process)
+        return process
+
+    def web(self) -> str:
+        """gunicorn as in production (threaded workers); returns its base URL once it answers."""
+        port = free_port()
+        self._start(
+            "web",
+            [
+                *(str(BIN / "gunicorn"), "oms.wsgi:application", "--bind", f"127.0.0.1:{port}"),
+                *("--workers", "1", "--worker-class", "gthread", "--threads", "4", "--log-level", "warning"),
+            ],
+        )
+        base = f"http://127.0.0.1:{port}"
+
+        def answers() -> bool:
+            try:
+                return requests.get(f"{base}/api/v1/orders/", timeout=2).status_code == 401
+            except requests.ConnectionError:
+                return False
+
+        wait_for(answers, seconds=60, what="gunicorn to answer")
+        return base
+
+    def worker(self) -> OmsProcess:
+        """A Celery worker on every queue, two pool processes, late acknowledgement as configured."""
+        self._workers += 1
+        process = self._start(
+            f"worker-{self._workers}",
+            [
+                *(str(BIN / "celery"), "-A", "oms", "worker", "-Q", "default,routing,tracking,notifications"),
+                *(
+                    "-c",
+                    "2",
+                    "-l",
+                    "INFO",
+                    "-n",
+                    f"w{self._workers}@%h",
+                    "--without-mingle",
+                    "--without-gossip",
+                ),
+            ],
+        )
+        process.wait_for_output("ready.")
+        return process
+
+    def beat(self) -> OmsProcess:
+        process = self._start(
+            "beat",
+            [
+                str(BIN / "celery"),
+                "-A",
+                "oms",
+                "beat",
+                "-l",
+                "INFO",
+                "-s",
+                str(self.folder / "beat-schedule"),
+            ],
+        )
+        process.wait_for_output("beat: Starting")
+        return process
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.stop()

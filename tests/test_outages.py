@@ -1,0 +1,186 @@
+"""Nothing lost, nothing stuck: the OMS's own processes (gunicorn, Celery worker and beat) on a Redis the
+test owns, with workers killed mid-task and Redis stopped under traffic."""
+
+import psycopg
+import pytest
+import requests
+
+from inventory import services as stock
+from oms.models import DomainEvent, EventDelivery
+from orders import services
+from orders.models import Order, OrderEvent, OrderStatus, Product
+from routing.models import RoutingDecision
+from tests.factories import make_warehouse, order_payload
+from tests.stack import RedisServer, Stack, database_url, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# The bound under test: beat sweeps every second, and a delivery nobody finished is sent again after 3 s.
+SWEEP_SECONDS, REDELIVER_SECONDS = 1, 3
+ROUTED_WITHIN = 30  # seconds: the bound above, plus worker start-up on a slow machine
+ROUTING_HANDLER = "routing.handlers.route_received_order"
+
+
+@pytest.fixture
+def redis(tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stack(tmp_path, redis):
+    running = Stack(
+        tmp_path,
+        redis.url,
+        OUTBOX_SWEEP_SECONDS=str(SWEEP_SECONDS),
+        OUTBOX_REDELIVER_SECONDS=str(REDELIVER_SECONDS),
+    )
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def warehouse_with_caps(products):
+    athens = make_warehouse("ATH")
+    stock.stock_receive(
+        warehouse=athens, product=Product.objects.get(sku="CAP-NAVY"), quantity=10_000, actor="t"
+    )
+    return athens
+
+
+def one_cap(external_id: str) -> dict:
+    return order_payload(external_id, lines=[{"sku": "CAP-NAVY", "quantity": 1, "unit_price": "15.00"}])
+
+
+def post(base: str, key: str, body: dict) -> requests.Response:
+    return requests.post(
+        f"{base}/api/v1/orders/",
+        json=body,
+        headers={"Authorization": f"Bearer {key}", "Idempotency-Key": body["external_id"]},
+        timeout=10,
+    )
+
+
+def statuses(order_ids: list[int]) -> set[str]:
+    return set(Order.objects.filter(pk__in=order_ids).values_list("status", flat=True))
+
+
+def waiting_on_a_lock(conn: psycopg.Connection) -> int:
+    return conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND state = 'active'"
+    ).fetchone()[0]
+
+
+def test_workers_killed_mid_task_leave_no_order_unrouted_and_none_routed_twice(
+    stack, channel_key, warehouse_with_caps
+):
+    _, key = channel_key
+    base = stack.web()
+    stack.beat()
+    worker = stack.worker()
+    observer = psycopg.connect(database_url(), autocommit=True)
+    posted: list[int] = []
+    killed_mid_task = []
+
+    def unrouted() -> list[int]:
+        routed = set(RoutingDecision.objects.filter(order_id__in=posted).values_list("order_id", flat=True))
+        return [order_id for order_id in posted if order_id not in routed]
+
+    for cycle in range(3):
+        # a stream of orders the worker routes as they come
+        for n in range(10):
+            response = post(base, key, one_cap(f"STREAM-{cycle}-{n}"))
+            assert response.status_code == 201, response.text
+            posted.append(response.json()["id"])
+        wait_for(lambda: not unrouted(), seconds=ROUTED_WITHIN, what="the stream to be routed")
+        # Hold the stock rows, so that the next order's routing task stops inside its transaction, then
+        # kill the worker while it waits there: the task was taken from Redis and never acknowledged.
+        # Orders posted meanwhile queue up behind it (one of them taken by the worker's second process).
+        with psycopg.connect(database_url()) as holder:
+            holder.execute("SELECT id FROM inventory_stockposition FOR UPDATE")
+            response = post(base, key, one_cap(f"KILLED-{cycle}"))
+            assert response.status_code == 201, response.text
+            posted.append(response.json()["id"])
+            wait_for(lambda: waiting_on_a_lock(observer), seconds=ROUTED_WITHIN, what="routing to wait")
+            for n in range(3):
+                response = post(base, key, one_cap(f"QUEUED-{cycle}-{n}"))
+                assert response.status_code == 201, response.text
+                posted.append(response.json()["id"])
+            worker.kill()
+            killed_mid_task.append(posted[-4])
+            holder.rollback()
+        worker = stack.worker()
+
+    wait_for(
+        lambda: not unrouted(), seconds=ROUTED_WITHIN, what=f"every order to be routed ({unrouted()} wait)"
+    )
+    observer.close()
+
+    assert set(Order.objects.filter(pk__in=posted).values_list("status", flat=True)) == {
+        OrderStatus.ALLOCATED
+    }
+    # exactly once: one decision, one move to allocated, one unit reserved per order
+    assert RoutingDecision.objects.filter(order_id__in=posted).count() == len(posted)
+    assert OrderEvent.objects.filter(order_id__in=posted, to_status=OrderStatus.ALLOCATED).count() == len(
+        posted
+    )
+    position = warehouse_with_caps.positions.get()
+    assert position.allocated == len(posted)
+    # the killed tasks were delivered again by the sweep, not by Redis an hour later
+    retried = EventDelivery.objects.filter(
+        handler=ROUTING_HANDLER,
+        event__name="order.received",
+        event__aggregate_id__in=map(str, killed_mid_task),
+    )
+    assert sorted(d.attempts >= 2 for d in retried) == [True] * len(killed_mid_task)
+    assert not EventDelivery.objects.filter(processed_at__isnull=True).exists()
+
+
+def test_with_redis_down_orders_are_accepted_and_routed_when_it_returns(
+    stack, redis, channel_key, warehouse_with_caps
+):
+    _, key = channel_key
+    base = stack.web()
+    headers = {"Authorization": f"Bearer {key}"}
+    assert requests.get(f"{base}/api/v1/orders/", headers=headers, timeout=10).status_code == 200  # cached
+
+    redis.stop()
+    accepted = []
+    for n in range(3):
+        response = post(base, key, one_cap(f"DOWN-{n}"))
+        assert response.status_code == 201, response.text
+        assert response.elapsed.total_seconds() < 3
+        accepted.append(response.json()["id"])
+    listed = requests.get(f"{base}/api/v1/orders/", headers=headers, timeout=10)
+    assert listed.status_code == 200
+    assert {o["id"] for o in listed.json()["results"]} == set(accepted)
+    assert (
+        requests.get(f"{base}/api/v1/orders/{accepted[0]}/", headers=headers, timeout=10).status_code == 200
+    )
+    # a key never seen before is read from the database; revoked meanwhile, it stops working at once
+    fresh_key, fresh = services.api_key_create(name="new key", channel=channel_key[0].channel)
+    fresh_headers = {"Authorization": f"Bearer {fresh}"}
+    assert requests.get(f"{base}/api/v1/orders/", headers=fresh_headers, timeout=10).status_code == 200
+    services.api_key_revoke(key_id=fresh_key.pk)
+    assert requests.get(f"{base}/api/v1/orders/", headers=fresh_headers, timeout=10).status_code == 401
+    # the orders wait in the outbox with their events
+    assert DomainEvent.objects.filter(name="order.received", aggregate_id__in=map(str, accepted)).count() == 3
+    assert set(Order.objects.filter(pk__in=accepted).values_list("status", flat=True)) == {
+        OrderStatus.RECEIVED
+    }
+
+    redis.start()
+    stack.beat()
+    stack.worker()
+    wait_for(
+        lambda: (
+            set(Order.objects.filter(pk__in=accepted).values_list("status", flat=True))
+            == {OrderStatus.ALLOCATED}
+        ),
+        seconds=ROUTED_WITHIN,
+        what="the orders accepted while Redis was down to be routed",
+    )
+    assert RoutingDecision.objects.filter(order_id__in=accepted).count() == 3
