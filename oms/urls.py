@@ -1,10 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import RequestDataTooBig
+from django.shortcuts import render
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from oms.api.exceptions import error_response
+from oms.api.exceptions import body_too_large_message, rendered_error
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:order_list", permanent=False)),
@@ -36,17 +38,23 @@ urlpatterns = [
 
 def api_not_found(request, exception=None):
     if request.path.startswith("/api/"):
-        response = error_response(404, "not_found", "No such endpoint.")
-        from rest_framework.renderers import JSONRenderer
-
-        response.accepted_renderer = JSONRenderer()
-        response.accepted_media_type = "application/json"
-        response.renderer_context = {}
-        response.render()
-        return response
+        return rendered_error(404, "not_found", "No such endpoint.")
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
 
 
+def bad_request(request, exception=None):
+    """Django's own refusals (a body over the size limit read outside a view, a bad host): the API's
+    error shape under /api/, a page elsewhere."""
+    if isinstance(exception, RequestDataTooBig):
+        if request.path.startswith("/api/"):
+            return rendered_error(413, "body_too_large", body_too_large_message())
+        return render(request, "400.html", {"message": body_too_large_message()}, status=413)
+    if request.path.startswith("/api/"):
+        return rendered_error(400, "bad_request", "The request is malformed.")
+    return render(request, "400.html", {}, status=400)
+
+
 handler404 = api_not_found
+handler400 = bad_request

@@ -8,13 +8,13 @@ import logging
 import math
 import os
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from oms.errors import NotAuthenticated, NotFound
+from oms.errors import NotAuthenticated, NotFound, ValidationFailed
 from oms.events import event_emit
 from orders.services import Actor
 from shipments import services as shipping
@@ -86,6 +86,16 @@ def _scale(carrier: Carrier) -> float:
     return float(carrier.options.get("time_scale", 1.0)) if carrier.adapter == "sandbox" else 1.0
 
 
+def _text(value: str) -> str:
+    """A carrier's text as PostgreSQL can store it (no NUL characters)."""
+    return value.replace("\x00", "")
+
+
+def _utc(moment: datetime) -> datetime:
+    """A carrier's time in UTC: PostgreSQL holds offsets up to 15:59 only; a time without one is UTC."""
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _dedupe_key(tracking_number: str, event: CarrierEvent) -> str:
     text = "\x00".join([tracking_number, event.code, event.occurred_at.isoformat(), event.description])
     return hashlib.sha256(text.encode()).hexdigest()
@@ -154,10 +164,10 @@ def events_ingest(
             TrackingEvent(
                 shipment_id=shipment_id,
                 tracking_number=tracking.tracking_number,
-                carrier_code=event.code[:64],
-                description=event.description[:300],
-                location=event.location[:200],
-                occurred_at=event.occurred_at,
+                carrier_code=_text(event.code)[:64],
+                description=_text(event.description)[:300],
+                location=_text(event.location)[:200],
+                occurred_at=_utc(event.occurred_at),
                 received_at=now,
                 milestone=event.milestone,
                 incident=event.incident,
@@ -271,14 +281,14 @@ def webhook_receive(
         raise NotAuthenticated(exc.message, code=f"webhook_{exc.code}") from exc
     except CarrierError as exc:
         raise NotFound(exc.message) from exc
-    except (ValueError, KeyError, TypeError) as exc:
-        raise NotAuthenticated(
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise ValidationFailed(
             "The signed body is not a webhook this carrier sends.", code="webhook_unreadable"
         ) from exc
-    if external_id:
-        existing = WebhookDelivery.objects.filter(carrier=carrier, external_id=external_id).first()
-        if existing is not None:
-            return existing, False
+    external_id = _webhook_id(external_id, body)
+    existing = WebhookDelivery.objects.filter(carrier=carrier, external_id=external_id).first()
+    if existing is not None:
+        return existing, False
     try:
         with transaction.atomic():
             delivery = WebhookDelivery.objects.create(
@@ -290,6 +300,22 @@ def webhook_receive(
     return delivery, True
 
 
+WEBHOOK_ID_MAX = 100
+
+
+def _webhook_id(external_id: object, body: bytes) -> str:
+    """What identifies a call for deduplication: the provider's event id, or, when it gives none, a
+    hash of the signed body (a replayed call is the same bytes)."""
+    if external_id in (None, ""):
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+    if not isinstance(external_id, str) or len(external_id) > WEBHOOK_ID_MAX or not external_id.isprintable():
+        raise ValidationFailed(
+            "The webhook's event id is not usable.",
+            details={"id": [f"A string of 1 to {WEBHOOK_ID_MAX} printable characters."]},
+        )
+    return external_id
+
+
 def webhook_process(*, delivery_id: int, now: datetime | None = None) -> int:
     """Read a stored call and ingest its events; idempotent. Returns the new events."""
     now = now or timezone.now()
@@ -298,7 +324,7 @@ def webhook_process(*, delivery_id: int, now: datetime | None = None) -> int:
         return 0
     try:
         _, trackings = webhook_module(delivery.carrier).parse_webhook(delivery.body.encode())
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
             status=WebhookStatus.FAILED, error=str(exc)[:2000]
         )
@@ -315,7 +341,7 @@ def webhook_process(*, delivery_id: int, now: datetime | None = None) -> int:
 
 def _shipments_with(tracking_number: str, carrier: Carrier) -> list[int]:
     return list(
-        Shipment.objects.filter(packages__tracking_number=tracking_number, service__carrier=carrier)
+        Shipment.objects.filter(packages__tracking_number=_text(tracking_number), service__carrier=carrier)
         .exclude(status__in=[ShipmentStatus.CANCELLED, ShipmentStatus.DRAFT])
         .values_list("pk", flat=True)
         .distinct()

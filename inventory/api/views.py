@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, extend_schema
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,6 +21,7 @@ from inventory.api.serializers import (
 )
 from inventory.imports import BatchKind, StockRow, rows_from_csv, stock_batch_apply
 from oms.api.idempotent import idempotent_post
+from oms.api.parsers import JSONParser
 from oms.api.schema import IDEMPOTENCY_HEADER, errors, validated
 from oms.errors import ValidationFailed
 from orders.api.auth import scope_required

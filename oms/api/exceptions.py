@@ -3,7 +3,9 @@
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -43,8 +45,26 @@ def error_response(
     )
 
 
+def rendered_error(status: int, code: str, message: str, details: Any = None) -> Response:
+    """An error answered outside DRF's views (middleware, the 404 handler), rendered as they would."""
+    from rest_framework.renderers import JSONRenderer
+
+    response = error_response(status, code, message, details)
+    response.accepted_renderer = JSONRenderer()
+    response.accepted_media_type = "application/json"
+    response.renderer_context = {}
+    return response.render()
+
+
+def body_too_large_message() -> str:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)
+    return f"The body is larger than {limit} MiB; send it in parts."
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     set_rollback()
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(413, "body_too_large", body_too_large_message())
     if isinstance(exc, DomainError):
         return error_response(exc.http_status, exc.code, exc.message, exc.details)
     if isinstance(exc, Http404):
@@ -56,7 +76,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             400, "validation_error", "The request is invalid; nothing was saved.", flatten_errors(exc.detail)
         )
     if isinstance(exc, drf.ParseError):
-        return error_response(400, "malformed_json", f"The body is not valid JSON: {exc.detail}")
+        detail = str(exc.detail)
+        message = detail if detail.startswith("The body") else f"The body is not valid JSON: {detail}"
+        return error_response(400, "malformed_json", message)
     if isinstance(exc, drf.APIException):
         headers = {}
         if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):

@@ -44,6 +44,7 @@ ERROR_TEXTS = {
     403: "The key may not use this endpoint (wrong kind of key or missing scope).",
     404: "Not found (or not yours).",
     409: "Conflicts with the current state.",
+    413: "The body is larger than the limit (8 MiB).",
     422: "Idempotency-Key reused with a different body.",
     503: "A carrier or another outside service did not answer; retrying is safe.",
 }

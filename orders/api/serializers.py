@@ -77,7 +77,7 @@ class AddressIn(serializers.Serializer):
 
 @extend_schema_serializer(component_name="Customer")
 class CustomerIn(serializers.Serializer):
-    email = serializers.EmailField(required=False, allow_null=True, default=None)
+    email = serializers.EmailField(max_length=254, required=False, allow_null=True, default=None)
     phone = serializers.CharField(
         max_length=32,
         required=False,

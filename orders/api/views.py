@@ -3,12 +3,12 @@
 import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from oms.api.idempotent import idempotent_post
+from oms.api.lists import CheckedCursorPagination, CheckedFilterSet, UtcIsoDateTimeFilter
 from oms.api.schema import IDEMPOTENCY_HEADER, errors
 from oms.api.schema import validated as _validated
 from oms.errors import NotFound, ValidationFailed
@@ -28,12 +28,12 @@ from orders.api.serializers import (
 from orders.models import ApiScope, Order, OrderStatus, Product
 
 
-class OrderFilter(django_filters.FilterSet):
+class OrderFilter(CheckedFilterSet):
     status = django_filters.BaseInFilter(
         field_name="status",
         help_text=f"One status or several, comma-separated: {', '.join(OrderStatus.values)}.",
     )
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", help_text="Orders changed at or after this ISO 8601 time."
     )
     external_id = django_filters.CharFilter(field_name="external_id", help_text="Your own order number.")
@@ -51,10 +51,9 @@ class OrderFilter(django_filters.FilterSet):
         return super().filter_queryset(queryset)
 
 
-class OrderCursorPagination(CursorPagination):
+class OrderCursorPagination(CheckedCursorPagination):
     ordering = "-id"
     page_size = 50
-    page_size_query_param = "page_size"
     max_page_size = 200
 
 
@@ -177,10 +176,9 @@ class OrderCancelView(APIView):
         return Response(OrderDetailOut(order).data)
 
 
-class ProductCursorPagination(CursorPagination):
+class ProductCursorPagination(CheckedCursorPagination):
     ordering = "sku"
     page_size = 100
-    page_size_query_param = "page_size"
     max_page_size = 1000
 
 

@@ -29,7 +29,7 @@ class CarrierWebhookView(APIView):
             "again is acknowledged with `duplicate: true`."
         ),
         request={"application/json": {"type": "object"}},
-        responses={200: WebhookAckOut, **errors(401, 404)},
+        responses={200: WebhookAckOut, **errors(400, 401, 404, 413)},
     )
     def post(self, request: Request, carrier: str) -> Response:
         delivery, new = services.webhook_receive(
