@@ -15,7 +15,7 @@ from django.db import transaction
 
 from inventory import services
 from inventory.models import Lot, MovementKind, ReferenceType, StockPosition, Warehouse
-from oms.errors import ValidationFailed
+from oms.errors import Errors, ValidationFailed, merge_errors
 from orders.models import Product
 from orders.validation import normalize_sku
 
@@ -64,13 +64,18 @@ def stock_batch_apply(
     batch_reference: str = "",
     full: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    extra_errors: Errors | None = None,
 ) -> BatchResult:
     """Check and apply a batch; ``full`` (counts only) also counts every unlisted position of the
-    batch's warehouses as zero, as a full stock snapshot means."""
+    batch's warehouses as zero, as a full stock snapshot means. ``extra_errors``: problems the caller
+    found in the request's shapes, answered together with this batch's own (nothing is applied)."""
     if kind not in BatchKind.ALL:
         raise ValueError(f"unknown batch kind {kind!r}")
+    extra_errors = extra_errors or {}
     if not rows:
-        raise ValidationFailed("The batch is empty.", details={"rows": ["Send at least one row."]})
+        raise ValidationFailed(
+            "The batch is empty.", details=merge_errors(extra_errors, {"rows": ["Send at least one row."]})
+        )
     warehouses, products, errors = _reference_rows(rows)
     seen: dict[tuple[str, str, str], int] = {}
     for index, row in enumerate(rows):
@@ -98,10 +103,13 @@ def stock_batch_apply(
         seen.setdefault(key, index)
     if full and kind != BatchKind.COUNT:
         errors["full"] = ["Only a count can be a full snapshot."]
-    if errors:
+    if errors or extra_errors:
+        errors = merge_errors(extra_errors, errors)
+        bad_rows = {k.split(".")[1] for k in errors if k.startswith("rows.") and k.count(".") >= 2}
         raise ValidationFailed(
-            f"{len({k.split('.')[1] for k in errors if k.startswith('rows.')})} row(s) are "
-            "invalid; nothing was applied.",
+            f"{len(bad_rows)} row(s) are invalid; nothing was applied."
+            if bad_rows
+            else "The batch is invalid; nothing was applied.",
             details=errors,
         )
     with transaction.atomic():

@@ -6,6 +6,14 @@ once, so no view builds an error by hand. ``http_status`` is what the API answer
 
 from typing import Any
 
+Errors = dict[str, list[str]]
+
+
+def merge_errors(shape_errors: Errors, rule_errors: Errors) -> Errors:
+    """Problems found by an endpoint's two passes (the request's shapes, then the service's rules), as one
+    answer. Where both name a field the shape's message stays: the rule ran on a stand-in value."""
+    return rule_errors | shape_errors
+
 
 class DomainError(Exception):
     code = "domain_error"

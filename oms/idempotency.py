@@ -8,6 +8,7 @@ transaction, so a request that fails leaves no record and may be retried. The un
 """
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,9 @@ from oms.models import IdempotencyRecord
 from oms.sql import hot_cursor, insert_rows, objects_from_rows, select_rows, select_sql, unsaved
 
 MAX_KEY_LENGTH = 255
+# Visible ASCII, inner spaces allowed (a UUID fits): what an HTTP header carries without surprises.
+# The OpenAPI schema states the same pattern (oms.api.schema.IDEMPOTENCY_HEADER).
+KEY_PATTERN = "^[\\u0021-\\u007E]([\\u0020-\\u007E]*[\\u0021-\\u007E])?$"
 
 
 @dataclass(frozen=True)
@@ -40,10 +44,10 @@ def idempotent_request(
     if key is None:
         return None
     key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    if len(key) > MAX_KEY_LENGTH or not re.fullmatch(KEY_PATTERN, key):
         raise ValidationFailed(
             "The Idempotency-Key header is invalid.",
-            details={"Idempotency-Key": [f"Must be 1 to {MAX_KEY_LENGTH} printable characters."]},
+            details={"Idempotency-Key": [f"Must be 1 to {MAX_KEY_LENGTH} visible ASCII characters."]},
         )
     fingerprint = hashlib.sha256(b"\n".join([method.encode(), path.encode(), body])).hexdigest()
     return IdempotentRequest(principal=principal, key=key, method=method, path=path, fingerprint=fingerprint)

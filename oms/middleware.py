@@ -9,7 +9,8 @@ NUL = "\x00"
 
 class RefuseNulCharacters:
     """A NUL character is never part of an address, a code or a search: PostgreSQL cannot even store it
-    in text. Refused here, once, for every page and endpoint, naming where it was found."""
+    in text. Refused here, once, for every page and endpoint, naming where it was found. The API's
+    empty query parameters are refused here too (the OpenAPI schema says both for every operation)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -22,9 +23,24 @@ class RefuseNulCharacters:
             where += sorted({key for key, values in request.GET.lists() if any(NUL in v for v in values)})
             where += sorted({key for key in request.GET if NUL in key} - set(where))
         if not where:
-            return self.get_response(request)
+            return self._refuse_empty_api_parameters(request) or self.get_response(request)
         message = "A NUL character (%00) is not allowed in the address."
         if request.path.startswith("/api/"):
             details = {name.replace(NUL, "\\u0000"): ["Contains a NUL character (%00)."] for name in where}
             return rendered_error(400, "invalid_characters", message, details)
         return render(request, "400.html", {"message": message}, status=400)
+
+    def _refuse_empty_api_parameters(self, request):
+        """An API query parameter given without a value (``updated_since=``) is a mistake, not a wish
+        to leave it out: refused, so that a channel's bug does not quietly return everything."""
+        if not request.path.startswith("/api/") or not request.META.get("QUERY_STRING"):
+            return None
+        empty = sorted({key for key, values in request.GET.lists() if any(v.strip() == "" for v in values)})
+        if not empty:
+            return None
+        return rendered_error(
+            400,
+            "validation_error",
+            "Empty query parameter.",
+            {key: ["Give a value or leave the parameter out."] for key in empty},
+        )

@@ -344,7 +344,8 @@ def order_pk_from_number(text: str) -> int | None:
     text = text.strip().upper()
     if text.startswith(ORDER_NUMBER_PREFIX):
         text = text[len(ORDER_NUMBER_PREFIX) :]
-    return int(text) if text.isdigit() and len(text) < 19 else None
+    # isascii: "¹" and other Unicode digits pass isdigit() but are not numbers int() reads
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
 
 
 class OrderLine(models.Model):

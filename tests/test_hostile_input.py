@@ -235,3 +235,67 @@ def test_nothing_is_written_by_refused_orders(api, products):
     for body in (nested(100_000), b'{"external_id": "A\\u0000"}'):
         assert api.post("/api/v1/orders/", body, content_type="application/json").status_code == 400
     assert not Order.objects.exists() and not DomainEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/orders/99999999999999999999999/",
+        "/api/v1/orders/99999999999999999999999/cancel/",
+        "/api/v1/fulfilment/shipments/99999999999999999999999/labels/",
+        "/api/v1/fulfilment/pick-lists/99999999999999999999999/confirm/",
+    ],
+)
+def test_an_id_beyond_any_database_integer_is_not_found(api, inventory_api, url):
+    client = api if "/orders/" in url else inventory_api
+    response = (
+        client.get(url) if url.endswith("/99999999999999999999999/") else client.post(url, {}, format="json")
+    )
+    assert response.status_code in (400, 404), response.content
+    error_of(response, response.status_code)
+
+
+def test_every_shape_and_rule_problem_is_listed_at_once(api, products):
+    """A quantity of 0 and a bad currency (the request's shapes) with an unknown country and an unknown
+    SKU (the service's rules): one 400 with all four."""
+    body = order_payload("MERGE-1", currency="ZZZ")
+    body["shipping_address"]["country"] = "XX"
+    body["lines"][0]["quantity"] = 0
+    body["lines"][1]["sku"] = "NO-SUCH-SKU"
+    error = error_of(api.post("/api/v1/orders/", body, format="json"), 400)
+    assert {"lines.0.quantity", "currency", "shipping_address.country", "lines.1.sku"} <= set(
+        error["details"]
+    )
+    assert not Order.objects.exists()
+
+
+def test_a_stock_batch_lists_shape_and_rule_problems_at_once(inventory_api, products):
+    make_warehouse("ATH1")
+    rows = [
+        {"warehouse": "ATH1", "sku": "CAP-NAVY", "quantity": "five"},
+        {"warehouse": "ATH1", "sku": "NO-SUCH-SKU", "quantity": 5},
+        {"warehouse": "NOWHERE", "sku": "CAP-NAVY", "quantity": 5},
+    ]
+    error = error_of(
+        inventory_api.post("/api/v1/inventory/receipts/bulk/", {"rows": rows}, format="json"), 400
+    )
+    assert set(error["details"]) == {"rows.0.quantity", "rows.1.sku", "rows.2.warehouse"}
+
+
+def test_strings_integers_and_booleans_are_read_only_as_such(api, inventory_api, products):
+    body = order_payload("TYPES-1")
+    body["external_id"] = 1001
+    body["lines"][0]["quantity"] = "2"
+    body["lines"][0]["unit_price"] = 19.9
+    error = error_of(api.post("/api/v1/orders/", body, format="json"), 400)
+    assert set(error["details"]) == {"external_id", "lines.0.quantity", "lines.0.unit_price"}
+    products_body = {"products": [{"sku": "NEW-1", "name": "New", "is_active": 0}]}
+    error = error_of(inventory_api.post("/api/v1/products/bulk/", products_body, format="json"), 400)
+    assert set(error["details"]) == {"products.0.is_active"}
+
+
+def test_unpaired_surrogates_are_refused(api, products):
+    body = json.dumps(order_payload("SURR-1")).replace('"Maria"', '"Mar\\udaabia"', 1).encode()
+    error = error_of(api.post("/api/v1/orders/", body, content_type="application/json"), 400)
+    assert "customer.first_name" in error["details"]
+    assert not Order.objects.exists()

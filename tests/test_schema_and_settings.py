@@ -34,7 +34,7 @@ def test_schema_lists_every_endpoint_with_its_errors(schema):
         "/api/v1/products/bulk/",
     }
     create = paths["/api/v1/orders/"]["post"]
-    assert set(create["responses"]) == {"201", "400", "401", "403", "409", "422"}
+    assert set(create["responses"]) == {"201", "400", "401", "403", "406", "409", "413", "415", "422"}
     error_ref = create["responses"]["400"]["content"]["application/json"]["schema"]["$ref"]
     assert error_ref.endswith("/Error")
     assert "OrderCreateRequest" in create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
@@ -49,6 +49,38 @@ def test_schema_lists_every_endpoint_with_its_errors(schema):
     order = schema["components"]["schemas"]["Order"]["properties"]
     assert order["total"]["type"] == "string"
     assert "lines" in order and "customer" in order
+
+
+def test_schema_states_the_limits_the_code_enforces(schema):
+    components = schema["components"]["schemas"]
+    create = components["OrderCreateRequest"]["properties"]
+    assert (create["lines"]["minItems"], create["lines"]["maxItems"]) == (1, 500)
+    assert components["CustomerRequest"]["properties"]["email"]["maxLength"] == 254
+    assert components["CustomerRequest"]["properties"]["first_name"]["pattern"] == "^[^\\u0000]*$"
+    assert components["ProductsBulkRequest"]["properties"]["products"]["minItems"] == 1
+    for batch in ("ReceiptBatchRequest", "AdjustmentBatchRequest", "StockCountBatchRequest"):
+        assert components[batch]["properties"]["rows"]["minItems"] == 1
+    assert components["ReceiptRowRequest"]["properties"]["quantity"]["minimum"] == 1
+    assert set(components["AdjustmentRowRequest"]["required"]) == {"warehouse", "sku", "quantity", "reason"}
+    assert components["AdjustmentRowRequest"]["properties"]["reason"]["minLength"] == 1
+    assert components["PackageCreateRequest"]["properties"]["contents"]["minItems"] == 1
+    price = components["OrderLineRequest"]["properties"]["unit_price"]
+    assert (price["type"], price["pattern"]) == ("string", "^\\d{1,11}(\\.\\d{1,3})?$")
+    paths = schema["paths"]
+    listing = {p["name"]: p["schema"] for p in paths["/api/v1/orders/"]["get"]["parameters"]}
+    assert listing["external_id"]["minLength"] == 1
+    assert listing["status"]["minItems"] == 1
+    assert (listing["page_size"]["minimum"], listing["page_size"]["maximum"]) == (1, 200)
+    availability = paths["/api/v1/inventory/availability/"]["get"]["parameters"]
+    assert next(p for p in availability if p["name"] == "sku")["schema"]["minLength"] == 1
+    key = next(p for p in paths["/api/v1/orders/"]["post"]["parameters"] if p["name"] == "Idempotency-Key")
+    assert key["schema"]["maxLength"] == 255 and "pattern" in key["schema"]
+    # every operation answers 400 (a NUL in the address, an empty parameter) and 406; bodies 413 and 415
+    for path in paths.values():
+        for method, operation in path.items():
+            assert {"400", "406"} <= set(operation["responses"]), (method, operation["operationId"])
+            if "requestBody" in operation:
+                assert {"413", "415"} <= set(operation["responses"]), operation["operationId"]
 
 
 def test_schema_generation_has_no_warnings():

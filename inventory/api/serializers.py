@@ -4,6 +4,10 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from inventory.imports import StockRow
+from oms.api.schema import StrictBooleanField
+
+# Units in one stock movement: beyond ten million, a typo (and PostgreSQL integers end at two billion).
+MAX_UNITS = 10_000_000
 
 
 @extend_schema_serializer(component_name="StockRow")
@@ -11,7 +15,9 @@ class StockRowIn(serializers.Serializer):
     warehouse = serializers.CharField(max_length=20, help_text="Warehouse code, e.g. ATH1.")
     sku = serializers.CharField(max_length=64)
     quantity = serializers.IntegerField(
-        help_text="Receipts: units received (> 0). Adjustments: the change (+/-). Counts: the counted figure."
+        min_value=-MAX_UNITS,
+        max_value=MAX_UNITS,
+        help_text="Receipts: units received (> 0). Adjustments: the change (+/-). Counts: the figure.",
     )
     lot_code = serializers.CharField(
         max_length=64,
@@ -26,15 +32,57 @@ class StockRowIn(serializers.Serializer):
         max_length=200, required=False, allow_blank=True, default="", help_text="Required for adjustments."
     )
 
-    def to_row(self, data: dict) -> StockRow:
+    @staticmethod
+    def to_row(data: dict) -> StockRow:
         return StockRow(**data)
 
 
-@extend_schema_serializer(component_name="StockBatch")
-class StockBatchIn(serializers.Serializer):
-    rows = StockRowIn(many=True, allow_empty=False, max_length=50_000)
-    reference = serializers.CharField(
-        max_length=100,
+@extend_schema_serializer(component_name="ReceiptRow")
+class ReceiptRowIn(StockRowIn):
+    quantity = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_UNITS,
+        help_text="Units received.",
+        error_messages={"min_value": "A receipt needs a positive quantity."},
+    )
+
+
+@extend_schema_serializer(component_name="AdjustmentRow")
+class AdjustmentRowIn(StockRowIn):
+    quantity = serializers.IntegerField(
+        min_value=-MAX_UNITS, max_value=MAX_UNITS, help_text="The change, + or - (not 0)."
+    )
+    reason = serializers.CharField(
+        max_length=200,
+        help_text="Why the figure changes (damaged, found, ...).",
+        error_messages={"required": "Say why the figure changes.", "blank": "Say why the figure changes."},
+    )
+
+    def validate_quantity(self, value: int) -> int:
+        if value == 0:
+            raise serializers.ValidationError("An adjustment of zero changes nothing.")
+        return value
+
+
+@extend_schema_serializer(component_name="CountRow")
+class CountRowIn(StockRowIn):
+    quantity = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_UNITS,
+        help_text="The counted figure.",
+        error_messages={"min_value": "A count cannot be negative."},
+    )
+
+
+MAX_BATCH_ROWS = 50_000
+
+
+MAX_REFERENCE = 100
+
+
+def _reference():
+    return serializers.CharField(
+        max_length=MAX_REFERENCE,
         required=False,
         allow_blank=True,
         default="",
@@ -42,9 +90,23 @@ class StockBatchIn(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(component_name="ReceiptBatch")
+class ReceiptBatchIn(serializers.Serializer):
+    rows = ReceiptRowIn(many=True, allow_empty=False, max_length=MAX_BATCH_ROWS)
+    reference = _reference()
+
+
+@extend_schema_serializer(component_name="AdjustmentBatch")
+class AdjustmentBatchIn(serializers.Serializer):
+    rows = AdjustmentRowIn(many=True, allow_empty=False, max_length=MAX_BATCH_ROWS)
+    reference = _reference()
+
+
 @extend_schema_serializer(component_name="StockCountBatch")
-class StockCountIn(StockBatchIn):
-    full = serializers.BooleanField(
+class StockCountIn(serializers.Serializer):
+    rows = CountRowIn(many=True, allow_empty=False, max_length=MAX_BATCH_ROWS)
+    reference = _reference()
+    full = StrictBooleanField(
         required=False,
         default=False,
         help_text="A full snapshot: positions of the listed warehouses missing from the rows count as zero.",

@@ -13,8 +13,12 @@ from rest_framework.views import APIView
 
 from inventory import selectors
 from inventory.api.serializers import (
+    MAX_REFERENCE,
+    AdjustmentBatchIn,
+    AdjustmentRowIn,
+    ReceiptBatchIn,
+    ReceiptRowIn,
     SkuAvailabilityOut,
-    StockBatchIn,
     StockBatchOut,
     StockCountIn,
     StockRowIn,
@@ -22,7 +26,7 @@ from inventory.api.serializers import (
 from inventory.imports import BatchKind, StockRow, rows_from_csv, stock_batch_apply
 from oms.api.idempotent import idempotent_post
 from oms.api.parsers import JSONParser
-from oms.api.schema import IDEMPOTENCY_HEADER, errors, validated
+from oms.api.schema import IDEMPOTENCY_HEADER, checked, errors
 from oms.errors import ValidationFailed
 from orders.api.auth import scope_required
 from orders.models import ApiKey, ApiScope
@@ -41,13 +45,22 @@ class CSVTextParser(BaseParser):
             raise ValidationFailed("The CSV is not UTF-8 text.", details={"body": [str(exc)]}) from exc
 
 
-def _apply(request: Request, kind: str, parse: Callable[[], tuple[list[StockRow], str, bool]]) -> Response:
-    """Parse inside the idempotent transaction: the key's fingerprint needs the raw body first."""
+Parsed = tuple[list[StockRow], str, bool, dict[str, list[str]]]
+
+
+def _apply(request: Request, kind: str, parse: Callable[[], Parsed]) -> Response:
+    """Parse inside the idempotent transaction: the key's fingerprint needs the raw body first. The
+    body's shape problems go to the service, which answers them with the rows' own in one 400."""
 
     def work():
-        rows, reference, full = parse()
+        rows, reference, full, shape_errors = parse()
         result = stock_batch_apply(
-            kind=kind, rows=rows, actor=_actor(request), batch_reference=reference, full=full
+            kind=kind,
+            rows=rows,
+            actor=_actor(request),
+            batch_reference=reference,
+            full=full,
+            extra_errors=shape_errors,
         )
         return 200, StockBatchOut(asdict(result)).data, {}
 
@@ -65,11 +78,14 @@ BATCH_ERRORS = errors(400, 401, 403, 409, 422)
 class SingleRowView(APIView):
     permission_classes = [InventoryScope]
     kind = BatchKind.RECEIPT
+    row_serializer: type[StockRowIn] = ReceiptRowIn
 
     def post(self, request: Request) -> Response:
         def parse():
-            serializer = validated(StockRowIn, request)
-            return [serializer.to_row(serializer.validated_data)], "", False
+            body = checked(self.row_serializer, request)
+            # one row: its problems are named as in a batch of one (rows.0.sku)
+            shape_errors = {f"rows.0.{path}": problems for path, problems in body.errors.items()}
+            return [StockRowIn.to_row(body.data)], "", False, shape_errors
 
         return _apply(request, self.kind, parse)
 
@@ -77,23 +93,26 @@ class SingleRowView(APIView):
 class BatchView(APIView):
     permission_classes = [InventoryScope]
     kind = BatchKind.RECEIPT
+    batch_serializer = ReceiptBatchIn
 
     def post(self, request: Request) -> Response:
         def parse():
-            data = validated(StockBatchIn, request).validated_data
-            return [StockRowIn().to_row(item) for item in data["rows"]], data["reference"], False
+            body = checked(self.batch_serializer, request)
+            rows = [StockRowIn.to_row(item) for item in body.data["rows"]]
+            return rows, body.data["reference"], False, body.errors
 
         return _apply(request, self.kind, parse)
 
 
 class ReceiptView(SingleRowView):
     kind = BatchKind.RECEIPT
+    row_serializer = ReceiptRowIn
 
     @extend_schema(
         operation_id="inventory_receipt",
         summary="Record goods received",
         parameters=[IDEMPOTENCY_HEADER],
-        request=StockRowIn,
+        request=ReceiptRowIn,
         responses={200: StockBatchOut, **BATCH_ERRORS},
     )
     def post(self, request: Request) -> Response:
@@ -102,12 +121,13 @@ class ReceiptView(SingleRowView):
 
 class ReceiptBatchView(BatchView):
     kind = BatchKind.RECEIPT
+    batch_serializer = ReceiptBatchIn
 
     @extend_schema(
         operation_id="inventory_receipts_bulk",
         summary="Record many receipts, all or nothing",
         parameters=[IDEMPOTENCY_HEADER],
-        request=StockBatchIn,
+        request=ReceiptBatchIn,
         responses={200: StockBatchOut, **BATCH_ERRORS},
     )
     def post(self, request: Request) -> Response:
@@ -116,12 +136,13 @@ class ReceiptBatchView(BatchView):
 
 class AdjustmentView(SingleRowView):
     kind = BatchKind.ADJUSTMENT
+    row_serializer = AdjustmentRowIn
 
     @extend_schema(
         operation_id="inventory_adjustment",
         summary="Correct a stock figure (with a reason)",
         parameters=[IDEMPOTENCY_HEADER],
-        request=StockRowIn,
+        request=AdjustmentRowIn,
         responses={200: StockBatchOut, **BATCH_ERRORS},
     )
     def post(self, request: Request) -> Response:
@@ -130,12 +151,13 @@ class AdjustmentView(SingleRowView):
 
 class AdjustmentBatchView(BatchView):
     kind = BatchKind.ADJUSTMENT
+    batch_serializer = AdjustmentBatchIn
 
     @extend_schema(
         operation_id="inventory_adjustments_bulk",
         summary="Correct many figures, all or nothing",
         parameters=[IDEMPOTENCY_HEADER],
-        request=StockBatchIn,
+        request=AdjustmentBatchIn,
         responses={200: StockBatchOut, **BATCH_ERRORS},
     )
     def post(self, request: Request) -> Response:
@@ -160,7 +182,11 @@ class CountView(APIView):
             OpenApiParameter(
                 "full", bool, description="CSV only: a full snapshot (see the JSON body's `full`)."
             ),
-            OpenApiParameter("reference", str, description="CSV only: your count sheet's number."),
+            OpenApiParameter(
+                "reference",
+                {"type": "string", "maxLength": MAX_REFERENCE},
+                description="CSV only: your count sheet's number.",
+            ),
         ],
         request={"application/json": StockCountIn, "text/csv": OpenApiRequest(str)},
         responses={200: StockBatchOut, **BATCH_ERRORS},
@@ -169,9 +195,14 @@ class CountView(APIView):
         def parse():
             if isinstance(request.data, str):
                 full = request.query_params.get("full", "").lower() in ("1", "true", "yes")
-                return rows_from_csv(request.data), request.query_params.get("reference", "")[:100], full
-            data = validated(StockCountIn, request).validated_data
-            return [StockRowIn().to_row(item) for item in data["rows"]], data["reference"], data["full"]
+                reference = request.query_params.get("reference", "")
+                shape_errors = {}
+                if len(reference) > MAX_REFERENCE:
+                    shape_errors["reference"] = [f"At most {MAX_REFERENCE} characters."]
+                return rows_from_csv(request.data), reference[:MAX_REFERENCE], full, shape_errors
+            body = checked(StockCountIn, request)
+            rows = [StockRowIn.to_row(item) for item in body.data["rows"]]
+            return rows, body.data["reference"], body.data["full"], body.errors
 
         return _apply(request, BatchKind.COUNT, parse)
 

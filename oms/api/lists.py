@@ -1,6 +1,6 @@
 """List endpoints' parameters, held to what they document: cursor pages whose page size and cursor are
-checked (DRF silently falls back on a bad page size and answers 404 for a bad cursor), and filters that
-refuse an empty value instead of ignoring it."""
+checked (DRF silently falls back on a bad page size and answers 404 for a bad cursor), and times read
+in UTC. (Empty parameters are refused for every endpoint by ``oms.middleware``.)"""
 
 from datetime import UTC
 
@@ -60,16 +60,3 @@ class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
-
-
-class CheckedFilterSet(django_filters.FilterSet):
-    """A filter given with an empty value is a mistake (``updated_since=``), not a wish to see all."""
-
-    def filter_queryset(self, queryset):
-        empty = sorted(name for name in self.filters if name in self.data and self.data[name].strip() == "")
-        if empty:
-            raise ValidationFailed(
-                "Empty filter.",
-                details={name: ["Give a value or leave the parameter out."] for name in empty},
-            )
-        return super().filter_queryset(queryset)

@@ -7,6 +7,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from oms.api.schema import StrictBooleanField
 from orders.models import (
     ActorType,
     HoldReason,
@@ -21,10 +22,27 @@ from orders.services import CustomerInput, LineInput, OrderInput, ProductInput
 from orders.validation import currency_precision
 
 MAX_LINES = 500
+# Bounds of a product or parcel: a tonne, a hundred metres (beyond them, a typo).
+MAX_GRAMS = 1_000_000
+MAX_MM = 100_000
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": r"^\d{1,11}(\.\d{1,3})?$",
+        "example": "19.90",
+        "description": "A decimal string, at least 0, up to 3 decimals (and no more than the currency has).",
+    }
+)
+class AmountField(serializers.DecimalField):
+    """A non-negative amount; the schema states the form DRF's DecimalField reads (it would also take a
+    JSON number, which the schema does not offer: strings keep decimals exact)."""
 
 
 def _amount(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=14, decimal_places=3, min_value=Decimal(0), **kwargs)
+    return AmountField(max_digits=14, decimal_places=3, min_value=Decimal(0), **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------- input
@@ -145,8 +163,10 @@ class OrderCreateIn(serializers.Serializer):
             raise serializers.ValidationError("An order cannot be placed in the future.")
         return value
 
-    def to_order_input(self) -> OrderInput:
-        data = self.validated_data
+    @staticmethod
+    def to_order_input(data: dict, errors: dict[str, list[str]] | None = None) -> OrderInput:
+        """The order as the service takes it, from checked data (``oms.api.schema.checked``) and the
+        problems found in its shapes, which the service reports with its own."""
         window = data.get("requested_delivery_window") or {}
         return OrderInput(
             external_id=data["external_id"].strip(),
@@ -163,12 +183,13 @@ class OrderCreateIn(serializers.Serializer):
             order_discount=data["order_discount"],
             shipping_total=data["shipping_total"],
             tax_total=data["tax_total"],
+            extra_errors=errors or {},
         )
 
 
 @extend_schema_serializer(component_name="LineQuantity")
 class LineQuantityIn(serializers.Serializer):
-    line_number = serializers.IntegerField(min_value=1)
+    line_number = serializers.IntegerField(min_value=1, max_value=MAX_LINES)
     quantity = serializers.IntegerField(min_value=0, max_value=100_000, help_text="0 removes the line.")
 
 
@@ -195,19 +216,28 @@ class OrderCancelIn(serializers.Serializer):
 class ProductIn(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200)
-    weight_grams = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
-    length_mm = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
-    width_mm = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
-    height_mm = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
-    is_active = serializers.BooleanField(required=False, default=True)
+    weight_grams = serializers.IntegerField(
+        min_value=0, max_value=MAX_GRAMS, required=False, allow_null=True, default=None
+    )
+    length_mm = serializers.IntegerField(
+        min_value=0, max_value=MAX_MM, required=False, allow_null=True, default=None
+    )
+    width_mm = serializers.IntegerField(
+        min_value=0, max_value=MAX_MM, required=False, allow_null=True, default=None
+    )
+    height_mm = serializers.IntegerField(
+        min_value=0, max_value=MAX_MM, required=False, allow_null=True, default=None
+    )
+    is_active = StrictBooleanField(required=False, default=True)
 
 
 @extend_schema_serializer(component_name="ProductsBulk")
 class ProductsBulkIn(serializers.Serializer):
     products = ProductIn(many=True, allow_empty=False, max_length=5000)
 
-    def to_inputs(self) -> list[ProductInput]:
-        return [ProductInput(**item) for item in self.validated_data["products"]]
+    @staticmethod
+    def to_inputs(data: dict) -> list[ProductInput]:
+        return [ProductInput(**item) for item in data["products"]]
 
 
 # --------------------------------------------------------------------------------------------- output

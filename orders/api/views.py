@@ -8,8 +8,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from oms.api.idempotent import idempotent_post
-from oms.api.lists import CheckedCursorPagination, CheckedFilterSet, UtcIsoDateTimeFilter
-from oms.api.schema import IDEMPOTENCY_HEADER, errors
+from oms.api.lists import CheckedCursorPagination, UtcIsoDateTimeFilter
+from oms.api.schema import IDEMPOTENCY_HEADER, checked, errors
 from oms.api.schema import validated as _validated
 from oms.errors import NotFound, ValidationFailed
 from orders import selectors, services
@@ -28,7 +28,7 @@ from orders.api.serializers import (
 from orders.models import ApiScope, Order, OrderStatus, Product
 
 
-class OrderFilter(CheckedFilterSet):
+class OrderFilter(django_filters.FilterSet):
     status = django_filters.BaseInFilter(
         field_name="status",
         help_text=f"One status or several, comma-separated: {', '.join(OrderStatus.values)}.",
@@ -103,7 +103,8 @@ class OrdersView(GenericAPIView):
     def post(self, request: Request) -> Response:
         def create() -> tuple[int, dict, dict[str, str]]:
             key = request.auth
-            data = _validated(OrderCreateIn, request).to_order_input()
+            body = checked(OrderCreateIn, request)
+            data = OrderCreateIn.to_order_input(body.data, body.errors)
             order = services.order_create(
                 channel=key.channel, actor=services.Actor.for_api_key(key), data=data
             )
@@ -212,7 +213,10 @@ class ProductsBulkView(APIView):
     )
     def post(self, request: Request) -> Response:
         def upsert() -> tuple[int, dict, dict[str, str]]:
-            result = services.products_upsert(products=_validated(ProductsBulkIn, request).to_inputs())
+            body = checked(ProductsBulkIn, request)
+            result = services.products_upsert(
+                products=ProductsBulkIn.to_inputs(body.data), extra_errors=body.errors
+            )
             return 200, ProductsBulkOut(result).data, {}
 
         return idempotent_post(request, upsert)

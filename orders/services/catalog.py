@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from oms.errors import ValidationFailed
+from oms.errors import ValidationFailed, merge_errors
 from orders.models import (
     Product,
 )
@@ -29,8 +29,9 @@ class ProductInput:
 
 
 @transaction.atomic
-def products_upsert(*, products: list[ProductInput]) -> dict[str, int]:
-    """Create or update products by SKU in bulk (one statement each for reading, inserting, updating)."""
+def products_upsert(*, products: list[ProductInput], extra_errors: Errors | None = None) -> dict[str, int]:
+    """Create or update products by SKU in bulk (one statement each for reading, inserting, updating).
+    ``extra_errors``: problems the caller found in the request, answered with this check's own."""
     by_sku: dict[str, ProductInput] = {}
     errors: Errors = {}
     for index, item in enumerate(products):
@@ -40,8 +41,10 @@ def products_upsert(*, products: list[ProductInput]) -> dict[str, int]:
         elif sku in by_sku:
             errors[f"products.{index}.sku"] = [f"SKU '{sku}' appears twice in this batch."]
         by_sku[sku] = item
-    if errors:
-        raise ValidationFailed("Some products are invalid; nothing was saved.", details=errors)
+    if errors or extra_errors:
+        raise ValidationFailed(
+            "Some products are invalid; nothing was saved.", details=merge_errors(extra_errors or {}, errors)
+        )
     existing = {p.sku: p for p in Product.objects.select_for_update().filter(sku__in=by_sku)}
     to_create, to_update = [], []
     fields = ["name", "weight_grams", "length_mm", "width_mm", "height_mm", "is_active"]

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from oms.errors import Conflict, ValidationFailed
+from oms.errors import Conflict, ValidationFailed, merge_errors
 from oms.events import event_emit
 from oms.sql import insert_rows, insert_with_parent, select_rows, unsaved
 from orders.models import (
@@ -94,7 +94,7 @@ def order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
 
 
 def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
-    errors: Errors = dict(data.extra_errors)
+    errors: Errors = {}
     currency = data.currency.upper()
     address, address_errors = address_clean(dict(data.shipping_address), prefix="shipping_address.")
     errors.update(address_errors)
@@ -143,13 +143,17 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
             currency,
             [(f"lines.{index}.unit_price", line.unit_price), (f"lines.{index}.discount", line.discount)],
         )
-        if line.discount > line.quantity * line.unit_price:
+        amounts_given = not any(
+            f"lines.{index}.{name}" in data.extra_errors for name in ("quantity", "unit_price", "discount")
+        )
+        if amounts_given and line.discount > line.quantity * line.unit_price:
             errors.setdefault(f"lines.{index}.discount", []).append(
                 "The discount is larger than the line's price."
             )
         subtotal += line.quantity * line.unit_price
         line_discounts += line.discount
-    if len(set(skus)) != len(skus):
+    given = [sku for sku in skus if sku]
+    if len(set(given)) != len(given):
         errors.setdefault("lines", []).append("Each SKU may appear on one line only; add up the quantities.")
     _check_money(
         errors,
@@ -161,10 +165,13 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
         ],
     )
     total = subtotal - line_discounts - data.order_discount + data.shipping_total + data.tax_total
-    if total < 0 and "order_discount" not in errors:
+    # The totals are meaningful only when every amount was read (not a stand-in for a bad one).
+    if total < 0 and "order_discount" not in errors and not data.extra_errors:
         errors["order_discount"] = ["The discounts are larger than the order's value."]
-    if errors:
-        raise ValidationFailed("The order is invalid; nothing was saved.", details=errors)
+    if errors or data.extra_errors:
+        raise ValidationFailed(
+            "The order is invalid; nothing was saved.", details=merge_errors(data.extra_errors, errors)
+        )
 
     email = normalize_email(data.customer.email)
     customer = customer_resolve(

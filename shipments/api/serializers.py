@@ -3,6 +3,13 @@
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from oms.api.schema import StrictBooleanField
+from orders.api.serializers import MAX_GRAMS, MAX_LINES, MAX_MM
+
+MAX_ID = 2**63 - 1  # our ids are PostgreSQL bigints
+MAX_LINE_UNITS = 100_000  # as an order line
+MAX_PICK_LINES = 5_000
+
 
 @extend_schema_serializer(component_name="PickListLine")
 class PickLineOut(serializers.Serializer):
@@ -30,13 +37,15 @@ class PickListOut(serializers.Serializer):
 
 @extend_schema_serializer(component_name="PickCount")
 class PickCountIn(serializers.Serializer):
-    id = serializers.IntegerField(help_text="The pick list line.")
-    picked = serializers.IntegerField(min_value=0, help_text="Units found; fewer than asked is a short pick.")
+    id = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="The pick list line.")
+    picked = serializers.IntegerField(
+        min_value=0, max_value=MAX_LINE_UNITS, help_text="Units found; fewer than asked is a short pick."
+    )
 
 
 @extend_schema_serializer(component_name="PickConfirm")
 class PickConfirmIn(serializers.Serializer):
-    lines = PickCountIn(many=True, allow_empty=False)
+    lines = PickCountIn(many=True, allow_empty=False, max_length=MAX_PICK_LINES)
 
     def validate_lines(self, lines):
         ids = [line["id"] for line in lines]
@@ -47,20 +56,20 @@ class PickConfirmIn(serializers.Serializer):
 
 @extend_schema_serializer(component_name="PackageContent")
 class PackageContentIn(serializers.Serializer):
-    line_number = serializers.IntegerField(min_value=1)
-    quantity = serializers.IntegerField(min_value=1)
+    line_number = serializers.IntegerField(min_value=1, max_value=MAX_LINES)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_LINE_UNITS)
 
 
 @extend_schema_serializer(component_name="PackageCreate")
 class PackageIn(serializers.Serializer):
-    order = serializers.CharField(help_text="Our order number (SO-...) or id.")
-    warehouse = serializers.CharField(help_text="Warehouse code.")
-    contents = PackageContentIn(many=True, allow_empty=False)
-    weight_grams = serializers.IntegerField(min_value=1)
-    length_mm = serializers.IntegerField(min_value=1)
-    width_mm = serializers.IntegerField(min_value=1)
-    height_mm = serializers.IntegerField(min_value=1)
-    ship = serializers.BooleanField(
+    order = serializers.CharField(max_length=30, help_text="Our order number (SO-...) or id.")
+    warehouse = serializers.CharField(max_length=20, help_text="Warehouse code.")
+    contents = PackageContentIn(many=True, allow_empty=False, max_length=MAX_LINES)
+    weight_grams = serializers.IntegerField(min_value=1, max_value=MAX_GRAMS)
+    length_mm = serializers.IntegerField(min_value=1, max_value=MAX_MM)
+    width_mm = serializers.IntegerField(min_value=1, max_value=MAX_MM)
+    height_mm = serializers.IntegerField(min_value=1, max_value=MAX_MM)
+    ship = StrictBooleanField(
         default=True, help_text="Also create the shipment and buy its label with the order's service."
     )
 

@@ -7,12 +7,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from inventory.models import Warehouse
 from oms.api.idempotent import idempotent_post
-from oms.api.schema import IDEMPOTENCY_HEADER, errors, validated
+from oms.api.schema import IDEMPOTENCY_HEADER, checked, errors
 from oms.errors import NotFound, ValidationFailed
 from orders.api.auth import scope_required
-from orders.models import ApiScope, Order, order_pk_from_number
+from orders.models import ApiScope
 from orders.services import Actor
 from shipments import services
 from shipments.api.serializers import PackageIn, PackedOut, PickConfirmIn, PickListOut
@@ -70,11 +69,12 @@ class PickListConfirmView(APIView):
         def confirm() -> tuple[int, dict, dict[str, str]]:
             if not PickList.objects.filter(pk=pick_list_id).exists():
                 raise NotFound(f"Pick list {pick_list_id} does not exist.")
-            data = validated(PickConfirmIn, request).validated_data
+            body = checked(PickConfirmIn, request)
             services.pick_list_confirm(
                 pick_list_id=pick_list_id,
-                picked={line["id"]: line["picked"] for line in data["lines"]},
+                picked={line["id"]: line["picked"] for line in body.data["lines"] if line["id"]},
                 actor=Actor.for_api_key(request.auth),
+                extra_errors=body.errors,
             )
             return 200, PickListOut(_pick_lists().get(pk=pick_list_id)).data, {}
 
@@ -97,28 +97,19 @@ class PackagesView(APIView):
     )
     def post(self, request: Request) -> Response:
         def pack() -> tuple[int, dict, dict[str, str]]:
-            data = validated(PackageIn, request).validated_data
-            order = Order.objects.filter(pk=order_pk_from_number(data["order"])).first()
-            warehouse = Warehouse.objects.filter(code=data["warehouse"].strip().upper()).first()
-            if order is None or warehouse is None:
-                raise NotFound("No such order or warehouse.")
-            numbers = dict(order.lines.values_list("line_number", "pk"))
-            unknown = [c["line_number"] for c in data["contents"] if c["line_number"] not in numbers]
-            if unknown:
-                raise ValidationFailed(
-                    "Some lines are not on this order.",
-                    details={"contents": [f"No line {n}." for n in unknown]},
-                )
+            body = checked(PackageIn, request)
+            data = body.data
             actor = Actor.for_api_key(request.auth)
-            package = services.package_create(
-                order_id=order.pk,
-                warehouse_id=warehouse.pk,
-                contents={numbers[c["line_number"]]: c["quantity"] for c in data["contents"]},
+            package = services.package_pack(
+                order_number=data["order"],
+                warehouse_code=data["warehouse"],
+                contents={c["line_number"]: c["quantity"] for c in data["contents"] if c["line_number"]},
                 weight_grams=data["weight_grams"],
                 length_mm=data["length_mm"],
                 width_mm=data["width_mm"],
                 height_mm=data["height_mm"],
                 actor=actor,
+                extra_errors=body.errors,
             )
             if data["ship"]:
                 services.shipment_create(package_ids=[package.pk], actor=actor)

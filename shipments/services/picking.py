@@ -11,13 +11,15 @@ from django.utils import timezone
 from inventory import services as stock
 from inventory.models import Allocation, AllocationStatus, Warehouse
 from oms.errors import (
+    Errors,
     IllegalTransition,
     NotFound,
     ValidationFailed,
+    merge_errors,
 )
 from oms.events import event_emit
 from orders import services as order_services
-from orders.models import OrderLine, OrderStatus
+from orders.models import Order, OrderLine, OrderStatus, order_pk_from_number
 from orders.services import Actor
 from routing import services as routing
 from shipments.models import (
@@ -175,7 +177,9 @@ def _locked_pick_list(pick_list_id: int) -> PickList:
     return pick_list
 
 
-def pick_list_confirm(*, pick_list_id: int, picked: Mapping[int, int], actor: Actor) -> PickList:
+def pick_list_confirm(
+    *, pick_list_id: int, picked: Mapping[int, int], actor: Actor, extra_errors: Errors | None = None
+) -> PickList:
     """Record what the picker found, line by line (``picked``: pick line id -> units found).
 
     Units found short are taken off the shelf's figure and out of their allocation, and each order
@@ -203,8 +207,11 @@ def pick_list_confirm(*, pick_list_id: int, picked: Mapping[int, int], actor: Ac
         unknown = set(picked) - {line.pk for line in lines} - withdrawn
         for line_id in sorted(unknown):
             errors[f"lines.{line_id}"] = ["Not a line of this pick list."]
-        if errors:
-            raise ValidationFailed("The pick confirmation is incomplete; nothing was saved.", details=errors)
+        if errors or extra_errors:
+            raise ValidationFailed(
+                "The pick confirmation is incomplete; nothing was saved.",
+                details=merge_errors(extra_errors or {}, errors),
+            )
 
         short_orders: list[int] = []
         progress: dict[int, dict[int, int]] = defaultdict(dict)
@@ -308,8 +315,10 @@ def package_create(
     width_mm: int,
     height_mm: int,
     actor: Actor,
+    extra_errors: Errors | None = None,
 ) -> Package:
-    """Put picked units of an order (``contents``: order line id -> units) into one measured package."""
+    """Put picked units of an order (``contents``: order line id -> units) into one measured package.
+    ``extra_errors``: problems the caller found in the request, answered with this check's own."""
     order_services.order_lock(order_id)
     left = packable_units(order_id=order_id, warehouse_id=warehouse_id)
     errors: dict[str, list[str]] = {}
@@ -329,8 +338,11 @@ def package_create(
             errors[f"contents.{line_id}"] = [
                 f"{left.get(line_id, 0)} picked unit(s) of this line wait to be packed."
             ]
-    if errors:
-        raise ValidationFailed("The package cannot be packed like this; nothing was saved.", details=errors)
+    if errors or extra_errors:
+        raise ValidationFailed(
+            "The package cannot be packed like this; nothing was saved.",
+            details=merge_errors(extra_errors or {}, errors),
+        )
     package = Package.objects.create(
         order_id=order_id,
         warehouse_id=warehouse_id,
@@ -345,3 +357,48 @@ def package_create(
         for line_id, units in wanted.items()
     )
     return package
+
+
+def package_pack(
+    *,
+    order_number: str,
+    warehouse_code: str,
+    contents: Mapping[int, int],
+    weight_grams: int,
+    length_mm: int,
+    width_mm: int,
+    height_mm: int,
+    actor: Actor,
+    extra_errors: Errors | None = None,
+) -> Package:
+    """``package_create`` as a warehouse system asks for it: the order by its number, the warehouse by its
+    code, the contents by line number. An unknown order or warehouse is 404, unless the request has
+    other problems too: then all of them are answered at once."""
+    extra_errors = dict(extra_errors or {})
+    order = Order.objects.filter(pk=order_pk_from_number(order_number)).first()
+    warehouse = Warehouse.objects.filter(code=warehouse_code.strip().upper()).first()
+    if order is None or warehouse is None:
+        if not extra_errors:
+            raise NotFound("No such order or warehouse.")
+        if order is None and "order" not in extra_errors:
+            extra_errors["order"] = [f"No order '{order_number}'."]
+        if warehouse is None and "warehouse" not in extra_errors:
+            extra_errors["warehouse"] = [f"No warehouse '{warehouse_code}'."]
+        raise ValidationFailed(
+            "The package cannot be packed like this; nothing was saved.", details=extra_errors
+        )
+    numbers = dict(order.lines.values_list("line_number", "pk"))
+    unknown = [number for number in contents if number not in numbers]
+    if unknown:
+        extra_errors.setdefault("contents", []).extend(f"No line {n}." for n in unknown)
+    return package_create(
+        order_id=order.pk,
+        warehouse_id=warehouse.pk,
+        contents={numbers[number]: units for number, units in contents.items() if number in numbers},
+        weight_grams=weight_grams,
+        length_mm=length_mm,
+        width_mm=width_mm,
+        height_mm=height_mm,
+        actor=actor,
+        extra_errors=extra_errors,
+    )
