@@ -29,6 +29,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "channel", "scopes"] if obj else self.readonly_fields
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Revoke instead: a revocation clears every process's cached copy at once, and the key's row
+        # stays as the record of who acted with it. A deleted key lingered in caches for a minute.
+        return False
+
     def save_model(self, request, obj, form, change):
         if change:
             obj.save(update_fields=["name"])

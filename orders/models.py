@@ -70,6 +70,9 @@ class ApiKey(models.Model):
     def is_active(self) -> bool:
         return self.revoked_at is None
 
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("API keys are revoked (orders.services.api_key_revoke), never deleted.")
+
 
 class Customer(models.Model):
     """One person, whatever channel they order from: deduplicated on e-mail and on E.164 phone."""

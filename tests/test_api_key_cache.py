@@ -79,3 +79,26 @@ def test_a_revocation_in_this_process_needs_no_announcement(channel_key):
     client = client_with_key_kept_here(raw)
     services.api_key_revoke(key_id=key.pk)
     assert status(client) == 401
+
+
+@pytest.mark.django_db
+def test_admin_revokes_keys_and_cannot_delete_them(client, channel_key):
+    """A deleted key kept working from the caches for a minute; keys are revoked instead."""
+    from django.contrib.auth.models import User
+
+    from tests.conftest import api_client_for
+
+    key, raw = channel_key
+    admin = User.objects.create_superuser("root", password="pw-root-123")
+    client.force_login(admin)
+    api = api_client_for(raw)
+    assert api.get("/api/v1/orders/").status_code == 200  # cached now
+    assert client.get(f"/admin/orders/apikey/{key.pk}/delete/").status_code == 403
+    changelist = client.get("/admin/orders/apikey/")
+    assert "delete_selected" not in changelist.content.decode()
+    response = client.post("/admin/orders/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
+    assert response.status_code == 302
+    assert api.get("/api/v1/orders/").status_code == 401
+    assert ApiKey.objects.filter(pk=key.pk).exists()
+    with pytest.raises(RuntimeError, match="revoked"):
+        ApiKey.objects.get(pk=key.pk).delete()
