@@ -15,6 +15,7 @@ def fill_backorders(event: DomainEvent) -> None:
 
 
 @subscribe("order.cancelled")
+@subscribe("order.remainder_cancelled")
 def release_cancelled_order(event: DomainEvent) -> None:
     services.stock_release(
         order_id=event.payload["order_id"], actor="order cancelled", reason="order cancelled"

@@ -213,7 +213,11 @@ ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
             OrderStatus.CANCELLED,
         }
     ),
-    OrderStatus.ON_HOLD: frozenset({OrderStatus.RECEIVED, OrderStatus.CANCELLED}),
+    # Released, a hold goes back to routing, or back to shipping what is left when some units had
+    # shipped; cancelling what a part-shipped order has left makes it shipped.
+    OrderStatus.ON_HOLD: frozenset(
+        {OrderStatus.RECEIVED, OrderStatus.CANCELLED, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED}
+    ),
     OrderStatus.ALLOCATED: frozenset(
         {
             OrderStatus.IN_FULFILLMENT,
@@ -238,7 +242,8 @@ ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
     OrderStatus.IN_FULFILLMENT: frozenset(
         {OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.CANCELLED}
     ),
-    OrderStatus.PARTIALLY_SHIPPED: frozenset({OrderStatus.SHIPPED}),
+    # Ops may hold what has not shipped yet, or cancel it (then the order is shipped).
+    OrderStatus.PARTIALLY_SHIPPED: frozenset({OrderStatus.SHIPPED, OrderStatus.ON_HOLD}),
     OrderStatus.SHIPPED: frozenset(
         {OrderStatus.DELIVERED, OrderStatus.PARTIALLY_RETURNED, OrderStatus.RETURNED}
     ),

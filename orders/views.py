@@ -51,6 +51,7 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     if order is None:
         raise Http404(f"Order {order_id} does not exist.")
     allowed = ORDER_TRANSITIONS[order.status]
+    shipped_some = any(line.qty_shipped for line in order.lines.all())
     return render(
         request,
         "dashboard/order_detail.html",
@@ -58,7 +59,10 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
             "order": order,
             "lines": order.lines.all(),
             "events": order.events.all(),
-            "can_cancel": OrderStatus.CANCELLED in allowed,
+            # A part-shipped order (or one held after shipping some units) can have the rest cancelled.
+            "can_cancel": OrderStatus.CANCELLED in allowed
+            or (shipped_some and order.status == OrderStatus.PARTIALLY_SHIPPED),
+            "cancel_rest": shipped_some,
             "can_hold": OrderStatus.ON_HOLD in allowed,
             "can_release": order.status == OrderStatus.ON_HOLD,
             "editable": order.status in EDITABLE_STATUSES,
@@ -70,7 +74,7 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     )
 
 
-def _act(request: HttpRequest, order_id: int, form_class, action, done: str) -> HttpResponse:
+def _act(request: HttpRequest, order_id: int, form_class, action, done) -> HttpResponse:
     form = form_class(request.POST)
     if not form.is_valid():
         messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
@@ -80,7 +84,7 @@ def _act(request: HttpRequest, order_id: int, form_class, action, done: str) -> 
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, done.format(number=order.number))
+        messages.success(request, done(order) if callable(done) else done.format(number=order.number))
     return redirect("dashboard:order_detail", order_id=order_id)
 
 
@@ -92,7 +96,11 @@ def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
         order_id,
         CancelForm,
         lambda actor, reason: services.order_cancel(order_id=order_id, actor=actor, reason=reason),
-        "Order {number} is cancelled.",
+        lambda order: (
+            f"Order {order.number} is cancelled."
+            if order.status == OrderStatus.CANCELLED
+            else f"Order {order.number}: the units not shipped are cancelled; what shipped stays shipped."
+        ),
     )
 
 

@@ -13,6 +13,12 @@ class RoutingConfig(AppConfig):
 
         if routing_panel not in ORDER_PANELS:
             ORDER_PANELS.append(routing_panel)
+        # Edits of orders give back and re-plan their stock here, in the edit's transaction.
+        from orders.services import ORDER_EDITORS
+        from routing.services import order_edit
+
+        if order_edit not in ORDER_EDITORS:
+            ORDER_EDITORS.append(order_edit)
         item = NavItem("Routing exceptions", "routing:exceptions", "routing-exceptions")
         if item not in NAVIGATION:
             NAVIGATION.insert(1, item)

@@ -7,6 +7,7 @@ from shipments import services
 
 
 @subscribe("order.cancelled")
+@subscribe("order.remainder_cancelled")
 def withdraw_cancelled_order(event: DomainEvent) -> None:
     services.order_fulfilment_withdraw(
         order_id=event.payload["order_id"], actor=Actor.system("order cancelled")

@@ -14,6 +14,7 @@ from inventory.services.promises import (
     PlannedPick,
     stock_allocate,
     stock_release,
+    stock_release_units,
     stock_ship,
     stock_short_pick,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "stock_allocate",
     "stock_receive",
     "stock_release",
+    "stock_release_units",
     "stock_ship",
     "stock_short_pick",
     "transfer_create",

@@ -2,7 +2,7 @@
 release, shipment, and short picks."""
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -315,6 +315,83 @@ def stock_release(
         locked=order,
     )
     _after_withdrawal(order, actor=actor, reason=reason)
+    return sum(released.values())
+
+
+@transaction.atomic
+def stock_release_units(*, order_id: int, units_by_line: Mapping[int, int], actor: str, reason: str) -> int:
+    """Give back part of what order lines hold (``units_by_line``: order line id -> units), newest
+    allocation first, each unit through the ledger. For an edit that lowers a line below what it holds:
+    the order's status is the caller's to settle (it re-plans the edited order). Returns the units."""
+    order = order_services.order_lock(order_id)
+    wanted = {line_id: units for line_id, units in units_by_line.items() if units > 0}
+    if not wanted:
+        return 0
+    allocations = list(
+        Allocation.objects.filter(
+            order_line__order_id=order_id, order_line_id__in=list(wanted), status=AllocationStatus.ACTIVE
+        )
+        .select_related("order_line")
+        .order_by("-pk")
+    )
+    positions, lots = _lock_rows_of(allocations)
+    released: dict[int, int] = defaultdict(int)
+    movements = []
+    for allocation in allocations:
+        left = wanted[allocation.order_line_id] - released[allocation.order_line_id]
+        take = min(left, allocation.quantity)
+        if take <= 0:
+            continue
+        position = positions[allocation.position_id]
+        position.allocated -= take
+        lot = lots.get(allocation.lot_id) if allocation.lot_id else None
+        if lot is not None:
+            lot.allocated -= take
+        allocation.quantity -= take
+        if allocation.quantity == 0:
+            # the row keeps what it promised for the record; a released allocation holds nothing
+            allocation.quantity = take
+            allocation.status = AllocationStatus.RELEASED
+        released[allocation.order_line_id] += take
+        movements.append(
+            _movement(
+                position,
+                MovementKind.RELEASE,
+                actor,
+                lot=lot,
+                allocated=-take,
+                reason=reason,
+                reference_type=ReferenceType.ORDER_LINE,
+                reference=allocation.order_line_id,
+            )
+        )
+    short = {
+        line_id: units - released[line_id] for line_id, units in wanted.items() if released[line_id] < units
+    }
+    if short:
+        raise ValidationFailed(
+            "The lines do not hold that many units.",
+            details={
+                f"order_line.{line_id}": [f"{units} unit(s) more than it holds."]
+                for line_id, units in short.items()
+            },
+        )
+    _save_figures(positions.values())
+    _save_figures(lots.values())
+    Allocation.objects.bulk_update(allocations, ["quantity", "status", "updated_at"])
+    StockMovement.objects.bulk_create(movements)
+    lines = {ln.pk: ln for ln in OrderLine.objects.filter(pk__in=released)}
+    order_services.order_lines_record_progress(
+        order_id=order_id,
+        quantities={
+            lines[line_id].line_number: {
+                "qty_allocated": lines[line_id].qty_allocated - units,
+                "qty_picked": min(lines[line_id].qty_picked, lines[line_id].qty_allocated - units),
+            }
+            for line_id, units in released.items()
+        },
+        locked=order,
+    )
     return sum(released.values())
 
 

@@ -133,7 +133,12 @@ class OrderDetailView(APIView):
     @extend_schema(
         operation_id="orders_update",
         summary="Change the shipping address or line quantities",
-        description="Allowed until the order is in fulfilment. Every change is recorded in the history.",
+        description=(
+            "Allowed until picking starts (then 409). Every change is recorded in the history, and the "
+            "order's stock is re-planned at once: a lowered line gives back what it no longer needs, a "
+            "raised one is reserved or backordered by the routing rules, and a new address moves the "
+            "order to other warehouses when the rules now prefer them."
+        ),
         request=OrderUpdateIn,
         responses={
             200: OrderDetailOut,
@@ -141,13 +146,17 @@ class OrderDetailView(APIView):
         },
     )
     def patch(self, request: Request, order_id: int) -> Response:
-        data = _validated(OrderUpdateIn, request).validated_data
-        services.order_update(
+        body = checked(OrderUpdateIn, request)
+        lines = body.data.get("lines") or []
+        services.order_edit(
             order_id=order_id,
             channel=request.auth.channel,
             actor=services.Actor.for_api_key(request.auth),
-            shipping_address=data.get("shipping_address"),
-            line_quantities={line["line_number"]: line["quantity"] for line in data.get("lines", [])} or None,
+            shipping_address=body.data.get("shipping_address"),
+            # a line number that could not be read (0 stands in for it) names no line
+            line_quantities={line["line_number"]: line["quantity"] for line in lines if line["line_number"]}
+            or None,
+            extra_errors=body.errors,
         )
         return Response(OrderDetailOut(self._detail(request, order_id)).data)
 
@@ -158,7 +167,11 @@ class OrderCancelView(APIView):
     @extend_schema(
         operation_id="orders_cancel",
         summary="Cancel an order",
-        description="Allowed until the order ships. Cancelling a cancelled order is refused with 409.",
+        description=(
+            "Allowed until the order has shipped. A partially shipped order keeps what has shipped and "
+            "becomes `shipped`: the units not shipped yet are cancelled. Cancelling a cancelled or shipped "
+            "order is refused with 409."
+        ),
         request=OrderCancelIn,
         responses={
             200: OrderDetailOut,

@@ -27,8 +27,11 @@ from orders.services.intake import (
     raise_duplicate_external_id,
 )
 from orders.services.lifecycle import (
+    ORDER_EDITORS,
     PROGRESS_STAGES,
     order_cancel,
+    order_edit,
+    order_ensure_editable,
     order_hold,
     order_lines_record_progress,
     order_lock,
@@ -42,6 +45,7 @@ __all__ = [
     "ADDRESS_FIELDS",
     "API_KEYS",
     "KEY_PREFIX",
+    "ORDER_EDITORS",
     "PROGRESS_STAGES",
     "Actor",
     "CustomerInput",
@@ -58,6 +62,8 @@ __all__ = [
     "customer_resolve",
     "order_cancel",
     "order_create",
+    "order_edit",
+    "order_ensure_editable",
     "order_hold",
     "order_lines_record_progress",
     "order_lock",

@@ -1,13 +1,13 @@
 """An order's life after capture: locks, status changes along the declared table, cancel, hold,
 edits, line progress and notes."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
 
-from oms.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from oms.errors import Conflict, IllegalTransition, NotFound, ValidationFailed, merge_errors
 from oms.events import event_emit
 from orders.models import (
     EDITABLE_STATUSES,
@@ -39,9 +39,47 @@ def _locked_order(order_id: int, channel: Channel | None = None) -> Order:
     return order
 
 
-def order_lock(order_id: int) -> Order:
-    """Lock an order row for the caller's transaction; other apps lock the order before their own rows."""
-    return _locked_order(order_id)
+def order_lock(order_id: int, channel: Channel | None = None) -> Order:
+    """Lock an order row for the caller's transaction; other apps lock the order before their own rows.
+    With ``channel``, only that channel's order (another channel's is not found)."""
+    return _locked_order(order_id, channel)
+
+
+def order_ensure_editable(order: Order) -> None:
+    """Refuse (409) to edit an order whose picking has started: its units are on their way to a box."""
+    if order.status not in EDITABLE_STATUSES:
+        raise Conflict(
+            f"Order {order.number} can no longer be edited: it is {OrderStatus(order.status).label.lower()}.",
+            code="order_not_editable",
+            details={"status": order.status},
+        )
+
+
+# Editing an order that stock is promised to must give back and re-plan stock in the same transaction:
+# routing, the floor that sees stock and the rules, registers the editor that does (it depends on this
+# app, so this app cannot import it). Without one, an edit changes the order only.
+ORDER_EDITORS: list[Callable[..., Order]] = []
+
+
+def order_edit(
+    *,
+    order_id: int,
+    actor: Actor,
+    shipping_address: Mapping[str, Any] | None = None,
+    line_quantities: Mapping[int, int] | None = None,
+    channel: Channel | None = None,
+    extra_errors: Errors | None = None,
+) -> Order:
+    """Change the address and / or line quantities of an order not yet picked, and re-plan its stock."""
+    editor = ORDER_EDITORS[0] if ORDER_EDITORS else order_update
+    return editor(
+        order_id=order_id,
+        actor=actor,
+        shipping_address=shipping_address,
+        line_quantities=line_quantities,
+        channel=channel,
+        extra_errors=extra_errors,
+    )
 
 
 def _transition(
@@ -104,13 +142,35 @@ def order_transition(
 
 @transaction.atomic
 def order_cancel(*, order_id: int, actor: Actor, reason: str = "", channel: Channel | None = None) -> Order:
-    """Cancel an order that has not shipped; every open unit of every line becomes cancelled."""
+    """Cancel every open unit of every line. An order that has not shipped is cancelled; one that has
+    shipped some units (partially shipped, or held after that) keeps them and becomes shipped: what was
+    not shipped yet is cancelled (``order.remainder_cancelled`` gives its stock and pick lines back)."""
     order = _locked_order(order_id, channel)
-    _transition(order, to_status=OrderStatus.CANCELLED, actor=actor, note=reason)
     lines = list(order.lines.select_for_update())
+    shipped_some = any(line.qty_shipped for line in lines)
+    if shipped_some and order.status not in (OrderStatus.PARTIALLY_SHIPPED, OrderStatus.ON_HOLD):
+        raise IllegalTransition(
+            f"Order {order.number} is {OrderStatus(order.status).label.lower()}: nothing is left to cancel.",
+            details={"from_status": order.status, "to_status": OrderStatus.CANCELLED},
+        )
+    open_units = {line.line_number: line.quantity - line.qty_shipped - line.qty_cancelled for line in lines}
+    note = reason or ("units not shipped cancelled" if shipped_some else "")
+    _transition(
+        order,
+        to_status=OrderStatus.SHIPPED if shipped_some else OrderStatus.CANCELLED,
+        actor=actor,
+        note=note,
+    )
     for line in lines:
         line.qty_cancelled = line.quantity - line.qty_shipped
     OrderLine.objects.bulk_update(lines, ["qty_cancelled"])
+    if shipped_some:
+        event_emit(
+            name="order.remainder_cancelled",
+            aggregate_type="order",
+            aggregate_id=order.pk,
+            payload={"order_id": order.pk, "lines": {n: units for n, units in open_units.items() if units}},
+        )
     return order
 
 
@@ -139,10 +199,12 @@ def order_hold(
 def order_release_hold(
     *, order_id: int, actor: Actor, note: str = "", channel: Channel | None = None
 ) -> Order:
-    """Release a hold: the order goes back to received, so routing takes it up again."""
-    return _transition(
-        _locked_order(order_id, channel), to_status=OrderStatus.RECEIVED, actor=actor, note=note
-    )
+    """Release a hold: the order goes back to received, so routing takes it up again; one that had
+    shipped some units goes back to shipping the rest (partially shipped)."""
+    order = _locked_order(order_id, channel)
+    shipped_some = order.lines.filter(qty_shipped__gt=0).exists()
+    target = OrderStatus.PARTIALLY_SHIPPED if shipped_some else OrderStatus.RECEIVED
+    return _transition(order, to_status=target, actor=actor, note=note)
 
 
 def _address_snapshot(address: Address) -> dict[str, Any]:
@@ -161,19 +223,17 @@ def order_update(
     shipping_address: Mapping[str, Any] | None = None,
     line_quantities: Mapping[int, int] | None = None,
     channel: Channel | None = None,
+    extra_errors: Errors | None = None,
 ) -> Order:
     """Change the shipping address and / or line quantities of an order not yet in fulfilment.
 
     Each change is recorded with its before and after. Totals are recomputed; a line's discount
-    shrinks in proportion to its quantity.
+    shrinks in proportion to its quantity. A line may not go below what it holds in stock: the
+    caller gives that back first (``order_edit``). ``extra_errors``: problems found in the request's
+    shapes, answered with this check's own.
     """
     order = _locked_order(order_id, channel)
-    if order.status not in EDITABLE_STATUSES:
-        raise Conflict(
-            f"Order {order.number} can no longer be edited: it is {OrderStatus(order.status).label.lower()}.",
-            code="order_not_editable",
-            details={"status": order.status},
-        )
+    order_ensure_editable(order)
     errors: Errors = {}
     new_address = None
     if shipping_address is not None:
@@ -202,8 +262,10 @@ def order_update(
         )
     ):
         errors["lines"] = ["An order needs at least one unit; cancel it instead."]
-    if errors:
-        raise ValidationFailed("The change is invalid; nothing was saved.", details=errors)
+    if errors or extra_errors:
+        raise ValidationFailed(
+            "The change is invalid; nothing was saved.", details=merge_errors(extra_errors or {}, errors)
+        )
 
     if new_address is not None:
         before = _address_snapshot(order.shipping_address)

@@ -2,6 +2,7 @@
 decision with its trace) in one transaction."""
 
 from routing.services.dry_run import DryRunReport, PlanSummary, rule_set_dry_run
+from routing.services.editing import order_edit
 from routing.services.routing import (
     ACTOR,
     MAX_ATTEMPTS,
@@ -29,6 +30,7 @@ __all__ = [
     "DryRunReport",
     "PlanSummary",
     "backorders_route",
+    "order_edit",
     "order_reroute",
     "route_order",
     "routing_enabled",
