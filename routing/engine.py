@@ -223,7 +223,9 @@ def plan_order(
             )
         return value
 
-    best: tuple[int, float, list[Candidate], dict] | None = None  # (-served, score, group, taken)
+    # Compared as (-served, shipments when minimizing them, score): most units first, then - when the
+    # rules say so - fewest parcels even if the order cannot be served in full, then the lowest score.
+    best: tuple[int, int, float, list[Candidate], dict] | None = None
     considered = 0
     limit = max(1, rules.max_shipments)
     for size in range(1, min(limit, len(ordered)) + 1):
@@ -233,16 +235,16 @@ def plan_order(
             used = {w for w, _ in taken}
             if len(used) < size:
                 continue  # a smaller set does the same and was (or will be) counted there
-            key = (-served, score(list(group), taken))
-            if best is None or key < best[:2]:
-                best = (key[0], key[1], list(group), taken)
+            key = (-served, len(used) if rules.minimize_shipments else 0, score(list(group), taken))
+            if best is None or key < best[:3]:
+                best = (*key, list(group), taken)
         if rules.minimize_shipments and best is not None and -best[0] == total:
             break
     if best is None:
         return Plan(
             "unroutable", [], {line.line_id: line.quantity for line in lines}, [], 0.0, trace, considered
         )
-    _, best_score, group, taken = best
+    _, _, best_score, group, taken = best
     picks: list[Pick] = []
     backordered: dict[int, int] = {}
     remaining = dict(taken)

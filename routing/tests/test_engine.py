@@ -2,7 +2,7 @@
 
 from itertools import combinations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from routing.engine import Candidate, Destination, LineNeed, Rules, Weights, haversine_km, plan_order
@@ -161,6 +161,14 @@ line_lists = st.lists(st.tuples(st.integers(1, 3), st.integers(1, 5)), min_size=
 
 
 @settings(max_examples=300, deadline=None)
+# Served in part either way: one parcel from W1 beats two nearer ones when shipments are minimized.
+@example(
+    raw_candidates=[(35.0, 19.0, {2: 3}), (35.0, 23.0, {2: 2}), (37.0, 22.0, {2: 1})],
+    raw_lines=[(1, 1), (2, 3)],
+    max_shipments=2,
+    minimize=True,
+    split=0.0,
+)
 @given(
     raw_candidates=candidate_lists,
     raw_lines=line_lists,
