@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from orders import services
 from orders.models import Order
 from tests.factories import make_warehouse, order_payload
+from tests.test_fulfilment import network  # noqa: F401 (fixture)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
@@ -334,3 +335,24 @@ def test_tracking_pages(page, ops_user, api, products):
     page.goto(f"/dashboard/orders/{order_id}/")
     page.wait_for_selector("#tracking")
     shot(page, "order-tracking-panel")
+
+
+def test_a_part_shipped_order_offers_to_cancel_or_hold_the_rest(page, ops_user, api, network):  # noqa: F811
+    from tests.test_fulfilment import picked_order
+    from tests.test_partial_shipments import ship
+
+    order = picked_order(api, network)
+    ship(order, network["ATH"], {"CAP-NAVY": 3})
+    log_in(page)
+    page.goto(f"/dashboard/orders/{order.pk}/")
+    actions = page.locator("section.actions")
+    assert "No action is possible" not in actions.inner_text()
+    assert actions.locator("button", has_text="Put on hold").count() == 1
+    shot(page, "order-part-shipped")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.fill("section.actions input[name=reason]", "customer changed their mind")
+    actions.locator("button", has_text="Cancel the units not shipped").click()
+    page.wait_for_selector(".message.success")
+    assert "what shipped stays shipped" in page.locator(".messages").inner_text()
+    order.refresh_from_db()
+    assert order.status == "shipped"
