@@ -1,14 +1,18 @@
 """Pick lists on paper: an A4 PDF in walking order, with a box per line for what was found."""
 
 import io
+from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from shipments.models import PickList, PickListLine
+
+# Bin, SKU, product, lot / expiry, order, units, found: the A4 page's 182 mm between its margins.
+COLUMNS_MM = (18, 30, 46, 34, 28, 12, 14)
 
 
 def pick_list_pdf(pick_list: PickList, lines: list[PickListLine]) -> bytes:
@@ -23,27 +27,27 @@ def pick_list_pdf(pick_list: PickList, lines: list[PickListLine]) -> bytes:
         title=f"Pick list {pick_list.number}",
     )
     styles = getSampleStyleSheet()
+    # Every cell that can be long is a paragraph, so it wraps inside its column instead of printing
+    # over the next one (a lot code with its expiry date did, over the order number).
+    code = ParagraphStyle("code", parent=styles["BodyText"], fontName="Courier-Bold", fontSize=9, leading=11)
+    text = ParagraphStyle("cell", parent=styles["BodyText"], fontSize=9, leading=11)
     rows = [["Bin", "SKU", "Product", "Lot / expiry", "Order", "Units", "Found"]]
     for line in lines:
-        lot = (
-            f"{line.lot_code} {line.lot_expiry:%d %b %Y}"
-            if line.lot_code and line.lot_expiry
-            else line.lot_code
-        )
+        lot = escape(line.lot_code or "-")
+        if line.lot_code and line.lot_expiry:
+            lot += f"<br/>{line.lot_expiry:%d %b %Y}"
         rows.append(
             [
-                line.bin_code or "-",
-                line.sku,
-                Paragraph(line.order_line.name, styles["BodyText"]),
-                lot or "-",
-                line.order_line.order.number,
+                Paragraph(escape(line.bin_code or "-"), code),
+                Paragraph(escape(line.sku), code),
+                Paragraph(escape(line.order_line.name), text),
+                Paragraph(lot, text),
+                Paragraph(line.order_line.order.number, text),
                 str(line.quantity),
                 "" if line.qty_picked is None else str(line.qty_picked),
             ]
         )
-    table = Table(
-        rows, repeatRows=1, colWidths=[20 * mm, 30 * mm, 50 * mm, 30 * mm, 24 * mm, 13 * mm, 15 * mm]
-    )
+    table = Table(rows, repeatRows=1, colWidths=[c * mm for c in COLUMNS_MM])
     table.setStyle(
         TableStyle(
             [

@@ -511,3 +511,54 @@ def test_rejecting_an_allocated_order_before_any_wave(api, network):
         fulfilment.warehouse_reject_order(
             order_id=order.pk, warehouse_id=network["SKG"].pk, actor=OPS, reason=" "
         )
+
+
+def test_pick_list_pdf_keeps_each_cell_inside_its_column(api, network):
+    """A lot code with its expiry printed over the order number (row D-06-1 of a demo pick list)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shipments.printouts import COLUMNS_MM, pick_list_pdf
+
+    honey = Product.objects.create(
+        sku="HONEY-THYME-450G-GLASS-JAR", name="Thyme honey 450 g", lot_tracked=True
+    )
+    stock.stock_receive(
+        warehouse=network["ATH"],
+        product=honey,
+        quantity=5,
+        actor="t",
+        lot_code="L-2026-11-THYME-0042",
+        expiry_date=timezone.localdate() + timedelta(days=300),
+    )
+    body = order_payload("PDF-1", lines=[{"sku": honey.sku, "quantity": 2, "unit_price": "9.00"}])
+    order_id = api.post("/api/v1/orders/", body, format="json").json()["id"]
+    routing.route_order(order_id=order_id)
+    pick_list = fulfilment.wave_release(warehouse_id=network["ATH"].pk, actor=OPS)
+    pdf = pick_list_pdf(pick_list, list(pick_list.lines.select_related("order_line__order")))
+    document = pypdfium2.PdfDocument(io.BytesIO(pdf))
+    try:
+        textpage = document[0].get_textpage()
+        text = textpage.get_text_range()
+
+        def boxes(fragment: str) -> list[tuple[float, float, float, float]]:
+            start = text.index(fragment)
+            return [textpage.get_charbox(i) for i in range(start, start + len(fragment))]
+
+        points_per_mm = 72 / 25.4
+        edges = [14 * points_per_mm]
+        for width in COLUMNS_MM:
+            edges.append(edges[-1] + width * points_per_mm)
+        lot_left, lot_right = edges[3], edges[4]
+        order_left, order_right = edges[4], edges[5]
+        for fragment in (
+            "L-2026-11-THYME",
+            (timezone.localdate() + timedelta(days=300)).strftime("%d %b %Y"),
+        ):
+            for left, _, right, _ in boxes(fragment):
+                assert lot_left <= left and right <= lot_right + 0.5, fragment
+        for left, _, right, _ in boxes(Order.objects.get(pk=order_id).number):
+            assert order_left <= left and right <= order_right + 0.5
+    finally:
+        document.close()
