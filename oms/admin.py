@@ -2,6 +2,11 @@ from django.contrib import admin
 
 from oms.models import DomainEvent, EventDelivery, IdempotencyRecord
 
+# The admin speaks as the OMS's, not as a generic Django site.
+admin.site.site_header = "OMS back office · administration"
+admin.site.site_title = "OMS admin"
+admin.site.index_title = "Rules, warehouses, carriers and keys"
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """For rows only services write (orders, history, ledgers, decisions): admins look, services change."""
@@ -25,7 +30,8 @@ class DomainEventAdmin(ReadOnlyAdmin):
 
 @admin.register(EventDelivery)
 class EventDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["event", "handler", "processed_at"]
+    list_display = ["event", "handler", "attempts", "queued_at", "due_at", "processed_at", "last_error"]
+    list_filter = ["handler"]
 
 
 @admin.register(IdempotencyRecord)

@@ -50,6 +50,7 @@ class EventDelivery(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "event deliveries"
         constraints = [models.UniqueConstraint(fields=["event", "handler"], name="eventdelivery_once")]
         indexes = [
             models.Index(

@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from oms.admin import ReadOnlyAdmin
 from oms.errors import DomainError
@@ -31,14 +33,47 @@ def _shown(value) -> object:
     return str(value)
 
 
+def _said(value) -> str:
+    if value in (None, ""):
+        return "(empty)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def change_lines(changes: dict) -> list[str]:
+    """A rule set change as an admin reads it: "Max shipments: 2 → 3", "Warehouses: added ATH #1"."""
+    lines = []
+    for name, pair in sorted(changes.items()):
+        label = (
+            RuleSet._meta.get_field(name).verbose_name.capitalize() if name != "warehouses" else "Warehouses"
+        )
+        before, after = [*pair, None, None][:2] if isinstance(pair, list) else (None, pair)
+        if isinstance(before, list) or isinstance(after, list):
+            added = [w for w in after or [] if w not in (before or [])]
+            removed = [w for w in before or [] if w not in (after or [])]
+            parts = [f"added {w}" for w in added] + [f"removed {w}" for w in removed]
+            lines.append(f"{label}: {', '.join(parts) or 'unchanged'}")
+        else:
+            lines.append(f"{label}: {_said(before)} → {_said(after)}")
+    return lines
+
+
 class RuleSetChangeInline(admin.TabularInline):
     """Who changed what, from what to what; written by the services, never edited."""
 
     model = RuleSetChange
     extra = 0
     can_delete = False
-    fields = ["changed_at", "changed_by", "what", "changes"]
+    fields = ["changed_at", "changed_by", "what", "what_changed"]
     readonly_fields = fields
+
+    @admin.display(description="What changed")
+    def what_changed(self, change: RuleSetChange) -> str:
+        lines = change_lines(change.changes or {})
+        if not lines:
+            return "—"
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -98,7 +98,8 @@ class RuleSetChange(models.Model):
         ordering = ["changed_at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.rule_set_id} {self.what} by {self.changed_by_id}"
+        when = f"{self.changed_at:%d %b %Y %H:%M}" if self.changed_at else "now"
+        return f"{self.what.capitalize()} {when}"
 
 
 class RuleSetWarehouse(models.Model):
@@ -127,6 +128,7 @@ class LaneTransit(models.Model):
     transit_days = models.DecimalField(max_digits=4, decimal_places=1)
 
     class Meta:
+        verbose_name = "lane transit time"
         constraints = [
             models.UniqueConstraint(
                 fields=["warehouse", "country", "postal_prefix"], name="lanetransit_unique"

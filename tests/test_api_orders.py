@@ -420,3 +420,20 @@ def test_disabling_a_channel_in_admin_stops_its_cached_keys(client, channel, cha
     denied = api_client_for(raw).get(URL)
     assert denied.status_code == 401
     assert "disabled" in denied.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("currency", "price", "expected"), [("EUR", "15.00", "30.00"), ("JPY", "1500", "3000")]
+)
+def test_the_history_writes_money_with_the_currencys_decimals(api, products, currency, price, expected):
+    body = order_payload(
+        f"MONEY-{currency}",
+        currency=currency,
+        lines=[{"sku": "CAP-NAVY", "quantity": 2, "unit_price": price}],
+        order_discount="0",
+        shipping_total="0",
+    )
+    response = post(api, body)
+    assert response.status_code == 201, response.json()
+    created = OrderEvent.objects.get(order_id=response.json()["id"], kind="created")
+    assert created.after == {"lines": 1, "total": expected, "currency": currency}

@@ -147,3 +147,18 @@ def imported_apps(app: str) -> set[str]:
 def test_apps_import_only_lower_apps(app):
     allowed = set(APP_ORDER[: APP_ORDER.index(app)])
     assert imported_apps(app) <= allowed, f"{app} imports {imported_apps(app) - allowed}"
+
+
+def test_the_embedded_broker_keeps_all_its_files_under_var(tmp_path):
+    """The file-system transport wrote its exchange table to ./control wherever a process started."""
+    script = "import django; django.setup()\nfrom oms.tasks import outbox_relay\noutbox_relay.apply_async()\n"
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "CELERY_BROKER_URL")}
+    env |= {
+        "DJANGO_SETTINGS_MODULE": "oms.settings",
+        "OMS_VAR_DIR": str(tmp_path / "var"),
+        "PYTHONPATH": str(ROOT),
+    }
+    subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, check=True, timeout=60)
+    assert not (tmp_path / "control").exists()
+    assert (tmp_path / "var" / "broker-control" / "default.exchange").exists()
+    assert list((tmp_path / "var" / "broker").iterdir())

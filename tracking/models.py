@@ -98,6 +98,7 @@ class WebhookDelivery(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name_plural = "webhook deliveries"
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
@@ -142,6 +143,7 @@ class EtaPrediction(models.Model):
     inside_window = models.BooleanField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "ETA prediction"
         ordering = ["made_at", "id"]
 
     def __str__(self) -> str:

@@ -28,6 +28,7 @@ from orders.services.customers import customer_resolve
 from orders.validation import (
     Errors,
     address_clean,
+    currency_precision,
     money_error,
     normalize_email,
     normalize_phone,
@@ -235,7 +236,12 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
         actor,
         OrderEventKind.CREATED,
         to_status=OrderStatus.RECEIVED,
-        after={"lines": len(lines), "total": str(total), "currency": currency},
+        # money as the currency writes it ("30.00 EUR", "3000 JPY"), not with the column's 3 decimals
+        after={
+            "lines": len(lines),
+            "total": f"{total:.{currency_precision(currency) or 0}f}",
+            "currency": currency,
+        },
     )
     event_emit(
         name="order.received",

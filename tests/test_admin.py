@@ -1,0 +1,45 @@
+"""Django admin speaks as the OMS: its name, plural names people read, and rule set history in words."""
+
+import pytest
+from django.contrib.auth.models import User
+
+from routing import services as routing
+from routing.models import RuleSet
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(User.objects.create_superuser("root", password="pw-root-123"))
+    return client
+
+
+def test_the_admin_is_branded_and_its_names_read_right(admin_client):
+    page = admin_client.get("/admin/").content.decode()
+    assert "OMS back office · administration" in page
+    assert "Django administration" not in page
+    for name in ("Event deliveries", "Webhook deliveries", "ETA predictions", "Lane transit times"):
+        assert name in page, name
+    assert "deliverys" not in page.lower()
+
+
+def test_rule_set_history_reads_as_words_not_json(admin_client):
+    user = User.objects.get(username="root")
+    rule_set = RuleSet.objects.create(name="express", max_shipments=2)
+    routing.rule_set_record_edit(rule_set_id=rule_set.pk, user=user, changes={}, created=True)
+    routing.rule_set_record_edit(
+        rule_set_id=rule_set.pk,
+        user=user,
+        changes={
+            "max_shipments": [2, 3],
+            "warehouses": [["SKG"], ["ATH #1", "SKG"]],
+            "exclude_stores": [False, True],
+        },
+    )
+    page = admin_client.get(f"/admin/routing/ruleset/{rule_set.pk}/change/").content.decode()
+    assert "Max shipments: 2 → 3" in page
+    assert "Warehouses: added ATH #1" in page
+    assert "Exclude stores: no → yes" in page
+    assert '{"max_shipments": [2, 3]' not in page and "[2, 3]" not in page
+    assert f"{rule_set.pk} created by {user.pk}" not in page
