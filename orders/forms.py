@@ -49,9 +49,14 @@ class HoldForm(forms.Form):
         required=False,
         max_length=500,
         label="Note",
-        widget=forms.TextInput(attrs={"placeholder": "What has to happen before release"}),
+        widget=forms.TextInput(attrs={"placeholder": "e.g. waiting for the bank"}),
     )
 
 
 class ReleaseForm(forms.Form):
-    note = forms.CharField(required=False, max_length=500, label="Note")
+    note = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Note",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. confirmed by phone"}),
+    )

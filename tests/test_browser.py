@@ -88,6 +88,14 @@ def test_login_list_search_and_detail(page, ops_user, api, other_api, products):
     shot(page, "order-detail")
 
 
+# Every example text of the order page's action fields fits inside its field.
+PLACEHOLDERS_FIT = """() => [...document.querySelectorAll('section.actions input[placeholder]')].every(el => {
+    const style = getComputedStyle(el);
+    const pen = document.createElement('canvas').getContext('2d'); pen.font = style.font;
+    const room = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return pen.measureText(el.placeholder).width <= room; })"""
+
+
 def test_hold_release_and_cancel_from_the_order_page(page, ops_user, api, products):
     order_id = api.post("/api/v1/orders/", order_payload(), format="json").json()["id"]
     log_in(page)
@@ -99,9 +107,22 @@ def test_hold_release_and_cancel_from_the_order_page(page, ops_user, api, produc
     assert Order.objects.get(pk=order_id).status == "on_hold"
     shot(page, "order-on-hold")
 
+    # every field of the actions says what it is for, and its example fits
+    assert page.evaluate(
+        """() => [...document.querySelectorAll('section.actions input[type=text], section.actions select')]
+                .every(el => el.labels.length > 0 && el.labels[0].innerText.trim().length > 0)"""
+    )
+    assert page.evaluate(PLACEHOLDERS_FIT)
+    # a fraud hold is lifted with a reason, or not at all
+    page.click("text=Release hold")
+    page.wait_for_selector(".message.error")
+    assert "Say why the fraud review is over" in page.inner_text(".messages")
+    assert Order.objects.get(pk=order_id).status == "on_hold"
+    page.fill("section.actions input[name=note]", "card holder confirmed by phone")
     page.click("text=Release hold")
     page.wait_for_selector(".message.success")
     assert Order.objects.get(pk=order_id).status == "received"
+    assert page.evaluate(PLACEHOLDERS_FIT)
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.fill("input[name=reason][type=text]", "customer asked")

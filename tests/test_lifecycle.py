@@ -163,3 +163,14 @@ def test_line_progress_is_cumulative_and_ordered(new_order):
     line.refresh_from_db()
     assert (line.qty_allocated, line.qty_picked, line.qty_shipped) == (2, 1, 0)
     assert order.lines.get(line_number=2).qty_allocated == 0
+
+
+@pytest.mark.django_db
+def test_a_fraud_hold_is_released_only_with_a_reason(api, products):
+    order_id = api.post("/api/v1/orders/", order_payload("FRAUD-1"), format="json").json()["id"]
+    services.order_hold(order_id=order_id, reason="fraud_review", actor=SYSTEM)
+    with pytest.raises(ValidationFailed, match="fraud review"):
+        services.order_release_hold(order_id=order_id, actor=SYSTEM, note=" ")
+    assert Order.objects.get(pk=order_id).status == "on_hold"
+    services.order_release_hold(order_id=order_id, actor=SYSTEM, note="card holder confirmed")
+    assert Order.objects.get(pk=order_id).status == "received"

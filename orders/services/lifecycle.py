@@ -202,6 +202,15 @@ def order_release_hold(
     """Release a hold: the order goes back to received, so routing takes it up again; one that had
     shipped some units goes back to shipping the rest (partially shipped)."""
     order = _locked_order(order_id, channel)
+    if (
+        order.status == OrderStatus.ON_HOLD
+        and order.hold_reason == HoldReason.FRAUD_REVIEW
+        and not note.strip()
+    ):
+        # Lifting a fraud hold is a decision someone must stand behind: it is recorded with its reason.
+        raise ValidationFailed(
+            "Say why the fraud review is over.", details={"note": ["A fraud hold needs a reason to release."]}
+        )
     shipped_some = order.lines.filter(qty_shipped__gt=0).exists()
     target = OrderStatus.PARTIALLY_SHIPPED if shipped_some else OrderStatus.RECEIVED
     return _transition(order, to_status=target, actor=actor, note=note)
