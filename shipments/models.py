@@ -153,7 +153,7 @@ class ShipmentStatus(models.TextChoices):
     DRAFT = "draft", "Draft"  # packages chosen, no label yet
     LABEL_PENDING = "label_pending", "Label pending"  # a purchase is under way or its outcome is unknown
     LABEL_PURCHASED = "label_purchased", "Label purchased"  # labels printed, waiting for the carrier
-    SHIPPED = "shipped", "Shipped"  # handed to the carrier; tracking takes over
+    SHIPPED = "shipped", "Handed to the carrier"  # shipped: the carrier has it; tracking takes over
     DELIVERED = "delivered", "Delivered"  # the carrier delivered every package
     CANCELLED = "cancelled", "Cancelled"  # abandoned before shipping (its labels voided)
 
@@ -279,8 +279,8 @@ class ShipmentEvent(models.Model):
     """Append-only history of a shipment: status changes and carrier calls, with who and why."""
 
     shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=16, blank=True)
-    to_status = models.CharField(max_length=16, blank=True)
+    from_status = models.CharField(max_length=16, blank=True, choices=ShipmentStatus.choices)
+    to_status = models.CharField(max_length=16, blank=True, choices=ShipmentStatus.choices)
     actor = models.CharField(max_length=120)
     note = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)

@@ -49,6 +49,15 @@ def page(browser, live_server):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # A page's own parts (its styles, scripts, icon) are all there: none answers 404.
+    page.on(
+        "response",
+        lambda response: (
+            errors.append(f"{response.status} {response.url}")
+            if response.status == 404 and ("/static/" in response.url or "favicon" in response.url)
+            else None
+        ),
+    )
     yield page
     context.close()
     assert errors == [], errors
@@ -348,6 +357,12 @@ def test_tracking_pages(page, ops_user, api, products):
     assert "Maria" in page.inner_text("h1")
     assert "Papadopoulou" not in page.content()
     shot(page, "tracking-customer-page")
+    # an unknown link: the customer's frame, nothing of the back office
+    response = page.goto("/track/no-such-token/")
+    assert response.status == 404
+    assert "cannot find this tracking link" in page.inner_text("h1")
+    assert page.locator("nav.mainnav").count() == 0 and "Back to orders" not in page.content()
+    shot(page, "tracking-not-found")
     page.set_viewport_size({"width": 1366, "height": 900})
     log_in(page)
     page.click("nav.mainnav >> text=Tracking")
@@ -377,3 +392,27 @@ def test_a_part_shipped_order_offers_to_cancel_or_hold_the_rest(page, ops_user, 
     assert "what shipped stays shipped" in page.locator(".messages").inner_text()
     order.refresh_from_db()
     assert order.status == "shipped"
+
+
+def test_narrow_screens_keep_the_navigation_and_order_numbers_whole(page, ops_user, api, products):
+    for n in range(3):
+        api.post("/api/v1/orders/", order_payload(f"NARROW-{n}"), format="json")
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page)
+    page.wait_for_selector("table.list")
+    # every navigation link can be seen on a phone: none runs off the right edge
+    overflowing = page.evaluate(
+        """() => [...document.querySelectorAll('nav.mainnav a')]
+                 .filter(a => a.getBoundingClientRect().right > window.innerWidth + 1)
+                 .map(a => a.innerText)"""
+    )
+    assert overflowing == []
+    shot(page, "order-list-390")
+    page.set_viewport_size({"width": 800, "height": 900})
+    page.reload()
+    heights = page.evaluate(
+        """() => [...document.querySelectorAll('table.list tbody tr td:first-child a')].map(a => {
+                 const r = a.getClientRects(); return r.length; })"""
+    )
+    assert heights and all(lines == 1 for lines in heights), heights  # one line box each: no wrap
+    shot(page, "order-list-800")

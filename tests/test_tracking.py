@@ -492,3 +492,35 @@ def test_a_carrier_without_a_webhook_secret_accepts_no_calls(shipped, client, mo
 def test_a_payload_repeating_an_event_stores_it_once(shipped):
     assert ingest(shipped, event("SBX-PU", 0), event("SBX-PU", 0), event("SBX-IT", 6)) == 2
     assert TrackingEvent.objects.filter(shipment=shipped).count() == 2
+
+
+def test_the_shipment_and_its_tracking_say_the_same_thing_in_words(shipped, ops_client, client):
+    page = ops_client.get(f"/dashboard/orders/{shipped.order_id}/").content.decode()
+    assert "Handed to the carrier" in page and "Packed and waiting" not in page
+    shipment_page = ops_client.get(f"/dashboard/fulfilment/shipments/{shipped.pk}/").content.decode()
+    assert "Label purchased → <strong>Handed to the carrier</strong>" in shipment_page
+    assert "label_purchased" not in shipment_page and "label_pending" not in shipment_page
+    token = TrackingLink.objects.get(order_id=shipped.order_id).token
+    assert "Handed to the carrier" in client.get(f"/track/{token}/").content.decode()
+
+
+def test_tracking_tokens_have_no_look_alike_characters():
+    from tracking.models import new_token
+
+    tokens = {new_token() for _ in range(2000)}
+    assert len(tokens) == 2000
+    assert all(len(token) == 24 for token in tokens)
+    assert not set("".join(tokens)) & set("Il1O0o")
+
+
+def test_an_unknown_tracking_link_shows_the_customer_frame(client):
+    response = client.get("/track/no-such-token/")
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert "cannot find this tracking link" in page
+    assert "mainnav" not in page and "Back to orders" not in page and "/dashboard/" not in page
+
+
+def test_the_favicon_is_served(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("favicon.svg")

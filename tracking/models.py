@@ -150,8 +150,13 @@ class EtaPrediction(models.Model):
         return f"{self.shipment_id}: {self.predicted_date}"
 
 
+# Customers read links aloud and type them from paper: no characters that look alike (0 O o, 1 l I).
+TOKEN_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+TOKEN_LENGTH = 24  # 24 symbols of 55: about 139 random bits
+
+
 def new_token() -> str:
-    return secrets.token_urlsafe(18)
+    return "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH))
 
 
 class TrackingLink(models.Model):

@@ -10,7 +10,9 @@ from shipments.carriers.base import Milestone
 from tracking.models import EtaPrediction, TrackingEvent, TrackingLink, TrackingState
 
 CUSTOMER_WORDS = {
-    Milestone.LABEL_CREATED: "Packed and waiting for the carrier",
+    # Tracking starts when the warehouse hands the parcel over: before the carrier's first scan it is
+    # with the carrier, as the shipment's status says.
+    Milestone.LABEL_CREATED: "Handed to the carrier",
     Milestone.PICKED_UP: "The carrier has your parcel",
     Milestone.IN_TRANSIT: "On its way",
     Milestone.ARRIVED_AT_HUB: "At the delivery depot near you",
@@ -31,7 +33,7 @@ INCIDENT_WORDS = {
     "retailer": "on our side",
 }
 NEXT_STEP = {
-    Milestone.LABEL_CREATED: "The carrier picks it up",
+    Milestone.LABEL_CREATED: "The carrier scans it in",
     Milestone.PICKED_UP: "On its way to your area",
     Milestone.IN_TRANSIT: "Arrives at the delivery depot",
     Milestone.ARRIVED_AT_HUB: "Out for delivery",

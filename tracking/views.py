@@ -1,6 +1,6 @@
 """The customer's tracking page (public, by token) and the ops pages: exceptions and metrics."""
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from oms.dashboard import ops_required
@@ -10,8 +10,10 @@ from tracking import selectors
 def track_page(request: HttpRequest, token: str) -> HttpResponse:
     data = selectors.public_tracking(token)
     if data is None:
-        raise Http404("No such tracking link.")
-    response = render(request, "tracking/track.html", {"track": data})
+        # The customer's own frame, not the back office's: no staff navigation, no way into it.
+        response = render(request, "tracking/not_found.html", status=404)
+    else:
+        response = render(request, "tracking/track.html", {"track": data})
     # The link is the key: keep it out of referrers and search engines.
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex"
