@@ -40,3 +40,13 @@ def routing_exceptions(*, now: datetime | None = None) -> QuerySet[Order]:
         .select_related("channel", "customer", "shipping_address")
         .order_by("placed_at", "pk")
     )
+
+
+def line_skus(*, order_ids: list[int]) -> dict[tuple[int, int], str]:
+    """(order id, line number) -> SKU, for saying what a decision waits for in words ops know."""
+    return {
+        (order_id, number): sku
+        for order_id, number, sku in OrderLine.objects.filter(order_id__in=order_ids).values_list(
+            "order_id", "line_number", "sku"
+        )
+    }

@@ -30,7 +30,18 @@ def exceptions(request: HttpRequest) -> HttpResponse:
     latest = {}
     for decision in RoutingDecision.objects.filter(order__in=page.object_list).order_by("order_id", "-id"):
         latest.setdefault(decision.order_id, decision)
-    rows = [(order, latest.get(order.pk)) for order in page.object_list]
+    skus = selectors.line_skus(order_ids=[order.pk for order in page.object_list])
+    rows = [
+        (
+            order,
+            latest.get(order.pk),
+            [
+                (units, skus.get((order.pk, int(number)), "?"), number)
+                for number, units in (latest[order.pk].backordered if order.pk in latest else {}).items()
+            ],
+        )
+        for order in page.object_list
+    ]
     return render(
         request,
         "routing/exceptions.html",

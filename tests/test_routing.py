@@ -506,3 +506,13 @@ def test_an_order_left_unrouted_shows_in_the_exceptions_queue_once_overdue_with_
     assert Order.objects.get(pk=stuck).status == "allocated"
     assert RoutingDecision.objects.filter(order_id=stuck).count() == 1
     assert number not in ops_client.get("/dashboard/routing/exceptions/").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_exceptions_queue_names_what_an_order_waits_for_and_links_it(api, network, ops_client):
+    waiting = post(api, "W-1", quantity=100)  # 61 caps in the whole network
+    routing.route_order(order_id=waiting)
+    page = ops_client.get("/dashboard/routing/exceptions/").content.decode()
+    assert "waiting for 39 × " in page
+    assert 'href="/dashboard/inventory/CAP-NAVY/">CAP-NAVY</a>' in page
+    assert "(line 1)" in page
