@@ -513,6 +513,6 @@ def test_the_exceptions_queue_names_what_an_order_waits_for_and_links_it(api, ne
     waiting = post(api, "W-1", quantity=100)  # 61 caps in the whole network
     routing.route_order(order_id=waiting)
     page = ops_client.get("/dashboard/routing/exceptions/").content.decode()
-    assert "waiting for 39 × " in page
+    assert "waiting for 39 \N{MULTIPLICATION SIGN} " in page
     assert 'href="/dashboard/inventory/CAP-NAVY/">CAP-NAVY</a>' in page
     assert "(line 1)" in page

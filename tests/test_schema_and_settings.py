@@ -162,3 +162,33 @@ def test_the_embedded_broker_keeps_all_its_files_under_var(tmp_path):
     assert not (tmp_path / "control").exists()
     assert (tmp_path / "var" / "broker-control" / "default.exchange").exists()
     assert list((tmp_path / "var" / "broker").iterdir())
+
+
+def test_the_architecture_document_names_every_app_event_handler_and_registry():
+    """docs/architecture.md stays current: a new app, subscription or registry must be written there."""
+    from oms.events import _subscriptions
+
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    for app in APP_ORDER:
+        assert f"`{app}`" in text, app
+    for event_name, subscriptions in _subscriptions.items():
+        if event_name.startswith("test."):
+            continue
+        assert f"`{event_name}`" in text, event_name
+        for subscription in subscriptions:
+            assert subscription.name in text, subscription.name
+    for registry in (
+        "NAVIGATION",
+        "ORDER_PANELS",
+        "ORDER_EDITORS",
+        "ORDER_DELIVERY_PROVIDERS",
+        "SHIPPING_QUOTERS",
+    ):
+        assert registry in text, registry
+    # the project documents itself: no pointer to a design document it does not have
+    outside = "ARCHITECTURE" + ".md"
+    for document in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        assert outside not in document.read_text(), document
+    for source in sorted(ROOT.glob("*/**/*.py")):
+        if ".venv" not in source.parts:
+            assert outside not in source.read_text(), source

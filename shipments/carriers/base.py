@@ -14,7 +14,7 @@ from typing import Protocol
 
 
 class Milestone:
-    """The canonical tracking milestones (ARCHITECTURE.md section 4); every carrier maps onto these."""
+    """The canonical tracking milestones (docs/architecture.md, Statuses); every carrier maps onto these."""
 
     LABEL_CREATED = "label_created"
     PICKED_UP = "picked_up"

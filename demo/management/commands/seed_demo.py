@@ -249,16 +249,16 @@ class Command(BaseCommand):
             credentials = json.loads(CREDENTIALS_FILE.read_text())
             self.stdout.write("")
             self.stdout.write(
-                "  Dashboard:   http://127.0.0.1:8000/  (ops staff: ops / {ops_password})".format(
-                    **credentials
+                "  Dashboard:   {base}/  (ops staff: ops / {ops_password})".format(
+                    base=settings.PUBLIC_BASE_URL, **credentials
                 )
             )
             self.stdout.write(
-                "  Admin:       http://127.0.0.1:8000/admin/  (admin / {admin_password})".format(
-                    **credentials
+                "  Admin:       {base}/admin/  (admin / {admin_password})".format(
+                    base=settings.PUBLIC_BASE_URL, **credentials
                 )
             )
-            self.stdout.write("  API docs:    http://127.0.0.1:8000/api/docs/")
+            self.stdout.write(f"  API docs:    {settings.PUBLIC_BASE_URL}/api/docs/")
             self.stdout.write("  Channel key for web-eu (Authorization: Bearer ...):")
             self.stdout.write("               {web_channel_key}".format(**credentials))
             self.stdout.write("  Integration key (scopes catalog, inventory):")
