@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 
 from inventory.models import (
@@ -11,10 +12,52 @@ from inventory.models import (
     WarehouseDayLoad,
 )
 from oms.admin import ReadOnlyAdmin
+from orders.geocoding import city_centroid
+
+
+class WarehouseForm(forms.ModelForm):
+    """Coordinates may be left out: the centre of the warehouse's city stands in for them (routing
+    measures distances from there), when the OMS's city table knows the city."""
+
+    class Meta:
+        model = Warehouse
+        fields = [
+            "code",
+            "name",
+            "kind",
+            "line1",
+            "city",
+            "postal_code",
+            "country",
+            "latitude",
+            "longitude",
+            "time_zone",
+            "cutoff_time",
+            "capacity_per_day",
+            "is_active",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("latitude", "longitude"):
+            self.fields[name].required = False
+            self.fields[name].help_text = "Leave empty to use the centre of the city."
+
+    def clean(self):
+        data = super().clean()
+        if data.get("latitude") is None or data.get("longitude") is None:
+            point = city_centroid(data.get("country") or "", data.get("city") or "")
+            if point is None:
+                raise forms.ValidationError(
+                    "The city is not in the OMS's table of places: give the latitude and longitude."
+                )
+            data["latitude"], data["longitude"] = point
+        return data
 
 
 @admin.register(Warehouse)
 class WarehouseAdmin(admin.ModelAdmin):
+    form = WarehouseForm
     list_display = ["code", "name", "kind", "city", "country", "cutoff_time", "capacity_per_day", "is_active"]
     list_filter = ["kind", "country", "is_active"]
     search_fields = ["code", "name", "city"]

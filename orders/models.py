@@ -120,6 +120,12 @@ class Address(models.Model):
     phone = models.CharField(max_length=20, blank=True)
     latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    coordinates_source = models.CharField(
+        max_length=8,
+        blank=True,
+        choices=[("channel", "Sent by the channel"), ("city", "Centre of the city (estimated)")],
+        help_text="Where latitude and longitude come from; empty when there are none.",
+    )
 
     class Meta:
         verbose_name_plural = "addresses"
@@ -133,6 +139,15 @@ class Address(models.Model):
 
     def __str__(self) -> str:
         return ", ".join(p for p in [self.name, self.line1, self.postal_code, self.city, self.country] if p)
+
+    @property
+    def latitude_as_sent(self) -> Decimal | None:
+        """The coordinates a channel is shown: its own, never the OMS's estimate."""
+        return self.latitude if self.coordinates_source != "city" else None
+
+    @property
+    def longitude_as_sent(self) -> Decimal | None:
+        return self.longitude if self.coordinates_source != "city" else None
 
     def as_lines(self) -> list[str]:
         lines = [self.name, self.company, self.line1, self.line2]

@@ -65,6 +65,7 @@ class Candidate:
     past_cutoff: bool = False
     transit_days: float | None = None  # from the lane table, when admins filled it
     shipping_cost: float | None = None  # a carrier quote for this parcel, when known
+    shipping_currency: str = ""  # the quote's currency (shown in the trace; the engine weighs the amount)
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,13 @@ class RoutingDecision(models.Model):
     rule_set = models.ForeignKey(RuleSet, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     outcome = models.CharField(max_length=16, choices=DecisionOutcome.choices)
     attempts = models.PositiveSmallIntegerField(default=1, help_text="Plans made: stock can move meanwhile.")
-    plan = models.JSONField(default=list, help_text="[{line_id, warehouse, quantity}]")
+    plan = models.JSONField(
+        default=list, help_text="What the order holds after this decision: [{line_id, warehouse, quantity}]."
+    )
+    reserved = models.JSONField(
+        default=list,
+        help_text="What this decision itself reserved (the rest of the plan was held from earlier ones).",
+    )
     backordered = models.JSONField(default=dict)
     trace = models.JSONField(default=list, help_text="Every candidate with its distance, cost and verdict.")
     alerts = models.JSONField(

@@ -15,10 +15,31 @@ from routing.models import RoutingDecision
 
 
 def routing_panel(order) -> tuple[str, dict] | None:
+    """The latest decision, told as one story: what it reserved, what the order held from earlier
+    decisions, and each warehouse's verdict this time (a warehouse holding units from earlier says so)."""
     decisions = list(RoutingDecision.objects.filter(order=order).select_related("rule_set")[:5])
     if not decisions:
         return None
-    return "routing/_order_panel.html", {"latest": decisions[0], "earlier": decisions[1:]}
+    latest = decisions[0]
+    skus = dict(order.lines.values_list("line_number", "sku"))
+    reserved = {(r["line_number"], r["warehouse"]): r["quantity"] for r in latest.reserved}
+    earlier = []
+    for held in latest.plan:
+        units = held["quantity"] - reserved.get((held["line_number"], held["warehouse"]), 0)
+        if units > 0:
+            earlier.append(held | {"quantity": units})
+    holding = {}
+    for held in earlier:
+        holding[held["warehouse"]] = holding.get(held["warehouse"], 0) + held["quantity"]
+    rows = [row | {"holds_earlier": holding.get(row["warehouse"], 0)} for row in latest.trace]
+    return "routing/_order_panel.html", {
+        "latest": latest,
+        "reserved": [r | {"sku": skus.get(r["line_number"], "?")} for r in latest.reserved],
+        "held_earlier": [h | {"sku": skus.get(h["line_number"], "?")} for h in earlier],
+        "rows": rows,
+        "currency": order.currency,
+        "earlier": decisions[1:],
+    }
 
 
 @ops_required

@@ -16,12 +16,13 @@ log = logging.getLogger(__name__)
 
 QUOTE_CACHE_SECONDS = 6 * 3600
 WEIGHT_BAND_GRAMS = 500
-NO_RATE = -1.0  # cached too: a lane the carrier does not serve is not asked again at once
+NO_RATE = "none"  # cached too: a lane the carrier does not serve is not asked again at once
 # A typical parcel's size; quotes are by weight band, the label uses the real package's size.
 PARCEL_MM = (300, 200, 150)
 
 
-def quote_for_routing(warehouse: Warehouse, order: Order, weight_grams: int) -> float | None:
+def quote_for_routing(warehouse: Warehouse, order: Order, weight_grams: int) -> tuple[float, str] | None:
+    """(amount, currency) of one parcel of ``weight_grams`` from the warehouse to the order, or None."""
     service = default_service_for(order)
     if service is None:
         return None
@@ -29,7 +30,7 @@ def quote_for_routing(warehouse: Warehouse, order: Order, weight_grams: int) -> 
     address = order.shipping_address
     key = ":".join(
         [
-            "quote",
+            "quote2",  # (amount, currency); "quote" held amounts alone
             str(service.pk),
             str(warehouse.pk),
             address.country,
@@ -39,7 +40,7 @@ def quote_for_routing(warehouse: Warehouse, order: Order, weight_grams: int) -> 
     )
     cached = cache.get(key)
     if cached is not None:
-        return None if cached == NO_RATE else cached
+        return None if cached == NO_RATE else tuple(cached)
     request = ParcelRequest(
         reference=f"quote {order.number}",
         sender=_party_of_warehouse(warehouse),
@@ -59,7 +60,7 @@ def quote_for_routing(warehouse: Warehouse, order: Order, weight_grams: int) -> 
         return None
     price = next(
         (
-            float(rate.amount)
+            (float(rate.amount), rate.currency)
             for rate in rates
             if rate.service_code == service.code
             and (not service.carrier_name or rate.carrier_name == service.carrier_name)

@@ -43,3 +43,31 @@ def test_rule_set_history_reads_as_words_not_json(admin_client):
     assert "Exclude stores: no → yes" in page
     assert '{"max_shipments": [2, 3]' not in page and "[2, 3]" not in page
     assert f"{rule_set.pk} created by {user.pk}" not in page
+
+
+def test_a_warehouse_without_coordinates_takes_its_citys_centre(admin_client):
+    from inventory.models import Warehouse
+
+    form = {
+        "code": "PAT1",
+        "name": "Patras DC",
+        "kind": "warehouse",
+        "line1": "Akti Dymaion 1",
+        "city": "Pátra",
+        "postal_code": "263 33",
+        "country": "GR",
+        "latitude": "",
+        "longitude": "",
+        "time_zone": "Europe/Athens",
+        "is_active": "on",
+    }
+    response = admin_client.post("/admin/inventory/warehouse/add/", form)
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    patras = Warehouse.objects.get(code="PAT1")
+    assert (round(float(patras.latitude), 1), round(float(patras.longitude), 1)) == (38.2, 21.7)
+    unknown = admin_client.post(
+        "/admin/inventory/warehouse/add/", form | {"code": "X1", "city": "Nowhereville"}
+    )
+    assert unknown.status_code == 200
+    assert "give the latitude and longitude" in unknown.content.decode()
+    assert not Warehouse.objects.filter(code="X1").exists()

@@ -114,6 +114,23 @@ def test_seed_demo_loads_once_and_its_key_works(tmp_path, settings, monkeypatch)
     } <= statuses
     assert Order.objects.count() >= 30
     assert Channel.objects.count() == 4
+    # a real rule set in force, a draft of its next version to dry-run, and lane times
+    from routing import services as routing
+    from routing.models import LaneTransit, RuleSet
+
+    in_force = RuleSet.objects.get(status="published")
+    assert list(in_force.warehouses.order_by("rank").values_list("warehouse__code", flat=True)) == [
+        "ATH1",
+        "SKG1",
+        "BER1",
+    ]
+    draft = RuleSet.objects.get(status="draft")
+    assert draft.keep_within_country and draft.based_on_id == in_force.pk
+    assert LaneTransit.objects.exists()
+    report = routing.rule_set_dry_run(rule_set_id=draft.pk, days=14)
+    assert report.published.orders >= 30
+    # addresses have no coordinates of their own: the city centres give the dry run real distances
+    assert report.published.distance_km > 0
     from inventory.selectors import stock_drifts
     from orders.models import OrderLine
 

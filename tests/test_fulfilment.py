@@ -364,13 +364,14 @@ def test_routing_can_weigh_carrier_quotes_which_are_cached_per_lane(api, product
     assert chosen(decision) == ["ATH"]  # the domestic parcel is far cheaper
     costs = {c["warehouse"]: c["cost"] for c in decision.trace}
     assert costs["SKP"] > costs["ATH"]
-    assert (
-        cache.get(f"quote:{CarrierService.objects.get().pk}:{skopje.pk}:GR:54621:500") == 28.0
-    )  # 2.5 x 11.20
+    lane = f"quote2:{CarrierService.objects.get().pk}:{skopje.pk}:GR:54621:500"
+    assert tuple(cache.get(lane)) == (28.0, "EUR")  # 2.5 x 11.20
+    quotes = {c["warehouse"]: (c["quote"], c["quote_currency"]) for c in decision.trace}
+    assert quotes["SKP"] == (28.0, "EUR")  # the trace shows the money with its currency
 
     # the next order to the same lane is priced from the cache, not by asking the carrier again:
     # a cached price (here a promotion on the Skopje lane) decides it
-    cache.set(f"quote:{CarrierService.objects.get().pk}:{skopje.pk}:GR:54621:500", 2.0)
+    cache.set(lane, (2.0, "EUR"))
     assert chosen(routing.route_order(order_id=order_to_thessaloniki("Q-3"))) == ["SKP"]
 
 

@@ -136,7 +136,7 @@ def test_shipment_page_hand_over_and_labels(ops_client, busy_day):
     shipment.refresh_from_db()
     assert shipment.status == ShipmentStatus.SHIPPED
     again = ops_client.post(f"/dashboard/fulfilment/shipments/{shipment.pk}/hand-over/", follow=True)
-    assert "cannot become shipped" in again.content.decode()
+    assert "it cannot move to handed to the carrier now" in again.content.decode()
     assert shipment.order.lines.get(sku="CAP-NAVY").qty_shipped == 3
     shipment.order.refresh_from_db()
     assert shipment.order.status == OrderStatus.PARTIALLY_SHIPPED

@@ -141,8 +141,45 @@ def test_order_page_explains_the_decision(api, network, auto_routing, client):
     user.groups.add(Group.objects.get_or_create(name=OPS_GROUP)[0])
     client.force_login(user)
     content = client.get(f"/dashboard/orders/{order_id}/").content.decode()
-    assert "3 of line 1 from <strong>SKG</strong>" in content
+    times = "\N{MULTIPLICATION SIGN}"
+    assert (
+        f'this routing reserved 3 {times} <span class="mono">CAP-NAVY</span> (line 1) at <strong>SKG</strong>'
+        in content
+    )
     assert "possible, but a cheaper plan won" in content
+
+
+@pytest.mark.django_db
+def test_the_routing_panel_tells_one_story_across_decisions(api, network, ops_client, settings):
+    """The headline said "2 of line 1 from ATH1" while every row read "rejected: no stock": the order
+    held those units from an earlier decision. Now the panel says which decision did what."""
+    settings.ROUTING_ON_RECEIPT = True
+    order_id = post(api, "STORY-1", quantity=70)  # 61 caps in the whole network
+    routing.route_order(order_id=order_id)
+    second = routing.route_order(order_id=order_id)  # nothing new anywhere
+    assert second.reserved == [] and sum(p["quantity"] for p in second.plan) == 61
+    panel = ops_client.get(f"/dashboard/orders/{order_id}/").content.decode()
+    assert "this routing reserved nothing" in panel
+    assert "Held from earlier routing:" in panel
+    for code, units in (("ATH", 1), ("SKG", 10), ("BER", 50)):
+        assert f"<td>{code}</td>" in panel
+        assert f"holds {units} unit{'s' if units > 1 else ''} from earlier routing" in panel
+
+
+@pytest.mark.django_db
+def test_without_coordinates_distances_come_from_the_citys_centre_and_say_so(api, network, ops_client):
+    body = order_payload("CENTRE-1", lines=[{"sku": "CAP-NAVY", "quantity": 3, "unit_price": "15.00"}])
+    del body["shipping_address"]["latitude"], body["shipping_address"]["longitude"]
+    body["shipping_address"] |= {"city": "Thessaloniki", "postal_code": "546 21"}
+    created = api.post("/api/v1/orders/", body, format="json").json()
+    assert created["shipping_address"]["latitude"] is None  # the estimate is ours, not shown as theirs
+    decision = routing.route_order(order_id=created["id"])
+    rows = {row["warehouse"]: row for row in decision.trace}
+    assert rows["SKG"]["distance_basis"] == "city centre" and rows["SKG"]["distance_km"] < 5
+    assert rows["BER"]["transit_days_estimated"] == round(1 + rows["BER"]["distance_km"] / 500, 1)
+    assert [p["warehouse"] for p in decision.plan] == ["SKG"]
+    panel = ops_client.get(f"/dashboard/orders/{created['id']}/").content.decode()
+    assert "distances are measured from the centre of Thessaloniki" in panel
 
 
 @pytest.mark.django_db(transaction=True)

@@ -269,8 +269,20 @@ class AddressOut(serializers.Serializer):
     postal_code = serializers.CharField()
     country = serializers.CharField()
     phone = serializers.CharField()
-    latitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
-    longitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
+    latitude = serializers.DecimalField(
+        source="latitude_as_sent",
+        max_digits=9,
+        decimal_places=6,
+        allow_null=True,
+        help_text="As you sent it.",
+    )
+    longitude = serializers.DecimalField(
+        source="longitude_as_sent",
+        max_digits=9,
+        decimal_places=6,
+        allow_null=True,
+        help_text="As you sent it.",
+    )
 
 
 @extend_schema_serializer(component_name="Customer")
@@ -508,8 +520,8 @@ def order_json(order: Order) -> dict:
             "postal_code": address.postal_code,
             "country": address.country,
             "phone": address.phone,
-            "latitude": _coordinate(address.latitude),
-            "longitude": _coordinate(address.longitude),
+            "latitude": _coordinate(address.latitude_as_sent),
+            "longitude": _coordinate(address.longitude_as_sent),
         },
         "lines": [_line_json(line, places) for line in order.lines.all()],
     }

@@ -12,6 +12,7 @@ from django.utils import timezone
 from oms.errors import Conflict, ValidationFailed, merge_errors
 from oms.events import event_emit
 from oms.sql import insert_rows, insert_with_parent, select_rows, unsaved
+from orders.geocoding import address_locate
 from orders.models import (
     Address,
     Channel,
@@ -181,6 +182,7 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
         first_name=data.customer.first_name,
         last_name=data.customer.last_name,
     )
+    address = address_locate(address)
     shipping_address = unsaved(Address, **{k: v for k, v in address.items() if k in ADDRESS_FIELDS})
     order = unsaved(
         Order,
@@ -254,6 +256,7 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
 
 ADDRESS_FIELDS = frozenset(
     [
+        "coordinates_source",
         "name",
         "company",
         "line1",

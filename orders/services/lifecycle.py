@@ -9,6 +9,7 @@ from django.db import transaction
 
 from oms.errors import Conflict, IllegalTransition, NotFound, ValidationFailed, merge_errors
 from oms.events import event_emit
+from orders.geocoding import address_locate
 from orders.models import (
     EDITABLE_STATUSES,
     ORDER_TRANSITIONS,
@@ -279,7 +280,7 @@ def order_update(
     if new_address is not None:
         before = _address_snapshot(order.shipping_address)
         order.shipping_address = Address.objects.create(
-            **{k: v for k, v in new_address.items() if k in ADDRESS_FIELDS}
+            **{k: v for k, v in address_locate(new_address).items() if k in ADDRESS_FIELDS}
         )
         after = _address_snapshot(order.shipping_address)
         if before != after:

@@ -94,19 +94,41 @@ def _alerts(
     return alerts
 
 
-def _trace_json(plan: engine.Plan) -> list[dict]:
-    return [
-        {
-            "warehouse": t.code,
-            "accepted": t.accepted,
-            "reason": t.reason,
-            "distance_km": t.distance_km,
-            "transit_days": t.transit_days,
-            "cost": t.cost,
-            "chosen": t.warehouse_id in plan.warehouses,
-        }
-        for t in plan.candidates
-    ]
+def _trace_json(
+    plan: engine.Plan, candidates: dict[int, engine.Candidate], *, estimated_destination: bool = False
+) -> list[dict]:
+    """Every candidate's verdict, with what it was judged on: its distance (``distance_basis`` says when
+    the address's position is its city's centre), transit days from the lane table or, without one,
+    estimated from the distance, the carrier's quote in its currency, and the engine's score."""
+    trace = []
+    for t in plan.candidates:
+        candidate = candidates.get(t.warehouse_id)
+        quote = candidate.shipping_cost if candidate else None
+        trace.append(
+            {
+                "warehouse": t.code,
+                "accepted": t.accepted,
+                "reason": t.reason,
+                "distance_km": t.distance_km,
+                "distance_basis": "city centre"
+                if estimated_destination and t.distance_km is not None
+                else "",
+                "transit_days": t.transit_days,
+                "transit_days_estimated": None
+                if t.transit_days is not None or t.distance_km is None
+                else round(1 + t.distance_km / KM_PER_TRANSIT_DAY, 1),
+                "quote": None if quote is None else round(quote, 2),
+                "quote_currency": candidate.shipping_currency if candidate and quote is not None else "",
+                "cost": t.cost,
+                "chosen": t.warehouse_id in plan.warehouses,
+            }
+        )
+    return trace
+
+
+def _estimated(order: Order) -> bool:
+    """Whether the order's position is its city's centre, not coordinates the channel sent."""
+    return order.shipping_address.coordinates_source == "city"
 
 
 def _left_out(warehouse_ids: frozenset[int]) -> list[dict]:
@@ -142,9 +164,10 @@ def route_order(
     order = order_services.order_lock(order_id)
     if order.status not in ROUTABLE:
         return None
+    held_before = inventory_selectors.active_allocations(order.pk)
     rule_set = rule_set_in_force(channel_id=order.channel_id, service_level=order.service_level)
     if order.service_level == ServiceLevel.PICKUP:
-        return _route_pickup(order, rule_set, now)
+        return _route_pickup(order, rule_set, now, held_before)
     rules = rules_of(rule_set)
     started = time.perf_counter()
     attempts = 0
@@ -216,20 +239,36 @@ def route_order(
             aggregate_id=order.pk,
             payload={"order_id": order.pk, **alert},
         )
+    held = inventory_selectors.active_allocations(order.pk)
     return RoutingDecision.objects.create(
         order=order,
         alerts=alerts,
         rule_set=rule_set,
         outcome=outcome_name,
         attempts=attempts,
-        plan=inventory_selectors.active_allocations(order.pk),
+        plan=held,
+        reserved=_reserved(held_before, held),
         backordered=backordered,
-        trace=(_trace_json(plan) if plan else []) + _left_out(exclude_warehouse_ids),
+        trace=(_trace_json(plan, candidates_by_id, estimated_destination=_estimated(order)) if plan else [])
+        + _left_out(exclude_warehouse_ids),
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
     )
 
 
-def _route_pickup(order: Order, rule_set: RuleSet | None, now: datetime) -> RoutingDecision:
+def _reserved(before: list[dict], after: list[dict]) -> list[dict]:
+    """What a decision added to what the order holds, per line and warehouse."""
+    earlier = {(h["line_id"], h["warehouse_id"]): h["quantity"] for h in before}
+    added = []
+    for held in after:
+        units = held["quantity"] - earlier.get((held["line_id"], held["warehouse_id"]), 0)
+        if units > 0:
+            added.append(held | {"quantity": units})
+    return added
+
+
+def _route_pickup(
+    order: Order, rule_set: RuleSet | None, now: datetime, held_before: list[dict]
+) -> RoutingDecision:
     """Pick-up in store: the store's own stock first; what it lacks comes from the best warehouse
     (planned as a parcel to the store), and the promised hand-over date follows the slowest part."""
     started = time.perf_counter()
@@ -261,7 +300,7 @@ def _route_pickup(order: Order, rule_set: RuleSet | None, now: datetime) -> Rout
         candidates=store_candidates,
         rules=engine.Rules(max_shipments=1, respect_capacity=False),
     )
-    trace += _trace_json(own)
+    trace += _trace_json(own, {c.warehouse_id: c for c in candidates})
     if own.picks:
         stock.stock_allocate(
             order_id=order.pk,
@@ -291,7 +330,10 @@ def _route_pickup(order: Order, rule_set: RuleSet | None, now: datetime) -> Rout
                 weights=rules.weights,
             ),
         )
-        trace += [dict(t, transfer_to_store=True) for t in _trace_json(supply)]
+        trace += [
+            dict(t, transfer_to_store=True)
+            for t in _trace_json(supply, {c.warehouse_id: c for c in candidates})
+        ]
         backordered = supply.backordered
         if supply.picks:
             stock.stock_allocate(
@@ -321,11 +363,13 @@ def _route_pickup(order: Order, rule_set: RuleSet | None, now: datetime) -> Rout
         OrderStatus.ALLOCATED: DecisionOutcome.ALLOCATED,
         OrderStatus.PARTIALLY_ALLOCATED: DecisionOutcome.PARTIAL,
     }.get(order.status, DecisionOutcome.BACKORDERED)
+    held = inventory_selectors.active_allocations(order.pk)
     return RoutingDecision.objects.create(
         order=order,
         rule_set=rule_set,
         outcome=outcome,
-        plan=inventory_selectors.active_allocations(order.pk),
+        plan=held,
+        reserved=_reserved(held_before, held),
         backordered={str(numbers[k]): v for k, v in backordered.items()},
         trace=trace,
         promised_date=promised if outcome == DecisionOutcome.ALLOCATED else None,

@@ -21,13 +21,13 @@ from routing.models import (
 
 # Carrier quotes for the engine's cost weight: functions (warehouse, order, weight in grams) -> price
 # or None. The shipments app registers one (it depends on routing, so routing cannot import it).
-SHIPPING_QUOTERS: list[Callable[[Warehouse, Order, int], float | None]] = []
+SHIPPING_QUOTERS: list[Callable[[Warehouse, Order, int], tuple[float, str] | None]] = []
 UNIT_WEIGHT_GRAMS = 500  # assumed for products without a weight
 
 
 def _shipping_costs(
     order: Order, warehouses: list[Warehouse], lines: list[engine.LineNeed]
-) -> dict[int, float]:
+) -> dict[int, tuple[float, str]]:
     """A quote per warehouse for the whole open part of the order (one parcel from there)."""
     if not SHIPPING_QUOTERS or not lines:
         return {}
@@ -146,7 +146,8 @@ def snapshot(
             capacity_left=capacity[w.pk],
             past_cutoff=_past_cutoff(w, now),
             transit_days=float(lanes[w.pk].transit_days) if w.pk in lanes else None,
-            shipping_cost=costs.get(w.pk),
+            shipping_cost=costs[w.pk][0] if w.pk in costs else None,
+            shipping_currency=costs[w.pk][1] if w.pk in costs else "",
         )
         for w in sorted(warehouses, key=lambda w: w.pk)
     ]

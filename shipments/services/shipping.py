@@ -72,8 +72,8 @@ def _history(
 def _shipment_transition(shipment: Shipment, to_status: str, actor: Actor, note: str = "", **data) -> None:
     if to_status not in SHIPMENT_TRANSITIONS[shipment.status]:
         raise IllegalTransition(
-            f"Shipment {shipment.reference} is {shipment.get_status_display().lower()}: "
-            f"it cannot become {ShipmentStatus(to_status).label.lower()}.",
+            f"Shipment {shipment.reference} is already {shipment.get_status_display().lower()}: it cannot "
+            f"move to {ShipmentStatus(to_status).label.lower()} now.",
             details={"status": shipment.status},
         )
     _history(shipment, actor, from_status=shipment.status, to_status=to_status, note=note, **data)

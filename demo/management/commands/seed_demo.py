@@ -18,6 +18,8 @@ from inventory.models import ReferenceType, Warehouse
 from oms.dashboard import OPS_GROUP
 from orders import services
 from orders.models import Channel, ChannelKind, HoldReason, OrderStatus, PaymentStatus, Product, ServiceLevel
+from routing import services as routing
+from routing.models import LaneTransit, RuleSet, RuleSetWarehouse
 from shipments import services as fulfilment
 from shipments.models import Carrier, CarrierService, PickList, PickListStatus, Shipment, WaveSchedule
 from tracking import services as tracking
@@ -332,6 +334,8 @@ class Command(BaseCommand):
                         reason="opening stock",
                     )
 
+        self._routing_rules(User.objects.get(username="admin"))
+
         # The sandbox carrier plays its tracking script in minutes instead of hours.
         sandbox = Carrier.objects.create(
             code="sandbox", name="Sandbox Post", adapter="sandbox", options={"time_scale": 1 / 60}
@@ -404,6 +408,43 @@ class Command(BaseCommand):
             "web_channel_key": keys["web-eu"],
             "integration_key": integration_key,
         }
+
+    def _routing_rules(self, admin: User) -> None:
+        """A published rule set (the network, nearest first, stores left out) with lane times, and a
+        draft of its next version (Greece only) to dry-run against it in admin."""
+        houses = {w.code: w for w in Warehouse.objects.all()}
+        in_force = RuleSet.objects.create(
+            name="Network",
+            max_shipments=2,
+            exclude_stores=True,
+            respect_cutoff=True,
+            notes="Nearest warehouse first; at most two parcels; stores keep their stock for walk-ins.",
+            created_by=admin,
+        )
+        for rank, code in enumerate(["ATH1", "SKG1", "BER1"], start=1):
+            RuleSetWarehouse.objects.create(rule_set=in_force, warehouse=houses[code], rank=rank)
+        routing.rule_set_record_edit(rule_set_id=in_force.pk, user=admin, changes={}, created=True)
+        routing.rule_set_publish(rule_set_id=in_force.pk, user=admin)
+        draft = routing.rule_set_draft_from(rule_set_id=in_force.pk, user=admin)
+        RuleSet.objects.filter(pk=draft.pk).update(
+            keep_within_country=True,
+            notes="Next version under study: Greek orders from Greek warehouses only.",
+        )
+        routing.rule_set_record_edit(
+            rule_set_id=draft.pk, user=admin, changes={"keep_within_country": [False, True]}
+        )
+        for code, country, prefix, days in (
+            ("ATH1", "GR", "1", "1.0"),
+            ("ATH1", "GR", "", "2.0"),
+            ("SKG1", "GR", "5", "1.0"),
+            ("SKG1", "GR", "", "2.0"),
+            ("BER1", "DE", "", "1.0"),
+            ("BER1", "GR", "", "4.0"),
+            ("ATH1", "DE", "", "4.0"),
+        ):
+            LaneTransit.objects.create(
+                warehouse=houses[code], country=country, postal_prefix=prefix, transit_days=Decimal(days)
+            )
 
     def _fulfil(self, order, step: str, actor) -> None:
         warehouse_ids = sorted({a["warehouse_id"] for a in inventory_selectors.active_allocations(order.pk)})
