@@ -1,4 +1,4 @@
-"""Reads for routing pages."""
+"""Reads for routing pages, and the lane table's transit times for those who promise dates."""
 
 from datetime import datetime, timedelta
 
@@ -7,7 +7,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from orders.models import HoldReason, Order, OrderLine, OrderStatus
-from routing.models import RoutingDecision
+from routing.models import LaneTransit, RoutingDecision
 
 
 def _short_in_fulfilment():
@@ -50,3 +50,17 @@ def line_skus(*, order_ids: list[int]) -> dict[tuple[int, int], str]:
             "order_id", "line_number", "sku"
         )
     }
+
+
+def lane_time(*, warehouse_id: int, country: str, postal_code: str) -> float | None:
+    """Days from the warehouse to the address as the lane table says (the longest matching postal
+    prefix wins; an empty prefix is the whole country), or None when no lane says."""
+    postal = postal_code.replace(" ", "")
+    best = None
+    for lane in LaneTransit.objects.filter(warehouse_id=warehouse_id, country=country):
+        prefix = lane.postal_prefix.replace(" ", "")
+        if postal.startswith(prefix) and (
+            best is None or len(prefix) > len(best.postal_prefix.replace(" ", ""))
+        ):
+            best = lane
+    return None if best is None else float(best.transit_days)

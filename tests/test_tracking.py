@@ -11,13 +11,14 @@ import responses
 from django.utils import timezone
 
 from oms.models import DomainEvent
-from orders.models import OrderStatus
+from orders.models import Order, OrderStatus
 from shipments import services as fulfilment
 from shipments.carriers import easypost, sandbox
 from shipments.carriers.base import Milestone, Tracking
 from shipments.carriers.base import TrackingEvent as CarrierEvent
 from shipments.models import Carrier, CarrierService, ShipmentStatus
 from tests.clock import CLOCK_START
+from tests.factories import order_payload
 from tests.test_fulfilment import OPS, network, pack, picked_order  # noqa: F401 (fixture)
 from tracking import selectors
 from tracking import services as tracking
@@ -339,6 +340,19 @@ def test_ops_see_the_timeline_and_the_metrics(shipped, ops_client):
     assert 'id="tracking"' in page and "SBX-IT" in page
     metrics = ops_client.get("/dashboard/tracking/").content.decode()
     assert "Update latency" in metrics and "2</strong> events" in metrics
+    # the events happened at hand-over and six hours later, and arrived now (the pinned clock)
+    assert "Pushed (webhooks):" in metrics and "(2 events)" in metrics
+    # a metric without data says so in words, not with a dash
+    assert "no polled events in the last 30 days" in metrics
+    assert "p50 <strong>—" not in metrics and "— s" not in metrics
+
+
+def test_metrics_without_any_data_say_so_in_words(ops_client):
+    page = ops_client.get("/dashboard/tracking/").content.decode()
+    assert "no webhook events in the last 30 days" in page
+    assert "No carrier events in the last 30 days." in page
+    assert "No delivery scored yet." in page
+    assert "—" not in page.split("Needs a look")[0]
 
 
 @responses.activate
@@ -524,3 +538,58 @@ def test_an_unknown_tracking_link_shows_the_customer_frame(client):
 def test_the_favicon_is_served(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+
+
+def deliver_quickly(api, network, external_id):  # noqa: F811
+    """A one-hoodie order from Athens, handed over and delivered an hour later (an odd lane history)."""
+    from routing import services as routing
+    from tests.test_fulfilment import pick_everything
+
+    body = order_payload(external_id, lines=[{"sku": "HOODIE-GRY-L", "quantity": 1, "unit_price": "49.00"}])
+    order_id = api.post("/api/v1/orders/", body, format="json").json()["id"]
+    routing.route_order(order_id=order_id)
+    pick_list = fulfilment.wave_release(warehouse_id=network["ATH"].pk, actor=OPS)
+    fulfilment.pick_list_confirm(pick_list_id=pick_list.pk, picked=pick_everything(pick_list), actor=OPS)
+    order = Order.objects.get(pk=order_id)
+    box = pack(order, network["ATH"], {"HOODIE-GRY-L": 1})
+    shipment = fulfilment.shipment_create(package_ids=[box.pk], actor=OPS)
+    fulfilment.shipment_buy_labels(shipment_id=shipment.pk, actor=OPS)
+    shipment = fulfilment.shipment_hand_over(shipment_id=shipment.pk, actor=OPS)
+    tracking.tracking_start(shipment_id=shipment.pk)
+    ingest(
+        shipment,
+        event("SBX-PU", 0, shipped_at=shipment.shipped_at),
+        event("SBX-DL", 1, shipped_at=shipment.shipped_at),
+    )
+
+
+def test_an_estimate_never_comes_before_the_lanes_fastest_transit_unless_the_carrier_says_so(
+    shipped,
+    api,
+    network,  # noqa: F811
+):
+    """A "Standard (2 days)" parcel moved from Thursday to today after its first scan: the lane's
+    history was odd (parcels "delivered" within the hour), and the predictor followed it."""
+    from routing.models import LaneTransit
+
+    for n in range(5):
+        deliver_quickly(api, network, f"QUICK-{n}")
+    assert tracking.lane_transit_days(shipped) and max(tracking.lane_transit_days(shipped)) < 0.1
+    LaneTransit.objects.create(warehouse=shipped.warehouse, country="GR", postal_prefix="", transit_days=2)
+    TrackingState.objects.filter(shipment=shipped).update(carrier_estimate=None)
+    handed_over = timezone.localdate(shipped.shipped_at)
+    ingest(shipped, event("SBX-PU", 0, shipped_at=shipped.shipped_at))  # the first scan, no estimate
+    state = TrackingState.objects.get(shipment=shipped)
+    assert state.predicted_date >= handed_over + timedelta(days=2)
+    assert state.predicted_earliest >= handed_over + timedelta(days=2)
+    # the carrier itself says tomorrow: then it is tomorrow
+    tomorrow = handed_over + timedelta(days=1)
+    tracking.events_ingest(
+        shipment_id=shipped.pk,
+        tracking=Tracking(
+            shipped.tracking_number, (event("SBX-IT", 2, shipped_at=shipped.shipped_at),), tomorrow
+        ),
+        source="poll",
+    )
+    state.refresh_from_db()
+    assert (state.carrier_estimate, state.predicted_date) == (tomorrow, tomorrow)

@@ -16,7 +16,9 @@ from django.utils import timezone
 
 from oms.errors import NotAuthenticated, NotFound, ValidationFailed
 from oms.events import event_emit
+from orders.models import ServiceLevel
 from orders.services import Actor
+from routing import selectors as routing_selectors
 from shipments import services as shipping
 from shipments.carriers import adapter_for, webhook_module
 from shipments.carriers.base import (
@@ -509,12 +511,33 @@ def lane_transit_days(shipment: Shipment) -> list[float]:
     return [(delivered - shipped).total_seconds() / 86400 for shipped, delivered in rows]
 
 
+def _fastest_days(shipment: Shipment, history: list[float]) -> int:
+    """Whole days a parcel of this lane needs at the least: the lane table's time, else the fastest of
+    the lane's past deliveries (when there are enough), else a day (none for same-day services)."""
+    address = shipment.order.shipping_address
+    declared = routing_selectors.lane_time(
+        warehouse_id=shipment.warehouse_id, country=address.country, postal_code=address.postal_code
+    )
+    if declared is not None:
+        return math.floor(declared)
+    if len(history) >= LANE_MIN_DELIVERIES:
+        return math.floor(min(history))
+    return 0 if shipment.order.service_level == ServiceLevel.SAME_DAY else 1
+
+
 def _predict(state: TrackingState, shipment: Shipment, now: datetime) -> EtaPrediction:
     """Predict the delivery date from the lane's history (median, window from the 20th to the 80th
-    percentile), refined by where the parcel is now; recorded so that it can be scored later."""
+    percentile), refined by where the parcel is now; recorded so that it can be scored later.
+
+    An estimate never comes before the hand-over day plus the lane's fastest transit unless the
+    carrier says so (its own estimate, or the parcel out for delivery): a first scan, or a lane whose
+    history is thin or odd, does not make "Thursday" into "today"."""
     today = timezone.localdate(now)
     shipped = timezone.localdate(shipment.shipped_at or now)
     history = lane_transit_days(shipment)
+    soonest = shipped + timedelta(days=_fastest_days(shipment, history))
+    if state.carrier_estimate:
+        soonest = min(soonest, state.carrier_estimate)
     if len(history) >= LANE_MIN_DELIVERIES:
         middle, low, high = (_percentile(history, q) for q in (0.5, 0.2, 0.8))
         predicted = shipped + timedelta(days=round(middle))
@@ -536,7 +559,8 @@ def _predict(state: TrackingState, shipment: Shipment, now: datetime) -> EtaPred
         earliest = max(earliest, today)
         basis += f", after {state.milestone.replace('_', ' ')}"
     else:
-        predicted, earliest, latest = max(predicted, today), max(earliest, today), max(latest, today)
+        predicted, earliest = max(predicted, today, soonest), max(earliest, today, soonest)
+        latest = max(latest, predicted)
     state.predicted_date, state.predicted_earliest, state.predicted_latest = predicted, earliest, latest
     state.save(update_fields=["predicted_date", "predicted_earliest", "predicted_latest"])
     return EtaPrediction.objects.create(

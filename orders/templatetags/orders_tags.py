@@ -49,3 +49,17 @@ def status_label(status: str) -> str:
 @register.filter
 def hold_reason_label(reason: str) -> str:
     return HoldReason(reason).label if reason in HoldReason.values else reason
+
+
+@register.filter
+def duration_words(seconds: float | None) -> str:
+    """A duration as people say it: 4.2 s, 12 min, 3.5 h, 2.1 days."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"

@@ -23,7 +23,6 @@ from routing.models import LaneTransit, RuleSet, RuleSetWarehouse
 from shipments import services as fulfilment
 from shipments.models import Carrier, CarrierService, PickList, PickListStatus, Shipment, WaveSchedule
 from tracking import services as tracking
-from tracking.models import TrackingState
 
 CREDENTIALS_FILE = settings.VAR_DIR / "demo-credentials.json"
 
@@ -336,10 +335,9 @@ class Command(BaseCommand):
 
         self._routing_rules(User.objects.get(username="admin"))
 
-        # The sandbox carrier plays its tracking script in minutes instead of hours.
-        sandbox = Carrier.objects.create(
-            code="sandbox", name="Sandbox Post", adapter="sandbox", options={"time_scale": 1 / 60}
-        )
+        # The sandbox carrier plays its tracking script in real time (a parcel takes a day and a half),
+        # so that its estimates, the lane history and the accuracy figures mean what they say.
+        sandbox = Carrier.objects.create(code="sandbox", name="Sandbox Post", adapter="sandbox")
         for level, name in (
             (ServiceLevel.STANDARD, "Standard (2 days)"),
             (ServiceLevel.EXPRESS, "Express (next day)"),
@@ -389,8 +387,9 @@ class Command(BaseCommand):
             )
             if target in NEEDS_STOCK:
                 stock.stock_allocate(order_id=order.pk, actor="demo loader")
-            for step in AFTER_ALLOCATION.get(target, []):
-                self._fulfil(order, step, system)
+            steps = AFTER_ALLOCATION.get(target, [])
+            for step in steps:
+                self._fulfil(order, step, system, delivered="deliver" in steps)
             if target == OrderStatus.ON_HOLD:
                 services.order_hold(
                     order_id=order.pk,
@@ -400,6 +399,7 @@ class Command(BaseCommand):
                 )
             elif target == OrderStatus.CANCELLED:
                 services.order_cancel(order_id=order.pk, actor=system, reason="customer changed their mind")
+        self._follow_parcels()
         for warehouse in Warehouse.objects.filter(kind="warehouse"):
             WaveSchedule.objects.create(warehouse=warehouse, every_minutes=30)
         return {
@@ -446,7 +446,20 @@ class Command(BaseCommand):
                 warehouse=houses[code], country=country, postal_prefix=prefix, transit_days=Decimal(days)
             )
 
-    def _fulfil(self, order, step: str, actor) -> None:
+    def _follow_parcels(self) -> None:
+        """Replay the days since the first parcel left, polling the carrier as beat does: events are
+        stored when they would have been, deliveries score the estimates made before them, and the
+        tracking page's latency and accuracy figures are those of a real week."""
+        first = Shipment.objects.filter(shipped_at__isnull=False).order_by("shipped_at").first()
+        if first is None:
+            return
+        now = timezone.now()
+        moment = first.shipped_at
+        while moment < now:
+            moment = min(moment + timedelta(minutes=20), now)
+            tracking.tracking_poll_due(now=moment)
+
+    def _fulfil(self, order, step: str, actor, *, delivered: bool = False) -> None:
         warehouse_ids = sorted({a["warehouse_id"] for a in inventory_selectors.active_allocations(order.pk)})
         if step == "wave":
             for warehouse_id in warehouse_ids:
@@ -476,16 +489,20 @@ class Command(BaseCommand):
                 shipment = fulfilment.shipment_create(package_ids=[package.pk], actor=actor)
                 fulfilment.shipment_buy_labels(shipment_id=shipment.pk, actor=actor)
                 fulfilment.shipment_hand_over(shipment_id=shipment.pk, actor=actor)
-                # Handed over a little while ago (the sandbox plays its script in minutes), so that
-                # the demo's parcels are at different stages; tracking follows from there.
+                # Handed over in the past - hours ago for parcels on their way (at different stages
+                # of the carrier's day-and-a-half script), days ago for delivered ones - with the
+                # carrier's estimate and the first prediction as they were then, so that the lane
+                # history and the accuracy figures are those of a real week.
+                hours = self.rng.randint(60, 110) if delivered else self.rng.randint(1, 30)
+                handed = timezone.now() - timedelta(hours=hours)
+                shift = timezone.localdate() - timezone.localdate(handed)
+                shipment.refresh_from_db()
                 Shipment.objects.filter(pk=shipment.pk).update(
-                    shipped_at=timezone.now() - timedelta(minutes=self.rng.randint(2, 25))
+                    shipped_at=handed,
+                    estimated_delivery=shipment.estimated_delivery - shift
+                    if shipment.estimated_delivery
+                    else None,
                 )
-                tracking.tracking_start(shipment_id=shipment.pk)
+                tracking.tracking_start(shipment_id=shipment.pk, now=handed)
         elif step == "deliver":
-            # Handed over hours ago: the sandbox's script has run to its end.
-            Shipment.objects.filter(order=order).update(
-                shipped_at=timezone.now() - timedelta(hours=self.rng.randint(2, 30))
-            )
-            TrackingState.objects.filter(shipment__order=order).update(next_poll_at=timezone.now())
-            tracking.tracking_poll_due()
+            pass  # the carrier's script runs to its end in _follow_parcels, which replays the past
