@@ -192,8 +192,18 @@ class Allocation(models.Model):
 
 
 class TransferStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"  # agreed; nothing has moved, the source's stock is still free
     IN_TRANSIT = "in_transit", "In transit"  # left the source, counted as in transit at the destination
     RECEIVED = "received", "Received"  # arrived and added to the destination's stock
+    CANCELLED = "cancelled", "Cancelled"  # dropped before it was sent
+
+
+TRANSFER_TRANSITIONS: dict[str, frozenset[str]] = {
+    TransferStatus.PLANNED: frozenset({TransferStatus.IN_TRANSIT, TransferStatus.CANCELLED}),
+    TransferStatus.IN_TRANSIT: frozenset({TransferStatus.RECEIVED}),
+    TransferStatus.RECEIVED: frozenset(),
+    TransferStatus.CANCELLED: frozenset(),
+}
 
 
 class Transfer(models.Model):
@@ -204,11 +214,16 @@ class Transfer(models.Model):
     status = models.CharField(
         max_length=16, choices=TransferStatus.choices, default=TransferStatus.IN_TRANSIT
     )
-    actor = models.CharField(max_length=120)
+    actor = models.CharField(max_length=120, help_text="Who planned it.")
     created_at = models.DateTimeField(auto_now_add=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    shipped_by = models.CharField(max_length=120, blank=True)
     received_at = models.DateTimeField(null=True, blank=True)
+    received_by = models.CharField(max_length=120, blank=True)
 
     class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "-id"], name="transfer_status_recent")]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(from_warehouse=F("to_warehouse")), name="transfer_between_two"

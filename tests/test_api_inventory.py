@@ -193,3 +193,81 @@ def test_availability_for_integrations_and_channels(wms, api, catalog_api, house
     assert api.get("/api/v1/inventory/availability/").status_code == 400
     assert catalog_api.get("/api/v1/inventory/availability/", {"sku": "CAP-NAVY"}).status_code == 403
     assert api.post("/api/v1/inventory/receipts/", {}, format="json").status_code == 403
+
+
+# ------------------------------------------------------------------------------------------ transfers
+
+
+def figures(code: str, sku: str) -> tuple[int, int]:
+    position = StockPosition.objects.filter(warehouse__code=code, product__sku=sku).first()
+    return (position.on_hand, position.in_transit) if position else (0, 0)
+
+
+def test_a_transfer_is_planned_shipped_and_received_through_the_ledger(wms, houses, products):
+    stock.stock_receive(
+        warehouse=houses[0], product=Product.objects.get(sku="CAP-NAVY"), quantity=10, actor="t"
+    )
+    body = {"sku": "cap-navy", "from_warehouse": "ATH1", "to_warehouse": "skg1", "quantity": 4}
+    created = wms.post("/api/v1/inventory/transfers/", body, format="json", HTTP_IDEMPOTENCY_KEY="t-1")
+    assert created.status_code == 201, created.json()
+    transfer = created.json()
+    assert (transfer["status"], transfer["sku"], transfer["from_warehouse"], transfer["to_warehouse"]) == (
+        "planned",
+        "CAP-NAVY",
+        "ATH1",
+        "SKG1",
+    )
+    assert created["Location"].endswith(f"/transfers/{transfer['id']}/")
+    assert figures("ATH1", "CAP-NAVY") == (10, 0)  # planned: nothing moved
+    replay = wms.post("/api/v1/inventory/transfers/", body, format="json", HTTP_IDEMPOTENCY_KEY="t-1")
+    assert replay.json() == transfer and replay["Idempotent-Replayed"] == "true"
+
+    shipped = wms.post(f"/api/v1/inventory/transfers/{transfer['id']}/ship/")
+    assert shipped.status_code == 200 and shipped.json()["status"] == "in_transit"
+    assert figures("ATH1", "CAP-NAVY") == (6, 0) and figures("SKG1", "CAP-NAVY") == (0, 4)
+    assert wms.post(f"/api/v1/inventory/transfers/{transfer['id']}/ship/").status_code == 409
+    assert wms.post(f"/api/v1/inventory/transfers/{transfer['id']}/cancel/").status_code == 409
+
+    received = wms.post(f"/api/v1/inventory/transfers/{transfer['id']}/receive/")
+    assert received.status_code == 200 and received.json()["status"] == "received"
+    assert figures("SKG1", "CAP-NAVY") == (4, 0)
+    kinds = list(StockMovement.objects.filter(reference=str(transfer["id"])).values_list("kind", flat=True))
+    assert sorted(kinds) == ["transfer_in", "transfer_out", "transfer_out"]
+    from inventory.selectors import stock_drifts
+
+    assert stock_drifts() == []
+    listed = wms.get("/api/v1/inventory/transfers/", {"status": "received", "warehouse": "skg1"}).json()
+    assert [t["id"] for t in listed["results"]] == [transfer["id"]]
+
+
+def test_a_transfer_sent_at_once_takes_only_free_units_and_a_planned_one_can_be_dropped(
+    wms, houses, products
+):
+    stock.stock_receive(
+        warehouse=houses[0], product=Product.objects.get(sku="CAP-NAVY"), quantity=3, actor="t"
+    )
+    too_many = {
+        "sku": "CAP-NAVY",
+        "from_warehouse": "ATH1",
+        "to_warehouse": "SKG1",
+        "quantity": 5,
+        "ship": True,
+    }
+    refused = wms.post("/api/v1/inventory/transfers/", too_many, format="json")
+    assert refused.status_code == 400 and "3 units not promised" in str(refused.json()["error"]["details"])
+    assert not wms.get("/api/v1/inventory/transfers/").json()["results"]  # nothing half-written
+    planned = wms.post(
+        "/api/v1/inventory/transfers/", too_many | {"ship": False, "quantity": 2}, format="json"
+    )
+    cancelled = wms.post(f"/api/v1/inventory/transfers/{planned.json()['id']}/cancel/")
+    assert cancelled.json()["status"] == "cancelled"
+    assert figures("ATH1", "CAP-NAVY") == (3, 0)
+
+
+def test_a_bad_transfer_lists_every_problem(wms, api, houses, products):
+    body = {"sku": "NOPE", "from_warehouse": "ATH1", "to_warehouse": "XXX", "quantity": 0}
+    response = wms.post("/api/v1/inventory/transfers/", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["error"]["details"]) == {"sku", "to_warehouse", "quantity"}
+    assert api.post("/api/v1/inventory/transfers/", body, format="json").status_code == 403  # a channel key
+    assert wms.get("/api/v1/inventory/transfers/99999/").status_code == 404

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from inventory.imports import StockRow
+from inventory.models import TransferStatus
 from oms.api.schema import StrictBooleanField
 
 # Units in one stock movement: beyond ten million, a typo (and PostgreSQL integers end at two billion).
@@ -142,3 +143,30 @@ class SkuAvailabilityOut(serializers.Serializer):
     allocated = serializers.IntegerField(required=False, help_text="Network total; integration keys only.")
     in_transit = serializers.IntegerField(required=False, help_text="Network total; integration keys only.")
     warehouses = WarehouseAvailabilityOut(many=True)
+
+
+@extend_schema_serializer(component_name="TransferCreate")
+class TransferIn(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    from_warehouse = serializers.CharField(max_length=20, help_text="The source warehouse's code.")
+    to_warehouse = serializers.CharField(max_length=20, help_text="The destination warehouse's code.")
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_UNITS)
+    ship = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="Send it now (the stock leaves the source at once); otherwise it is planned and shipped "
+        "later with .../ship/.",
+    )
+
+
+@extend_schema_serializer(component_name="Transfer")
+class TransferOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField(source="product.sku")
+    from_warehouse = serializers.CharField(source="from_warehouse.code")
+    to_warehouse = serializers.CharField(source="to_warehouse.code")
+    quantity = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=TransferStatus.choices)
+    created_at = serializers.DateTimeField()
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    received_at = serializers.DateTimeField(allow_null=True)

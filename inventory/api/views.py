@@ -4,14 +4,16 @@
 from collections.abc import Callable
 from dataclasses import asdict
 
+from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, extend_schema
+from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from inventory import selectors
+from inventory import selectors, services
 from inventory.api.serializers import (
     MAX_REFERENCE,
     AdjustmentBatchIn,
@@ -22,12 +24,16 @@ from inventory.api.serializers import (
     StockBatchOut,
     StockCountIn,
     StockRowIn,
+    TransferIn,
+    TransferOut,
 )
 from inventory.imports import BatchKind, StockRow, rows_from_csv, stock_batch_apply
+from inventory.models import Transfer, TransferStatus
 from oms.api.idempotent import idempotent_post
+from oms.api.lists import CheckedCursorPagination
 from oms.api.parsers import JSONParser
 from oms.api.schema import IDEMPOTENCY_HEADER, checked, errors
-from oms.errors import ValidationFailed
+from oms.errors import NotFound, ValidationFailed
 from orders.api.auth import scope_required
 from orders.models import ApiKey, ApiScope
 from orders.validation import normalize_sku
@@ -252,3 +258,129 @@ class AvailabilityView(APIView):
                 }
             body.append(item | {"warehouses": warehouses})
         return Response(body)
+
+
+# ------------------------------------------------------------------------------------------ transfers
+
+
+class TransferCursorPagination(CheckedCursorPagination):
+    ordering = "-id"
+    page_size = 50
+    max_page_size = 200
+
+
+def _transfers():
+    return Transfer.objects.select_related("product", "from_warehouse", "to_warehouse")
+
+
+class TransfersView(GenericAPIView):
+    permission_classes = [InventoryScope]
+    pagination_class = TransferCursorPagination
+    serializer_class = TransferOut
+    filter_backends = []
+
+    @extend_schema(
+        operation_id="inventory_transfers",
+        summary="Transfers between warehouses, newest first",
+        parameters=[
+            OpenApiParameter("status", str, enum=TransferStatus.values, description="Only this status."),
+            OpenApiParameter(
+                "warehouse", {"type": "string", "maxLength": 20}, description="From or to this warehouse."
+            ),
+        ],
+        responses={200: TransferOut(many=True), **errors(400, 401, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        query = _transfers()
+        status = request.query_params.get("status")
+        if status is not None:
+            if status not in TransferStatus.values:
+                raise ValidationFailed(
+                    "Unknown status.", details={"status": [f"One of {', '.join(TransferStatus.values)}."]}
+                )
+            query = query.filter(status=status)
+        warehouse = request.query_params.get("warehouse")
+        if warehouse is not None:
+            code = warehouse.strip().upper()
+            query = query.filter(Q(from_warehouse__code=code) | Q(to_warehouse__code=code))
+        page = self.paginate_queryset(query)
+        return self.get_paginated_response(TransferOut(page, many=True).data)
+
+    @extend_schema(
+        operation_id="inventory_transfer_create",
+        summary="Plan a transfer (or send it now)",
+        description=(
+            "Planned, nothing moves: ship it later with `.../ship/`. With `ship: true` the stock leaves the "
+            "source at once (only units not promised to orders may go) and is in transit at the "
+            "destination until `.../receive/`. Unknown SKUs and warehouses are 400, with every problem."
+        ),
+        parameters=[IDEMPOTENCY_HEADER],
+        request=TransferIn,
+        responses={201: TransferOut, **errors(400, 401, 403, 409, 422)},
+    )
+    def post(self, request: Request) -> Response:
+        def create():
+            body = checked(TransferIn, request)
+            transfer = services.transfer_request(
+                sku=body.data["sku"],
+                from_code=body.data["from_warehouse"],
+                to_code=body.data["to_warehouse"],
+                quantity=body.data["quantity"],
+                ship=body.data["ship"],
+                actor=_actor(request),
+                extra_errors=body.errors,
+            )
+            return (
+                201,
+                TransferOut(_transfers().get(pk=transfer.pk)).data,
+                {"Location": f"{request.path}{transfer.pk}/"},
+            )
+
+        return idempotent_post(request, create)
+
+
+class TransferDetailView(APIView):
+    permission_classes = [InventoryScope]
+
+    @extend_schema(
+        operation_id="inventory_transfer",
+        summary="One transfer",
+        responses={200: TransferOut, **errors(401, 403, 404)},
+    )
+    def get(self, request: Request, transfer_id: int) -> Response:
+        transfer = _transfers().filter(pk=transfer_id).first()
+        if transfer is None:
+            raise NotFound(f"Transfer {transfer_id} does not exist.")
+        return Response(TransferOut(transfer).data)
+
+
+TRANSFER_ACTIONS = {
+    "ship": (services.transfer_ship, "Send a planned transfer: the stock leaves the source."),
+    "receive": (services.transfer_receive, "The transfer arrived: its units join the destination's stock."),
+    "cancel": (services.transfer_cancel, "Drop a planned transfer (one on its way is received instead)."),
+}
+
+
+def _transfer_action_view(action: str) -> type[APIView]:
+    service, summary = TRANSFER_ACTIONS[action]
+
+    class TransferActionView(APIView):
+        permission_classes = [InventoryScope]
+
+        @extend_schema(
+            operation_id=f"inventory_transfer_{action}",
+            summary=summary,
+            request=None,
+            responses={200: TransferOut, **errors(401, 403, 404, 409)},
+        )
+        def post(self, request: Request, transfer_id: int) -> Response:
+            service(transfer_id=transfer_id, actor=_actor(request))
+            return Response(TransferOut(_transfers().get(pk=transfer_id)).data)
+
+    TransferActionView.__name__ = f"Transfer{action.capitalize()}View"
+    return TransferActionView
+
+
+TransferShipView = _transfer_action_view("ship")
+TransferReceiveView = _transfer_action_view("receive")
+TransferCancelView = _transfer_action_view("cancel")

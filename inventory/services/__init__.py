@@ -18,7 +18,15 @@ from inventory.services.promises import (
     stock_ship,
     stock_short_pick,
 )
-from inventory.services.transfers import backorders_fill, transfer_create, transfer_receive
+from inventory.services.transfers import (
+    backorders_fill,
+    transfer_cancel,
+    transfer_create,
+    transfer_plan,
+    transfer_receive,
+    transfer_request,
+    transfer_ship,
+)
 
 __all__ = [
     "ALLOCATABLE_STATUSES",
@@ -33,6 +41,10 @@ __all__ = [
     "stock_release_units",
     "stock_ship",
     "stock_short_pick",
+    "transfer_cancel",
     "transfer_create",
+    "transfer_plan",
     "transfer_receive",
+    "transfer_request",
+    "transfer_ship",
 ]

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from inventory import selectors
 from inventory.models import (
+    TRANSFER_TRANSITIONS,
     MovementKind,
     ReferenceType,
     StockMovement,
@@ -14,46 +15,128 @@ from inventory.models import (
 )
 from inventory.services.common import _lock_positions, _movement, _save_figures
 from inventory.services.promises import AllocationOutcome, stock_allocate
-from oms.errors import Conflict, NotFound, ValidationFailed
+from oms.errors import Conflict, Errors, NotFound, ValidationFailed, merge_errors
 from oms.events import event_emit
 from orders.models import Product
+from orders.validation import normalize_sku
 
 # ------------------------------------------------------------------------------------------- transfers
 
 
+def _transfer_transition(transfer: Transfer, to_status: str) -> None:
+    if to_status not in TRANSFER_TRANSITIONS[transfer.status]:
+        raise Conflict(
+            f"Transfer {transfer.pk} is {transfer.get_status_display().lower()}: it cannot be "
+            f"{TransferStatus(to_status).label.lower()} now.",
+            code="illegal_transition",
+            details={"status": transfer.status},
+        )
+    transfer.status = to_status
+
+
+def _locked_transfer(transfer_id: int) -> Transfer:
+    transfer = (
+        Transfer.objects.select_for_update(of=("self",))
+        .filter(pk=transfer_id)
+        .select_related("product", "from_warehouse", "to_warehouse")
+        .first()
+    )
+    if transfer is None:
+        raise NotFound(f"Transfer {transfer_id} does not exist.")
+    return transfer
+
+
 @transaction.atomic
-def transfer_create(
-    *, product: Product, from_warehouse: Warehouse, to_warehouse: Warehouse, quantity: int, actor: str
+def transfer_plan(
+    *,
+    product: Product,
+    from_warehouse: Warehouse,
+    to_warehouse: Warehouse,
+    quantity: int,
+    actor: str,
+    extra_errors: Errors | None = None,
 ) -> Transfer:
-    """Send stock between warehouses: it leaves the source now and is in transit at the destination."""
+    """Agree a transfer: nothing moves until it is shipped (the source's stock stays free meanwhile)."""
+    errors: Errors = {}
     if from_warehouse.pk == to_warehouse.pk:
-        raise ValidationFailed(
-            "A transfer needs two warehouses.", details={"to_warehouse": ["Pick another one."]}
-        )
+        errors["to_warehouse"] = ["Pick another warehouse than the source."]
     if product.lot_tracked:
-        raise ValidationFailed(
-            "Lot-tracked goods move by lot; send them as a receipt at the destination.",
-            details={"product": [f"{product.sku} is lot-tracked."]},
-        )
+        errors["sku"] = [f"{product.sku} is lot-tracked: lots move as a receipt at the destination."]
     if quantity <= 0:
-        raise ValidationFailed("Nothing to send.", details={"quantity": ["Must be at least 1."]})
-    positions = _lock_positions([(from_warehouse.pk, product.pk), (to_warehouse.pk, product.pk)])
-    source, destination = positions[(from_warehouse.pk, product.pk)], positions[(to_warehouse.pk, product.pk)]
-    free = source.on_hand - source.allocated
-    if quantity > free:
+        errors["quantity"] = ["Must be at least 1."]
+    if errors or extra_errors:
         raise ValidationFailed(
-            "Not enough free stock at the source.",
-            details={"quantity": [f"{from_warehouse.code} has {free} units not promised to orders."]},
+            "The transfer is invalid; nothing was saved.", details=merge_errors(extra_errors or {}, errors)
         )
-    transfer = Transfer.objects.create(
+    return Transfer.objects.create(
         product=product,
         from_warehouse=from_warehouse,
         to_warehouse=to_warehouse,
         quantity=quantity,
         actor=actor,
+        status=TransferStatus.PLANNED,
     )
-    source.on_hand -= quantity
-    destination.in_transit += quantity
+
+
+@transaction.atomic
+def transfer_request(
+    *,
+    sku: str,
+    from_code: str,
+    to_code: str,
+    quantity: int,
+    ship: bool,
+    actor: str,
+    extra_errors: Errors | None = None,
+) -> Transfer:
+    """A transfer as a WMS or an ops person asks for it, by SKU and warehouse codes; with ``ship`` it
+    leaves at once. Every problem of the request is answered at once; nothing is saved with one."""
+    errors = dict(extra_errors or {})
+    product = Product.objects.filter(sku=normalize_sku(sku)).first() if sku else None
+    houses = {
+        w.code: w
+        for w in Warehouse.objects.filter(code__in=[c.strip().upper() for c in (from_code, to_code)])
+    }
+    source, destination = houses.get(from_code.strip().upper()), houses.get(to_code.strip().upper())
+    if product is None:
+        errors.setdefault("sku", [f"Unknown SKU '{sku}'."])
+    if source is None:
+        errors.setdefault("from_warehouse", [f"Unknown warehouse '{from_code}'."])
+    if destination is None:
+        errors.setdefault("to_warehouse", [f"Unknown warehouse '{to_code}'."])
+    if product is None or source is None or destination is None:
+        raise ValidationFailed("The transfer is invalid; nothing was saved.", details=errors)
+    transfer = transfer_plan(
+        product=product,
+        from_warehouse=source,
+        to_warehouse=destination,
+        quantity=quantity,
+        actor=actor,
+        extra_errors=errors,
+    )
+    return transfer_ship(transfer_id=transfer.pk, actor=actor) if ship else transfer
+
+
+@transaction.atomic
+def transfer_ship(*, transfer_id: int, actor: str) -> Transfer:
+    """The goods leave the source: its on-hand falls (only free units may go: none promised to an
+    order) and the destination counts them in transit, both through the ledger."""
+    transfer = _locked_transfer(transfer_id)
+    _transfer_transition(transfer, TransferStatus.IN_TRANSIT)
+    key_from = (transfer.from_warehouse_id, transfer.product_id)
+    key_to = (transfer.to_warehouse_id, transfer.product_id)
+    positions = _lock_positions([key_from, key_to])
+    source, destination = positions[key_from], positions[key_to]
+    free = source.on_hand - source.allocated
+    if transfer.quantity > free:
+        raise ValidationFailed(
+            "Not enough free stock at the source.",
+            details={
+                "quantity": [f"{transfer.from_warehouse.code} has {free} units not promised to orders."]
+            },
+        )
+    source.on_hand -= transfer.quantity
+    destination.in_transit += transfer.quantity
     _save_figures(sorted([source, destination], key=lambda p: p.pk))
     StockMovement.objects.bulk_create(
         [
@@ -61,7 +144,7 @@ def transfer_create(
                 source,
                 MovementKind.TRANSFER_OUT,
                 actor,
-                quantity=-quantity,
+                quantity=-transfer.quantity,
                 reference_type=ReferenceType.TRANSFER,
                 reference=transfer.pk,
             ),
@@ -69,22 +152,47 @@ def transfer_create(
                 destination,
                 MovementKind.TRANSFER_OUT,
                 actor,
-                in_transit=quantity,
+                in_transit=transfer.quantity,
                 reference_type=ReferenceType.TRANSFER,
                 reference=transfer.pk,
             ),
         ]
     )
+    transfer.shipped_at, transfer.shipped_by = timezone.now(), actor[:120]
+    transfer.save(update_fields=["status", "shipped_at", "shipped_by"])
+    return transfer
+
+
+@transaction.atomic
+def transfer_create(
+    *, product: Product, from_warehouse: Warehouse, to_warehouse: Warehouse, quantity: int, actor: str
+) -> Transfer:
+    """Send stock between warehouses now: planned and shipped in one go."""
+    transfer = transfer_plan(
+        product=product,
+        from_warehouse=from_warehouse,
+        to_warehouse=to_warehouse,
+        quantity=quantity,
+        actor=actor,
+    )
+    return transfer_ship(transfer_id=transfer.pk, actor=actor)
+
+
+@transaction.atomic
+def transfer_cancel(*, transfer_id: int, actor: str) -> Transfer:
+    """Drop a planned transfer; one on its way is received instead (its goods exist somewhere)."""
+    transfer = _locked_transfer(transfer_id)
+    _transfer_transition(transfer, TransferStatus.CANCELLED)
+    transfer.save(update_fields=["status"])
     return transfer
 
 
 @transaction.atomic
 def transfer_receive(*, transfer_id: int, actor: str) -> Transfer:
-    transfer = Transfer.objects.select_for_update().filter(pk=transfer_id).select_related("product").first()
-    if transfer is None:
-        raise NotFound(f"Transfer {transfer_id} does not exist.")
-    if transfer.status != TransferStatus.IN_TRANSIT:
+    transfer = _locked_transfer(transfer_id)
+    if transfer.status == TransferStatus.RECEIVED:
         raise Conflict(f"Transfer {transfer.pk} was already received.", code="already_received")
+    _transfer_transition(transfer, TransferStatus.RECEIVED)
     key = (transfer.to_warehouse_id, transfer.product_id)
     destination = _lock_positions([key])[key]
     destination.in_transit -= transfer.quantity
@@ -99,9 +207,8 @@ def transfer_receive(*, transfer_id: int, actor: str) -> Transfer:
         reference_type=ReferenceType.TRANSFER,
         reference=transfer.pk,
     ).save()
-    transfer.status = TransferStatus.RECEIVED
-    transfer.received_at = timezone.now()
-    transfer.save(update_fields=["status", "received_at"])
+    transfer.received_at, transfer.received_by = timezone.now(), actor[:120]
+    transfer.save(update_fields=["status", "received_at", "received_by"])
     event_emit(
         name="stock.received",
         aggregate_type="stock_position",
