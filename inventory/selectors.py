@@ -3,11 +3,19 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import F, Prefetch, Q, QuerySet, Sum
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from inventory.models import Allocation, AllocationStatus, Lot, StockMovement, StockPosition
+from inventory.models import (
+    Allocation,
+    AllocationStatus,
+    Lot,
+    StockMovement,
+    StockPosition,
+    Transfer,
+    Warehouse,
+)
 from orders.models import Order, OrderStatus, Product
 
 
@@ -88,17 +96,32 @@ def availability_by_sku(skus: list[str]) -> dict[str, list[WarehouseAvailability
     return result
 
 
-def products_with_stock(*, text: str = "") -> QuerySet[Product]:
-    """Products for the inventory page (SKU prefix or name part), with their positions and warehouses."""
-    query = Product.objects.order_by("sku").prefetch_related(
-        Prefetch(
-            "stock_positions",
-            queryset=StockPosition.objects.select_related("warehouse").order_by("warehouse__code"),
+def products_with_stock(*, text: str = "", warehouse: str = "") -> QuerySet[Product]:
+    """Products for the inventory page (SKU prefix or name part), with their positions and warehouses;
+    with ``warehouse`` (a code), only products that warehouse holds, and only its positions."""
+    positions = StockPosition.objects.select_related("warehouse").order_by("warehouse__code")
+    query = Product.objects.order_by("sku")
+    code = warehouse.strip().upper()
+    if code:
+        positions = positions.filter(warehouse__code=code)
+        query = query.filter(
+            Exists(StockPosition.objects.filter(product=OuterRef("pk"), warehouse__code=code))
         )
-    )
+    query = query.prefetch_related(Prefetch("stock_positions", queryset=positions))
     text = text.strip()
     if text:
         query = query.filter(Q(sku__istartswith=text) | Q(name__icontains=text))
+    return query
+
+
+def transfers(*, status: str = "", warehouse: str = "") -> QuerySet[Transfer]:
+    """Transfers, newest first, optionally of one status and from or to one warehouse (a code)."""
+    query = Transfer.objects.select_related("product", "from_warehouse", "to_warehouse").order_by("-id")
+    if status:
+        query = query.filter(status=status)
+    code = warehouse.strip().upper()
+    if code:
+        query = query.filter(Q(from_warehouse__code=code) | Q(to_warehouse__code=code))
     return query
 
 
@@ -178,3 +201,17 @@ def orders_waiting_for(product_id: int) -> list[int]:
         .values_list("pk", flat=True)
     )
     return list(dict.fromkeys(waiting))
+
+
+def warehouse_choices() -> list[tuple[str, str]]:
+    return list(Warehouse.objects.filter(is_active=True).order_by("code").values_list("code", "code"))
+
+
+def orders_served_by(orders, code: str):
+    """``orders`` narrowed to those the warehouse serves: it holds, or shipped, some of their units."""
+    served = Allocation.objects.filter(
+        order_line__order_id=OuterRef("pk"),
+        position__warehouse__code=code.strip().upper(),
+        status__in=[AllocationStatus.ACTIVE, AllocationStatus.SHIPPED],
+    )
+    return orders.filter(Exists(served))

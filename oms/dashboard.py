@@ -6,8 +6,10 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.functional import cached_property
 
 OPS_GROUP = "ops"
 
@@ -33,6 +35,41 @@ ORDER_PANELS: list[OrderPanel] = []
 
 def order_panels(order) -> list[tuple[str, dict]]:
     return [panel for register in ORDER_PANELS if (panel := register(order)) is not None]
+
+
+@dataclass(frozen=True)
+class OrderListFilter:
+    """A filter later apps add to the order list (the warehouse that serves an order is inventory's
+    knowledge): its query parameter, label, choices, and how it narrows the orders."""
+
+    name: str
+    label: str
+    choices: Callable[[], list[tuple[str, str]]]
+    apply: Callable[[object, str], object]
+
+
+ORDER_LIST_FILTERS: list[OrderListFilter] = []
+
+
+@dataclass(frozen=True)
+class BulkAction:
+    """What ops can do to several selected orders at once. ``run(order_ids, user, note)`` acts on each
+    order in its own transaction and returns (orders done, one line per order refused, with why)."""
+
+    name: str
+    label: str
+    run: Callable[..., tuple[int, list[str]]]
+    note_label: str = ""  # when the action needs a reason from ops, what to ask for
+    order: int = 50  # position in the menu
+
+
+ORDER_BULK_ACTIONS: list[BulkAction] = []
+
+
+def bulk_action_register(action: BulkAction) -> None:
+    if all(existing.name != action.name for existing in ORDER_BULK_ACTIONS):
+        ORDER_BULK_ACTIONS.append(action)
+        ORDER_BULK_ACTIONS.sort(key=lambda a: a.order)
 
 
 def is_ops(user) -> bool:
@@ -67,3 +104,31 @@ def navigation(request: HttpRequest) -> dict:
         ],
         "is_admin": request.user.is_superuser,
     }
+
+
+class CappedPaginator(Paginator):
+    """Pages that say where you are without counting a million rows on every view: up to ``cap``
+    rows are counted (one bounded query), beyond that the page says "page 3 of 200+" and ops narrow
+    the filters. ``capped`` tells the template which it is."""
+
+    cap = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        query = self.object_list
+        if hasattr(query, "values_list"):
+            # COUNT over at most cap + 1 rows: bounded whatever the table's size
+            return query.order_by()[: self.cap + 1].count()
+        return len(query)
+
+    @property
+    def capped(self) -> bool:
+        return self.count > self.cap
+
+
+def page_of(request: HttpRequest, rows, *, per_page: int | None = None):
+    """The requested page of ``rows`` (a bad page number gives the nearest page)."""
+    from django.conf import settings
+
+    paginator = CappedPaginator(rows, per_page or settings.DASHBOARD_PAGE_SIZE)
+    return paginator.get_page(request.GET.get("page"))

@@ -20,6 +20,12 @@ class ShipmentsConfig(AppConfig):
         if quote_for_routing not in SHIPPING_QUOTERS:
             SHIPPING_QUOTERS.append(quote_for_routing)
 
+        # The order list's "Print pick lists": lists for the selected orders, printed at once.
+        from oms.dashboard import BulkAction, bulk_action_register
+        from shipments.views import print_pick_lists_for
+
+        bulk_action_register(BulkAction("pick_lists", "Print pick lists", print_pick_lists_for, order=40))
+
         item = NavItem("Fulfilment", "shipments:work_queue", "fulfilment")
         if item not in NAVIGATION:
             NAVIGATION.append(item)

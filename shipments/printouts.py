@@ -7,7 +7,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from shipments.models import PickList, PickListLine
 
@@ -16,6 +16,11 @@ COLUMNS_MM = (18, 30, 46, 34, 28, 12, 14)
 
 
 def pick_list_pdf(pick_list: PickList, lines: list[PickListLine]) -> bytes:
+    return pick_lists_pdf([(pick_list, lines)])
+
+
+def pick_lists_pdf(lists: list[tuple[PickList, list[PickListLine]]]) -> bytes:
+    """One PDF for several pick lists (a page break between them), to print in one go."""
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer,
@@ -24,9 +29,23 @@ def pick_list_pdf(pick_list: PickList, lines: list[PickListLine]) -> bytes:
         rightMargin=14 * mm,
         topMargin=14 * mm,
         bottomMargin=14 * mm,
-        title=f"Pick list {pick_list.number}",
+        title=", ".join(f"Pick list {pick_list.number}" for pick_list, _ in lists),
     )
     styles = getSampleStyleSheet()
+    story = []
+    for index, (pick_list, lines) in enumerate(lists):
+        if index:
+            story.append(PageBreak())
+        heading = (
+            f"Pick list {pick_list.number} - {pick_list.warehouse.code} {pick_list.warehouse.name} - "
+            f"released {pick_list.released_at:%d %b %Y %H:%M} by {pick_list.released_by}"
+        )
+        story += [Paragraph(escape(heading), styles["Heading2"]), Spacer(1, 4 * mm), _table(lines, styles)]
+    document.build(story)
+    return buffer.getvalue()
+
+
+def _table(lines: list[PickListLine], styles) -> Table:
     # Every cell that can be long is a paragraph, so it wraps inside its column instead of printing
     # over the next one (a lot code with its expiry date did, over the order number).
     code = ParagraphStyle("code", parent=styles["BodyText"], fontName="Courier-Bold", fontSize=9, leading=11)
@@ -62,9 +81,4 @@ def pick_list_pdf(pick_list: PickList, lines: list[PickListLine]) -> bytes:
             ]
         )
     )
-    heading = (
-        f"Pick list {pick_list.number} - {pick_list.warehouse.code} {pick_list.warehouse.name} - "
-        f"released {pick_list.released_at:%d %b %Y %H:%M} by {pick_list.released_by}"
-    )
-    document.build([Paragraph(heading, styles["Heading2"]), Spacer(1, 4 * mm), table])
-    return buffer.getvalue()
+    return table

@@ -257,3 +257,21 @@ def label_download(request: HttpRequest, package_id: int, format: str) -> HttpRe
     disposition = "inline" if label.format == LabelFormat.PDF else "attachment"
     response["Content-Disposition"] = f'{disposition}; filename="label-{package_id}.{label.format}"'
     return response
+
+
+def print_pick_lists_for(
+    *, order_ids: list[int], user, note: str = ""
+) -> HttpResponse | tuple[int, list[str]]:
+    """The order list's bulk action: pick lists for the selected orders, as one PDF to print."""
+    lists = services.pick_lists_for_orders(order_ids=order_ids, actor=Actor.for_user(user))
+    if not lists:
+        return 0, [
+            "None of the selected orders has units waiting to be picked (allocated and not listed yet)."
+        ]
+    loaded = [
+        (pick_list, list(pick_list.lines.select_related("order_line__order").order_by("pk")))
+        for pick_list in PickList.objects.filter(pk__in=[p.pk for p in lists]).select_related("warehouse")
+    ]
+    response = HttpResponse(printouts.pick_lists_pdf(loaded), content_type="application/pdf")
+    response["Content-Disposition"] = 'inline; filename="pick-lists.pdf"'
+    return response

@@ -121,6 +121,7 @@ def test_hold_release_and_cancel_from_the_order_page(page, ops_user, api, produc
         """() => [...document.querySelectorAll('section.actions input[type=text], section.actions select')]
                 .every(el => el.labels.length > 0 && el.labels[0].innerText.trim().length > 0)"""
     )
+    page.wait_for_load_state("load")  # the stylesheet applied, not just the elements there
     assert page.evaluate(PLACEHOLDERS_FIT)
     # a fraud hold is lifted with a reason, or not at all
     page.click("text=Release hold")
@@ -131,6 +132,7 @@ def test_hold_release_and_cancel_from_the_order_page(page, ops_user, api, produc
     page.click("text=Release hold")
     page.wait_for_selector(".message.success")
     assert Order.objects.get(pk=order_id).status == "received"
+    page.wait_for_load_state("load")  # the stylesheet applied, not just the elements there
     assert page.evaluate(PLACEHOLDERS_FIT)
 
     page.once("dialog", lambda dialog: dialog.accept())
@@ -411,8 +413,68 @@ def test_narrow_screens_keep_the_navigation_and_order_numbers_whole(page, ops_us
     page.set_viewport_size({"width": 800, "height": 900})
     page.reload()
     heights = page.evaluate(
-        """() => [...document.querySelectorAll('table.list tbody tr td:first-child a')].map(a => {
+        """() => [...document.querySelectorAll('table.list tbody a[href^="/dashboard/orders/"]')].map(a => {
                  const r = a.getClientRects(); return r.length; })"""
     )
     assert heights and all(lines == 1 for lines in heights), heights  # one line box each: no wrap
     shot(page, "order-list-800")
+
+
+def test_the_order_list_sorts_filters_without_reloading_and_acts_on_many(page, ops_user, api, products):
+    for n in range(1, 5):
+        body = order_payload(f"BULK-{n}", lines=[{"sku": "CAP-NAVY", "quantity": n, "unit_price": "15.00"}])
+        api.post("/api/v1/orders/", body, format="json")
+    log_in(page)
+    page.wait_for_selector("table.list")
+    page.evaluate("window.stillTheSamePage = true")
+    # sort by total, then filter: the list is replaced in place (htmx), the page is not reloaded
+    page.click("th >> text=Total")
+    page.wait_for_function("document.querySelector('th[aria-sort=ascending]') !== null")
+    numbers = page.locator("tbody td.mono").all_inner_texts()
+    assert numbers == ["BULK-1", "BULK-2", "BULK-3", "BULK-4"]
+    page.fill("input[name=q]", "BULK-3")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('tbody tr').length === 1")
+    assert page.evaluate("window.stillTheSamePage") is True
+    assert "q=BULK-3" in page.url  # the address follows, so the view can be shared or reloaded
+    page.click("text=Clear")
+    page.wait_for_function("document.querySelectorAll('tbody tr').length === 4")
+    # select all, hold them with a note
+    page.check("#select-all")
+    assert page.inner_text("#selected-count") == "4 selected"
+    page.select_option("select[name=action]", "hold")
+    page.fill("#bulk input[name=note]", "address check")
+    page.click("#bulk button[type=submit]")
+    page.wait_for_selector(".message.success")
+    assert "4 orders done" in page.inner_text(".messages")
+    assert set(Order.objects.values_list("status", flat=True)) == {"on_hold"}
+    shot(page, "order-list-bulk")
+
+
+def test_inventory_transfers_page(page, ops_user, products):
+    from inventory import services as stock
+    from orders.models import Product
+
+    ath = make_warehouse("ATH1", name="Athens DC")
+    make_warehouse("SKG1", "40.6", "22.9")
+    stock.stock_receive(warehouse=ath, product=Product.objects.get(sku="CAP-NAVY"), quantity=9, actor="t")
+    log_in(page)
+    page.goto("/dashboard/inventory/transfers/")
+    page.fill("input[name=sku]", "CAP-NAVY")
+    page.select_option("select[name=from_warehouse]", "ATH1")
+    page.select_option("select[name=to_warehouse]", "SKG1")
+    page.fill("input[name=quantity]", "4")
+    page.check("input[name=ship]")
+    page.click("text=Start a transfer")
+    page.wait_for_selector(".message.success")
+    assert "in transit" in page.inner_text(".messages")
+    page.click("button >> text=Received")
+    page.wait_for_selector(".message.success")
+    assert "is received" in page.inner_text(".messages")
+    shot(page, "inventory-transfers")
+    page.goto("/dashboard/inventory/CAP-NAVY/")
+    assert (
+        page.locator("text=Adjust stock").count() == 1
+        and page.locator("text=Start the transfer").count() == 1
+    )
+    shot(page, "inventory-product")

@@ -87,3 +87,67 @@ def test_import_command_applies_all_or_nothing(tmp_path, stocked):
         call_command("import_stock", str(bad), "--kind", "receipt", stdout=StringIO(), stderr=err)
     assert "rows.1.sku: Unknown SKU 'GHOST'." in err.getvalue()
     assert StockMovement.objects.count() == movements
+
+
+# ---------------------------------------------------------------- filters, export, adjustments, transfers
+
+
+@pytest.fixture
+def two_houses(stocked):
+    skg = make_warehouse("SKG1", "40.6", "22.9", name="Thessaloniki DC")
+    stock.stock_receive(warehouse=skg, product=Product.objects.get(sku="HOODIE-GRY-L"), quantity=7, actor="t")
+    return stocked, skg
+
+
+def test_the_stock_list_filters_by_warehouse_and_exports_what_it_shows(ops_client, two_houses):
+    page = ops_client.get("/dashboard/inventory/", {"warehouse": "SKG1"}).content.decode()
+    assert "HOODIE-GRY-L" in page and "CAP-NAVY" not in page
+    response = ops_client.get("/dashboard/inventory/export.csv", {"warehouse": "ATH1"})
+    rows = b"".join(response.streaming_content).decode().lstrip("\ufeff").splitlines()
+    assert rows[0] == "sku,product,warehouse,on_hand,allocated,safety_stock,in_transit,available"
+    assert "CAP-NAVY,Cap navy,ATH1,40,0,0,0,40" in rows
+    assert not any("SKG1" in row for row in rows)
+
+
+def test_stock_is_adjusted_with_a_reason_from_the_product_page(ops_client, two_houses):
+    url = "/dashboard/inventory/CAP-NAVY/adjust/"
+    refused = ops_client.post(url, {"warehouse": "ATH1", "delta": "-2", "reason": ""}, follow=True)
+    assert "Not adjusted" in refused.content.decode()
+    assert StockPosition.objects.get(warehouse__code="ATH1", product__sku="CAP-NAVY").on_hand == 40
+    done = ops_client.post(url, {"warehouse": "ATH1", "delta": "-2", "reason": "damaged"}, follow=True)
+    assert "now 38 on hand" in done.content.decode()
+    movement = StockMovement.objects.filter(kind="adjustment").get()
+    assert (movement.quantity, movement.reason, movement.actor) == (-2, "damaged", "olga")
+
+
+def test_a_transfer_is_started_sent_and_received_from_the_dashboard(ops_client, two_houses):
+    form = {
+        "sku": "CAP-NAVY",
+        "from_warehouse": "ATH1",
+        "to_warehouse": "SKG1",
+        "quantity": "5",
+        "back": "product",
+    }
+    page = ops_client.post("/dashboard/inventory/transfers/new/", form, follow=True).content.decode()
+    assert "5 x CAP-NAVY ATH1 → SKG1, planned" in page  # "send now" unticked: planned
+    from inventory.models import Transfer
+
+    transfer = Transfer.objects.get()
+    listing = ops_client.get("/dashboard/inventory/transfers/").content.decode()
+    assert f"/dashboard/inventory/transfers/{transfer.pk}/ship/" in listing
+    ops_client.post(f"/dashboard/inventory/transfers/{transfer.pk}/ship/")
+    assert StockPosition.objects.get(warehouse__code="SKG1", product__sku="CAP-NAVY").in_transit == 5
+    again = ops_client.post(
+        f"/dashboard/inventory/transfers/{transfer.pk}/ship/", follow=True
+    ).content.decode()
+    assert "cannot be in transit now" in again
+    ops_client.post(f"/dashboard/inventory/transfers/{transfer.pk}/receive/")
+    skg = StockPosition.objects.get(warehouse__code="SKG1", product__sku="CAP-NAVY")
+    assert (skg.on_hand, skg.in_transit) == (5, 0)
+    received = ops_client.get("/dashboard/inventory/transfers/", {"status": "received"}).content.decode()
+    assert f"#{transfer.pk}" in received and "Received" in received
+    sent_at_once = ops_client.post(
+        "/dashboard/inventory/transfers/new/", form | {"ship": "on", "quantity": "999"}, follow=True
+    ).content.decode()
+    assert "Not enough free stock at the source" in sent_at_once
+    assert Transfer.objects.count() == 1  # nothing half-written

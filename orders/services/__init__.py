@@ -16,6 +16,7 @@ from orders.services.access import (
     channel_create,
 )
 from orders.services.actors import Actor
+from orders.services.bulk import orders_act, orders_cancel, orders_hold, orders_release
 from orders.services.catalog import ProductInput, products_upsert
 from orders.services.customers import customer_resolve
 from orders.services.intake import (
@@ -71,6 +72,10 @@ __all__ = [
     "order_release_hold",
     "order_transition",
     "order_update",
+    "orders_act",
+    "orders_cancel",
+    "orders_hold",
+    "orders_release",
     "products_upsert",
     "raise_duplicate_external_id",
 ]

@@ -63,3 +63,16 @@ def duration_words(seconds: float | None) -> str:
     if seconds < 86400:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} days"
+
+
+@register.filter
+def capped(count: int, cap: int) -> str:
+    """A bounded count as read: "1,234", or "10,000+" when counting stopped at the cap."""
+    from django.contrib.humanize.templatetags.humanize import intcomma
+
+    return f"{intcomma(cap)}+" if count > cap else intcomma(count)
+
+
+@register.filter
+def get_item(mapping: dict, key: str):
+    return mapping.get(key, "") if mapping else ""

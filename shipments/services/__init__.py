@@ -16,6 +16,7 @@ from shipments.services.picking import (
     package_pack,
     pick_list_cancel,
     pick_list_confirm,
+    pick_lists_for_orders,
     wave_release,
     waves_release_due,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "package_pack",
     "pick_list_cancel",
     "pick_list_confirm",
+    "pick_lists_for_orders",
     "shipment_buy_labels",
     "shipment_cancel",
     "shipment_create",

@@ -64,6 +64,26 @@ def _allocations_to_pick(warehouse_id: int, order_ids: list[int] | None = None):
     )
 
 
+def pick_lists_for_orders(*, order_ids: list[int], actor: Actor) -> list[PickList]:
+    """Pick lists for these orders only, one per warehouse that holds units of them not yet listed
+    (ops expediting a handful of orders); each warehouse's wave in its own transaction."""
+    warehouse_ids = sorted(
+        set(
+            Allocation.objects.filter(
+                status=AllocationStatus.ACTIVE,
+                order_line__order_id__in=order_ids,
+                order_line__order__status__in=PICKABLE_ORDER_STATUSES,
+            ).values_list("position__warehouse_id", flat=True)
+        )
+    )
+    lists = []
+    for warehouse_id in warehouse_ids:
+        pick_list = wave_release(warehouse_id=warehouse_id, actor=actor, order_ids=order_ids)
+        if pick_list is not None:
+            lists.append(pick_list)
+    return lists
+
+
 @transaction.atomic
 def wave_release(
     *, warehouse_id: int, actor: Actor, max_orders: int | None = None, order_ids: list[int] | None = None
