@@ -2,12 +2,11 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from oms.dashboard import ops_required
+from oms.dashboard import ops_required, page_of
 from oms.errors import DomainError
 from orders.services import Actor
 from routing import selectors, services
@@ -45,9 +44,8 @@ def routing_panel(order) -> tuple[str, dict] | None:
 @ops_required
 def exceptions(request: HttpRequest) -> HttpResponse:
     request.dashboard_section = "routing-exceptions"
-    page = Paginator(selectors.routing_exceptions(), settings.DASHBOARD_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = page_of(request, selectors.routing_exceptions())
+    page.object_list = list(page.object_list)
     latest = {}
     for decision in RoutingDecision.objects.filter(order__in=page.object_list).order_by("order_id", "-id"):
         latest.setdefault(decision.order_id, decision)

@@ -3,7 +3,7 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from oms.dashboard import ops_required
+from oms.dashboard import ops_required, page_of
 from tracking import selectors
 
 
@@ -26,7 +26,7 @@ def tracking_dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "tracking/dashboard.html",
-        {"metrics": selectors.tracking_metrics(), "exceptions": list(selectors.tracking_exceptions()[:200])},
+        {"metrics": selectors.tracking_metrics(), "page": page_of(request, selectors.tracking_exceptions())},
     )
 
 
