@@ -180,6 +180,8 @@ def test_the_architecture_document_names_every_app_event_handler_and_registry():
     for registry in (
         "NAVIGATION",
         "ORDER_PANELS",
+        "ORDER_LIST_FILTERS",
+        "ORDER_BULK_ACTIONS",
         "ORDER_EDITORS",
         "ORDER_DELIVERY_PROVIDERS",
         "SHIPPING_QUOTERS",
