@@ -181,3 +181,12 @@ def test_admin_pages_render_for_every_model(client, orders):
         response = client.get(f"/admin/{opts.app_label}/{opts.model_name}/")
         assert response.status_code == 200, opts.label
     assert client.get(f"/admin/orders/order/{orders[0]}/change/").status_code == 200
+
+
+def test_an_order_without_discounts_shows_no_negative_zero(ops_client, api, products):
+    body = order_payload("NODISC-1", order_discount="0")
+    for line in body["lines"]:
+        line.pop("discount", None)
+    order_id = api.post("/api/v1/orders/", body, format="json").json()["id"]
+    page = ops_client.get(f"/dashboard/orders/{order_id}/").content.decode()
+    assert "−0.00" not in page and "-0.00" not in page

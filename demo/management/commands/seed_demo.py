@@ -417,7 +417,6 @@ class Command(BaseCommand):
             name="Network",
             max_shipments=2,
             exclude_stores=True,
-            respect_cutoff=True,
             notes="Nearest warehouse first; at most two parcels; stores keep their stock for walk-ins.",
             created_by=admin,
         )
