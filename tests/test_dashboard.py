@@ -189,4 +189,4 @@ def test_an_order_without_discounts_shows_no_negative_zero(ops_client, api, prod
         line.pop("discount", None)
     order_id = api.post("/api/v1/orders/", body, format="json").json()["id"]
     page = ops_client.get(f"/dashboard/orders/{order_id}/").content.decode()
-    assert "−0.00" not in page and "-0.00" not in page
+    assert "\N{MINUS SIGN}0.00" not in page and "-0.00" not in page

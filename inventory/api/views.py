@@ -263,6 +263,9 @@ class AvailabilityView(APIView):
 # ------------------------------------------------------------------------------------------ transfers
 
 
+MAX_WAREHOUSE_CODE = 20  # Warehouse.code's length
+
+
 class TransferCursorPagination(CheckedCursorPagination):
     ordering = "-id"
     page_size = 50
@@ -285,7 +288,9 @@ class TransfersView(GenericAPIView):
         parameters=[
             OpenApiParameter("status", str, enum=TransferStatus.values, description="Only this status."),
             OpenApiParameter(
-                "warehouse", {"type": "string", "maxLength": 20}, description="From or to this warehouse."
+                "warehouse",
+                {"type": "string", "maxLength": MAX_WAREHOUSE_CODE},
+                description="From or to this warehouse.",
             ),
         ],
         responses={200: TransferOut(many=True), **errors(400, 401, 403)},
@@ -301,6 +306,10 @@ class TransfersView(GenericAPIView):
             query = query.filter(status=status)
         warehouse = request.query_params.get("warehouse")
         if warehouse is not None:
+            if len(warehouse) > MAX_WAREHOUSE_CODE:
+                raise ValidationFailed(
+                    "Bad warehouse.", details={"warehouse": [f"At most {MAX_WAREHOUSE_CODE} characters."]}
+                )
             code = warehouse.strip().upper()
             query = query.filter(Q(from_warehouse__code=code) | Q(to_warehouse__code=code))
         page = self.paginate_queryset(query)
