@@ -300,11 +300,17 @@ def stock_release(
     _save_figures(lots.values())
     Allocation.objects.bulk_update(allocations, ["status", "updated_at"])
     StockMovement.objects.bulk_create(movements)
+    _lines_give_back(order, released)
+    _after_withdrawal(order, actor=actor, reason=reason)
+    return sum(released.values())
+
+
+def _lines_give_back(order: Order, released: Mapping[int, int]) -> None:
+    """Lines hold ``released`` (line id -> units) fewer. Units picked but not shipped go back to the
+    shelf with their allocation: they count as picked no longer (a cancelled order's tote is put away)."""
     lines = {ln.pk: ln for ln in OrderLine.objects.filter(pk__in=released)}
-    # Units picked but not shipped go back to the shelf with their allocation: they count as picked
-    # no longer (a cancelled order's tote is put away).
     order_services.order_lines_record_progress(
-        order_id=order_id,
+        order_id=order.pk,
         quantities={
             lines[line_id].line_number: {
                 "qty_allocated": lines[line_id].qty_allocated - units,
@@ -314,8 +320,6 @@ def stock_release(
         },
         locked=order,
     )
-    _after_withdrawal(order, actor=actor, reason=reason)
-    return sum(released.values())
 
 
 @transaction.atomic
@@ -380,18 +384,7 @@ def stock_release_units(*, order_id: int, units_by_line: Mapping[int, int], acto
     _save_figures(lots.values())
     Allocation.objects.bulk_update(allocations, ["quantity", "status", "updated_at"])
     StockMovement.objects.bulk_create(movements)
-    lines = {ln.pk: ln for ln in OrderLine.objects.filter(pk__in=released)}
-    order_services.order_lines_record_progress(
-        order_id=order_id,
-        quantities={
-            lines[line_id].line_number: {
-                "qty_allocated": lines[line_id].qty_allocated - units,
-                "qty_picked": min(lines[line_id].qty_picked, lines[line_id].qty_allocated - units),
-            }
-            for line_id, units in released.items()
-        },
-        locked=order,
-    )
+    _lines_give_back(order, released)
     return sum(released.values())
 
 
