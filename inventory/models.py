@@ -35,6 +35,9 @@ class Warehouse(models.Model):
         null=True, blank=True, help_text="Orders it can ship a day."
     )
     is_active = models.BooleanField(default=True)
+    accepts_returns = models.BooleanField(
+        default=True, help_text="Customers' returns may be sent here (for the SKUs it stocks)."
+    )
 
     class Meta:
         ordering = ["code"]

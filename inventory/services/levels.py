@@ -38,8 +38,10 @@ def stock_receive(
     reason: str = "",
     reference_type: str = ReferenceType.MANUAL,
     reference: object = "",
+    kind: str = MovementKind.RECEIPT,
 ) -> StockPosition:
-    """Goods arrived: on_hand goes up, and backordered lines may now be served (``stock.received``)."""
+    """Goods arrived: on_hand goes up, and backordered lines may now be served (``stock.received``).
+    ``kind``: what the ledger calls it (a receipt, or a returned unit put back on the shelf)."""
     errors: dict[str, list[str]] = {}
     if quantity <= 0:
         errors["quantity"] = ["Must be at least 1."]
@@ -72,7 +74,7 @@ def stock_receive(
     _save_figures([position])
     _movement(
         position,
-        MovementKind.RECEIPT,
+        kind,
         actor,
         lot=lot,
         quantity=quantity,
