@@ -162,6 +162,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.OrderStatus",
         "HoldReasonEnum": "orders.models.HoldReason",
+        "CreditMethodEnum": "returns.models.CreditMethod",
+        "ReturnStatusEnum": "returns.models.ReturnStatus",
     },
 }
 

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from inventory.models import MovementKind, ReferenceType, Warehouse
 from inventory.services import stock_receive
-from oms.errors import Errors, ValidationFailed
+from oms.errors import Errors, ValidationFailed, merge_errors
 from orders.models import OrderLine, OrderStatus, Product
 from orders.services import Actor, order_lines_record_progress, order_lock, order_transition
 from returns.models import Disposition, Grade, Return, ReturnInspection, ReturnLine, ReturnStatus
@@ -48,18 +48,17 @@ def return_receive(
     asked is a partial return; a line left out came back empty). The order lines' returned quantities
     move and the orders become partially returned or returned. With ``inspections``, the units are
     inspected in the same step (the receiving screen does both)."""
-    errors: Errors = dict(extra_errors or {})
+    errors: Errors = {}
     ret = return_lock(return_id)
     ensure_can_move(ret, ReturnStatus.RECEIVED)
     lines = {line.pk: line for line in ret.lines.select_related("order_line")}
     for line_id, units in received.items():
         line = lines.get(line_id)
         if line is None:
-            errors.setdefault(f"received.{line_id}", []).append(f"{ret.number} has no line {line_id}.")
+            errors.setdefault(f"lines.{line_id}", []).append(f"{ret.number} has no line {line_id}.")
         elif not 0 <= units <= line.quantity:
-            errors.setdefault(f"received.{line_id}", []).append(
-                f"Between 0 and {line.quantity} (asked back)."
-            )
+            errors.setdefault(f"lines.{line_id}", []).append(f"Between 0 and {line.quantity} (asked back).")
+    errors = merge_errors(extra_errors or {}, errors)
     if errors:
         raise ValidationFailed("The receipt is invalid; nothing was saved.", details=errors)
     by_order: dict[int, dict[int, int]] = defaultdict(dict)
@@ -101,7 +100,7 @@ def return_receive(
         data={"received": {str(line.pk): line.received_quantity for line in lines.values()}},
     )
     if inspections is not None:
-        _inspect(ret, actor, inspections)
+        _inspect(ret, actor, inspections, {})
     return ret
 
 
@@ -113,12 +112,10 @@ def return_inspect(
     (``return_restock`` in the ledger, which may fill backorders like any receipt). Then the credit is
     issued when the policy says so."""
     ret = return_lock(return_id)
-    if extra_errors:
-        raise ValidationFailed("The inspection is invalid; nothing was saved.", details=dict(extra_errors))
-    return _inspect(ret, actor, inspections)
+    return _inspect(ret, actor, inspections, extra_errors or {})
 
 
-def _inspect(ret: Return, actor: Actor, inspections: list[InspectionInput]) -> Return:
+def _inspect(ret: Return, actor: Actor, inspections: list[InspectionInput], extra_errors: Errors) -> Return:
     errors: Errors = {}
     ensure_can_move(ret, ReturnStatus.INSPECTED)
     lines = {line.pk: line for line in ret.lines.select_related("order_line__product")}
@@ -172,6 +169,7 @@ def _inspect(ret: Return, actor: Actor, inspections: list[InspectionInput]) -> R
                 f"{line.received_quantity} unit(s) of {line.order_line.sku} came back; "
                 f"{decided[line.pk]} have a disposition."
             )
+    errors = merge_errors(extra_errors, errors)
     if errors:
         raise ValidationFailed("The inspection is invalid; nothing was saved.", details=errors)
     for i, item, product, warehouse in rows:

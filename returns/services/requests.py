@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from oms.errors import Errors, ValidationFailed
+from oms.errors import Errors, ValidationFailed, merge_errors
 from orders.models import Channel, Order, OrderLine, Product
 from orders.services import Actor
 from returns.models import CreditMethod, Return, ReturnLine, ReturnSource, ReturnStatus
@@ -65,7 +65,7 @@ def return_request(
     last unit one wins. The policy then decides whether a person must approve it.
     """
     now = now or timezone.now()
-    errors: Errors = dict(extra_errors or {})
+    errors: Errors = {}
     if source not in ReturnSource.values:
         raise ValueError(f"unknown source {source}")
     if credit_method not in CreditMethod.values:
@@ -91,11 +91,31 @@ def return_request(
     seen: dict[int, int] = {}
     wanted: list[tuple[ReturnLineInput, OrderLine]] = []
     exchange_products: dict[int, Product] = {}
+    exchange_by_index: dict[int, Product] = {}
     out_of_window = []
     customers = {order.customer_id for order in orders.values()}
     channels = {order.channel_id for order in orders.values()}
     for i, item in enumerate(lines):
         path = f"lines.{i}"
+        reason = reasons.get(item.reason)
+        if reason is None:
+            errors.setdefault(f"{path}.reason", []).append(
+                f"Unknown reason '{item.reason}'; one of {', '.join(sorted(reasons))}."
+            )
+        elif reason.needs_note and not item.note.strip():
+            errors.setdefault(f"{path}.note", []).append(f"Say why ('{reason.label}').")
+        if item.quantity < 1:
+            errors.setdefault(f"{path}.quantity", []).append("Must be at least 1.")
+        if credit_method == CreditMethod.EXCHANGE and item.exchange_sku.strip():
+            product = Product.objects.filter(sku=item.exchange_sku.strip().upper(), is_active=True).first()
+            if product is None:
+                errors.setdefault(f"{path}.exchange_sku", []).append(
+                    f"No product {item.exchange_sku.strip()}."
+                )
+            else:
+                exchange_by_index[i] = product
+        elif item.exchange_sku.strip():
+            errors.setdefault(f"{path}.exchange_sku", []).append("Only an exchange names a replacement.")
         order = orders.get(item.order_id)
         if order is None:
             errors.setdefault(f"{path}.order_id", []).append(f"No order {item.order_id}.")
@@ -110,15 +130,6 @@ def return_request(
             errors.setdefault(path, []).append(f"Line {item.line_number} of {order.number} is named twice.")
             continue
         seen[line.pk] = i
-        reason = reasons.get(item.reason)
-        if reason is None:
-            errors.setdefault(f"{path}.reason", []).append(
-                f"Unknown reason '{item.reason}'; one of {', '.join(sorted(reasons))}."
-            )
-        elif reason.needs_note and not item.note.strip():
-            errors.setdefault(f"{path}.note", []).append(f"Say why ('{reason.label}').")
-        if item.quantity < 1:
-            errors.setdefault(f"{path}.quantity", []).append("Must be at least 1.")
         fact = facts[line.pk]
         free = fact.free(undelivered=undelivered_allowed)
         if item.quantity > free:
@@ -133,21 +144,14 @@ def return_request(
             )
         if fact.delivered and not fact.in_window(now):
             out_of_window.append(line.sku)
-        if credit_method == CreditMethod.EXCHANGE and item.exchange_sku.strip():
-            product = Product.objects.filter(sku=item.exchange_sku.strip().upper(), is_active=True).first()
-            if product is None:
-                errors.setdefault(f"{path}.exchange_sku", []).append(
-                    f"No product {item.exchange_sku.strip()}."
-                )
-            else:
-                exchange_products[line.pk] = product
-        elif item.exchange_sku.strip():
-            errors.setdefault(f"{path}.exchange_sku", []).append("Only an exchange names a replacement.")
+        if i in exchange_by_index:
+            exchange_products[line.pk] = exchange_by_index[i]
         wanted.append((item, line))
     if len(customers) > 1 or len(channels) > 1:
         errors.setdefault("lines", []).append("A return holds the orders of one customer on one channel.")
     if len({order.currency for order in orders.values()}) > 1:
         errors.setdefault("lines", []).append("A return holds orders paid in one currency.")
+    errors = merge_errors(extra_errors or {}, errors)
     if errors:
         raise ValidationFailed("The return request is invalid; nothing was saved.", details=errors)
 
