@@ -186,6 +186,17 @@ class Return(models.Model):
         related_name="+",
         help_text="An exchange's new order for the replacement.",
     )
+    shipment = models.OneToOneField(
+        "shipments.Shipment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="return_request",
+        help_text="The return label's shipment; empty when the customer ships on their own.",
+    )
+    counted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the warehouse counted what came back, line by line."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 

@@ -170,10 +170,19 @@ SHIPMENT_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+class ShipmentDirection(models.TextChoices):
+    OUTBOUND = "outbound", "To the customer"  # the order's goods on their way out
+    RETURN = "return", "Back from the customer"  # a return label: the customer sends goods back
+
+
 class Shipment(models.Model):
-    """Packages of one order leaving one warehouse with one carrier service."""
+    """Packages of one order leaving one warehouse with one carrier service, or, for a return, coming
+    back to it (``warehouse`` is then where the parcel goes)."""
 
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="shipments")
+    direction = models.CharField(
+        max_length=8, choices=ShipmentDirection.choices, default=ShipmentDirection.OUTBOUND
+    )
     warehouse = models.ForeignKey("inventory.Warehouse", on_delete=models.PROTECT, related_name="shipments")
     service = models.ForeignKey(CarrierService, on_delete=models.PROTECT, related_name="shipments")
     status = models.CharField(max_length=16, choices=ShipmentStatus.choices, default=ShipmentStatus.DRAFT)

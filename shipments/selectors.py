@@ -13,6 +13,7 @@ from shipments.models import (
     PickListLine,
     PickListStatus,
     Shipment,
+    ShipmentDirection,
     ShipmentStatus,
 )
 from shipments.services import PICKABLE_ORDER_STATUSES
@@ -72,7 +73,8 @@ def work_queues() -> list[WarehouseQueue]:
     to_ship: dict[int, list[Shipment]] = {}
     for shipment in (
         Shipment.objects.filter(
-            status__in=[ShipmentStatus.DRAFT, ShipmentStatus.LABEL_PENDING, ShipmentStatus.LABEL_PURCHASED]
+            direction=ShipmentDirection.OUTBOUND,
+            status__in=[ShipmentStatus.DRAFT, ShipmentStatus.LABEL_PENDING, ShipmentStatus.LABEL_PURCHASED],
         )
         .select_related("order", "service__carrier")
         .order_by("pk")

@@ -14,7 +14,7 @@ from orders.models import Order
 from orders.services import Actor
 from shipments import printouts, selectors, services
 from shipments.labels import LABEL_CONTENT_TYPES
-from shipments.models import LabelFormat, PickList, PickListLine, Shipment
+from shipments.models import LabelFormat, PickList, PickListLine, Shipment, ShipmentDirection
 
 
 def _problem(exc: DomainError) -> str:
@@ -38,7 +38,8 @@ def fulfilment_panel(order) -> tuple[str, dict] | None:
         .order_by("pick_list_id", "bin_code", "sku")
     )
     shipments = list(
-        order.shipments.select_related("warehouse", "service__carrier")
+        order.shipments.filter(direction=ShipmentDirection.OUTBOUND)
+        .select_related("warehouse", "service__carrier")
         .prefetch_related("packages")
         .order_by("pk")
     )

@@ -64,6 +64,16 @@ def test_shipment_body_converts_to_inches_and_ounces_rounding_up():
     assert body["options"] == {"label_format": "PDF", "invoice_number": "SO-0000001"}
 
 
+def test_a_return_label_keeps_the_way_out_addresses_and_says_is_return():
+    from dataclasses import replace
+
+    body = easypost.shipment_body(replace(REQUEST, is_return=True), {"label_format": "PDF"})["shipment"]
+    # EasyPost swaps the addresses itself for a return (docs: Returns), so they go as for the way out
+    assert body["is_return"] is True
+    assert body["to_address"]["street1"] == "Odos Patision 12"
+    assert "is_return" not in easypost.shipment_body(REQUEST, {})["shipment"]
+
+
 def test_rates_and_the_configured_rate_are_read_from_the_shipment():
     created = payload("shipment_created")
     rates = easypost.parse_rates(created)

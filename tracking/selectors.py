@@ -7,6 +7,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from shipments.carriers.base import Milestone
+from shipments.models import ShipmentDirection
 from tracking.models import EtaPrediction, TrackingEvent, TrackingLink, TrackingState
 
 CUSTOMER_WORDS = {
@@ -59,7 +60,7 @@ def public_tracking(token: str) -> dict | None:
     order = link.order
     parcels = []
     for state in (
-        TrackingState.objects.filter(shipment__order=order)
+        TrackingState.objects.filter(shipment__order=order, shipment__direction=ShipmentDirection.OUTBOUND)
         .select_related("shipment__service__carrier")
         .prefetch_related("shipment__tracking_events")
         .order_by("shipment_id")
@@ -205,7 +206,7 @@ def order_delivery(order) -> dict:
     from shipments.models import PackageLine, Shipment, ShipmentStatus
 
     shipments = list(
-        Shipment.objects.filter(order=order)
+        Shipment.objects.filter(order=order, direction=ShipmentDirection.OUTBOUND)
         .exclude(status__in=[ShipmentStatus.DRAFT, ShipmentStatus.LABEL_PENDING])
         .select_related("service__carrier", "tracking")
         .prefetch_related("packages")

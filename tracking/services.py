@@ -29,7 +29,7 @@ from shipments.carriers.base import (
     WebhookRejected,
 )
 from shipments.carriers.base import TrackingEvent as CarrierEvent
-from shipments.models import Carrier, Shipment, ShipmentStatus
+from shipments.models import Carrier, Shipment, ShipmentDirection, ShipmentStatus
 from tracking.models import (
     BreakerState,
     CarrierBreaker,
@@ -121,7 +121,8 @@ def tracking_start(*, shipment_id: int, now: datetime | None = None) -> Tracking
                 "milestone_at": shipment.shipped_at or now,
             },
         )
-        if created:
+        # A return parcel has no promise and no customer link: it comes to us, on the customer's time.
+        if created and shipment.direction == ShipmentDirection.OUTBOUND:
             TrackingLink.objects.get_or_create(order=shipment.order)
             _predict(state, shipment, now)
         return state
@@ -130,6 +131,8 @@ def tracking_start(*, shipment_id: int, now: datetime | None = None) -> Tracking
 def _promised_date(shipment: Shipment) -> date | None:
     """What the customer was promised when ordering: the delivery window they asked for, else the
     carrier's estimate at label time."""
+    if shipment.direction == ShipmentDirection.RETURN:
+        return None
     order = shipment.order
     if order.requested_delivery_end:
         return timezone.localdate(order.requested_delivery_end)
@@ -224,6 +227,7 @@ def _derive(state: TrackingState, now: datetime) -> None:
             "order_id": shipment.order_id,
             "milestone": state.milestone,
             "at": state.milestone_at.isoformat(),
+            "direction": shipment.direction,
         },
     )
     if state.milestone in TROUBLE:
@@ -239,7 +243,14 @@ def _derive(state: TrackingState, now: datetime) -> None:
                 "description": latest.description,
             },
         )
-    if state.milestone == Milestone.DELIVERED and shipment.status == ShipmentStatus.SHIPPED:
+    if shipment.direction == ShipmentDirection.RETURN:
+        if state.milestone == Milestone.DELIVERED:
+            state.delivered_at = state.milestone_at
+            state.save(update_fields=["delivered_at"])
+        shipping.return_shipment_progress(
+            shipment_id=shipment.pk, milestone=state.milestone, at=state.milestone_at, actor=ACTOR
+        )
+    elif state.milestone == Milestone.DELIVERED and shipment.status == ShipmentStatus.SHIPPED:
         state.delivered_at = state.milestone_at
         state.save(update_fields=["delivered_at"])
         shipping.shipment_mark_delivered(
@@ -248,6 +259,14 @@ def _derive(state: TrackingState, now: datetime) -> None:
         _score_predictions(shipment, timezone.localdate(state.milestone_at))
     elif state.milestone not in FINAL:
         _predict(state, shipment, now)
+
+
+def _script_start(shipment: Shipment) -> datetime | None:
+    """When the parcel started its journey, for the sandbox's script (real carriers ignore it): the
+    hand-over, or for a return the label's purchase (the customer drops it off on their own time)."""
+    if shipment.direction == ShipmentDirection.RETURN:
+        return shipment.created_at
+    return shipment.shipped_at
 
 
 # -------------------------------------------------------------------------------------------- webhooks
@@ -417,7 +436,7 @@ def _poll(now: datetime, limit: int, counts: dict[str, int]) -> None:
             source, feed = EventSource.FALLBACK, fallback
         try:
             tracking = adapter_for(feed).track(
-                state.shipment.tracking_number, shipped_at=state.shipment.shipped_at, now=now
+                state.shipment.tracking_number, shipped_at=_script_start(state.shipment), now=now
             )
         except (CarrierUnavailable, CarrierError) as exc:
             counts["failed"] += 1
@@ -484,6 +503,7 @@ def _delayed(state: TrackingState, reason: str) -> None:
 def _lane(shipment: Shipment) -> dict:
     address = shipment.order.shipping_address
     return {
+        "shipment__direction": ShipmentDirection.OUTBOUND,
         "shipment__warehouse_id": shipment.warehouse_id,
         "shipment__service_id": shipment.service_id,
         "shipment__order__shipping_address__country": address.country,

@@ -4,6 +4,7 @@ Each service runs in one transaction, locks the return (and the order lines it c
 it along the declared status table, and writes its history row and domain event together."""
 
 from returns.services.credits import return_credit
+from returns.services.labels import return_label_issue, return_label_void, return_parcel_progress
 from returns.services.policy import (
     DEFAULT_REASONS,
     Returnable,
@@ -37,7 +38,10 @@ __all__ = [
     "return_cancel",
     "return_credit",
     "return_inspect",
+    "return_label_issue",
+    "return_label_void",
     "return_lock",
+    "return_parcel_progress",
     "return_receive",
     "return_reject",
     "return_request",

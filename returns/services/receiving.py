@@ -7,16 +7,17 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import transaction
+from django.utils import timezone
 
 from inventory.models import MovementKind, ReferenceType, Warehouse
 from inventory.services import stock_receive
-from oms.errors import Errors, ValidationFailed, merge_errors
+from oms.errors import Conflict, Errors, ValidationFailed, merge_errors
 from orders.models import OrderLine, OrderStatus, Product
 from orders.services import Actor, order_lines_record_progress, order_lock, order_transition
 from returns.models import Disposition, Grade, Return, ReturnInspection, ReturnLine, ReturnStatus
 from returns.services.credits import return_credit
 from returns.services.policy import policy_for
-from returns.services.states import ensure_can_move, move, return_lock
+from returns.services.states import ensure_can_move, history, move, return_lock
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,10 @@ def return_receive(
     inspected in the same step (the receiving screen does both)."""
     errors: Errors = {}
     ret = return_lock(return_id)
-    ensure_can_move(ret, ReturnStatus.RECEIVED)
+    # A parcel the carrier delivered is already received, not counted yet: this counts it.
+    arrived = ret.status == ReturnStatus.RECEIVED and ret.counted_at is None
+    if not arrived:
+        ensure_can_move(ret, ReturnStatus.RECEIVED)
     lines = {line.pk: line for line in ret.lines.select_related("order_line")}
     for line_id, units in received.items():
         line = lines.get(line_id)
@@ -93,12 +97,13 @@ def return_receive(
             order_transition(
                 order_id=order_id, to_status=target, actor=actor, note=f"{ret.number} received", locked=order
             )
-    move(
-        ret,
-        ReturnStatus.RECEIVED,
-        actor,
-        data={"received": {str(line.pk): line.received_quantity for line in lines.values()}},
-    )
+    ret.counted_at = timezone.now()
+    counts = {"received": {str(line.pk): line.received_quantity for line in lines.values()}}
+    if arrived:
+        ret.save(update_fields=["counted_at", "updated_at"])
+        history(ret, actor, note="counted", data=counts)
+    else:
+        move(ret, ReturnStatus.RECEIVED, actor, data=counts, fields=("counted_at",))
     if inspections is not None:
         _inspect(ret, actor, inspections, {})
     return ret
@@ -118,6 +123,11 @@ def return_inspect(
 def _inspect(ret: Return, actor: Actor, inspections: list[InspectionInput], extra_errors: Errors) -> Return:
     errors: Errors = {}
     ensure_can_move(ret, ReturnStatus.INSPECTED)
+    if ret.counted_at is None:
+        raise Conflict(
+            f"{ret.number} arrived but was not counted yet: record what came back first.",
+            code="return_not_counted",
+        )
     lines = {line.pk: line for line in ret.lines.select_related("order_line__product")}
     decided: dict[int, int] = defaultdict(int)
     rows: list[tuple[int, InspectionInput, Product, Warehouse | None]] = []

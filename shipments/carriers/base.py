@@ -103,6 +103,9 @@ class ParcelRequest:
     service_code: str
     carrier_name: str = ""
     order_number: str = ""
+    # A return label: sender and recipient stay as they were for the way out (the warehouse sends to
+    # the customer), as gateways such as EasyPost expect, and the carrier swaps them on the label.
+    is_return: bool = False
 
 
 @dataclass(frozen=True)

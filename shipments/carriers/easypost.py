@@ -105,6 +105,7 @@ def shipment_body(request: ParcelRequest, options: dict) -> dict:
                 "label_format": options.get("label_format", "PDF"),
                 "invoice_number": request.order_number,
             },
+            **({"is_return": True} if request.is_return else {}),
         }
     }
 

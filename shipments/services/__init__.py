@@ -22,8 +22,11 @@ from shipments.services.picking import (
 )
 from shipments.services.shipping import (
     LABEL_ATTEMPT_TIMEOUT,
+    default_return_service,
     default_service_for,
     label_of,
+    return_shipment_create,
+    return_shipment_progress,
     shipment_buy_labels,
     shipment_cancel,
     shipment_create,
@@ -34,6 +37,7 @@ from shipments.services.shipping import (
 __all__ = [
     "LABEL_ATTEMPT_TIMEOUT",
     "PICKABLE_ORDER_STATUSES",
+    "default_return_service",
     "default_service_for",
     "label_of",
     "order_fulfilment_withdraw",
@@ -43,6 +47,8 @@ __all__ = [
     "pick_list_cancel",
     "pick_list_confirm",
     "pick_lists_for_orders",
+    "return_shipment_create",
+    "return_shipment_progress",
     "shipment_buy_labels",
     "shipment_cancel",
     "shipment_create",

@@ -20,6 +20,7 @@ from shipments.models import (
     PickListLine,
     PickListStatus,
     Shipment,
+    ShipmentDirection,
     ShipmentStatus,
 )
 from shipments.services.picking import _pick_list_transition
@@ -45,7 +46,9 @@ def order_fulfilment_withdraw(*, order_id: int, actor: Actor) -> None:
                 pick_list.confirmed_at = timezone.now()
                 pick_list.save(update_fields=["status", "confirmed_by", "confirmed_at"])
     for shipment in Shipment.objects.filter(
-        order_id=order_id, status__in=[ShipmentStatus.DRAFT, ShipmentStatus.LABEL_PURCHASED]
+        order_id=order_id,
+        direction=ShipmentDirection.OUTBOUND,
+        status__in=[ShipmentStatus.DRAFT, ShipmentStatus.LABEL_PURCHASED],
     ).order_by("pk"):
         shipment_cancel(shipment_id=shipment.pk, actor=actor, reason="order cancelled")
 
@@ -64,6 +67,7 @@ def warehouse_reject_order(*, order_id: int, warehouse_id: int, actor: Actor, re
         if Shipment.objects.filter(
             order=order,
             warehouse=warehouse,
+            direction=ShipmentDirection.OUTBOUND,
             status__in=[ShipmentStatus.DRAFT, ShipmentStatus.LABEL_PENDING, ShipmentStatus.LABEL_PURCHASED],
         ).exists():
             raise Conflict(

@@ -49,6 +49,7 @@ from shipments.models import (
     Package,
     PackageLine,
     Shipment,
+    ShipmentDirection,
     ShipmentEvent,
     ShipmentStatus,
 )
@@ -175,7 +176,9 @@ def _party_of_order(order: Order) -> Party:
 
 
 def _parcel_request(shipment: Shipment, package: Package, index: int) -> ParcelRequest:
+    # A return keeps the way-out orientation and says it is a return (see ParcelRequest.is_return).
     return ParcelRequest(
+        is_return=shipment.direction == ShipmentDirection.RETURN,
         reference=f"{shipment.reference}/{index}",
         sender=_party_of_warehouse(shipment.warehouse),
         recipient=_party_of_order(shipment.order),
@@ -266,8 +269,7 @@ def _store_purchase(shipment: Shipment, package: Package, index: int, count: int
         package_index=index,
         package_count=count,
         weight_grams=package.weight_grams,
-        sender=_party_of_warehouse(shipment.warehouse),
-        recipient=_party_of_order(shipment.order),
+        **_label_parties(shipment),
     )
     Label.objects.update_or_create(
         package=package,
@@ -280,6 +282,14 @@ def _store_purchase(shipment: Shipment, package: Package, index: int, count: int
         defaults={"source": LabelSource.GENERATED, "content": labels.label_zpl(data).encode()},
     )
     return True
+
+
+def _label_parties(shipment: Shipment) -> dict[str, Party]:
+    """Who the printed label says it is from and to: a return goes from the customer to the warehouse."""
+    warehouse, customer = _party_of_warehouse(shipment.warehouse), _party_of_order(shipment.order)
+    if shipment.direction == ShipmentDirection.RETURN:
+        return {"sender": customer, "recipient": warehouse}
+    return {"sender": warehouse, "recipient": customer}
 
 
 def _adapter(carrier):
@@ -410,6 +420,94 @@ def shipment_hand_over(*, shipment_id: int, actor: Actor) -> Shipment:
     return shipment
 
 
+def default_return_service() -> CarrierService | None:
+    """The carrier service return labels are bought with: the first active standard one."""
+    return (
+        CarrierService.objects.filter(service_level="standard", is_active=True, carrier__is_active=True)
+        .select_related("carrier")
+        .order_by("carrier__code", "pk")
+        .first()
+    )
+
+
+RETURN_PARCEL_MM = (300, 200, 150)
+
+
+@transaction.atomic
+def return_shipment_create(
+    *,
+    order_id: int,
+    warehouse_id: int,
+    weight_grams: int,
+    actor: Actor,
+    note: str = "",
+    service_id: int | None = None,
+) -> Shipment:
+    """The shipment of a return label: one parcel from the customer of ``order_id`` back to
+    ``warehouse_id``. Nothing leaves stock and no order line moves; tracking follows the parcel, and
+    its delivery is the return's arrival. Buy its label with ``shipment_buy_labels``."""
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None:
+        raise NotFound(f"Order {order_id} does not exist.")
+    service = (
+        CarrierService.objects.select_related("carrier").filter(pk=service_id, is_active=True).first()
+        if service_id
+        else default_return_service()
+    )
+    if service is None:
+        raise ValidationFailed(
+            "No carrier service can carry returns.",
+            details={"service_id": ["Set up an active standard carrier service in admin, or choose one."]},
+        )
+    shipment = Shipment.objects.create(
+        order=order, warehouse_id=warehouse_id, service=service, direction=ShipmentDirection.RETURN
+    )
+    length, width, height = RETURN_PARCEL_MM
+    Package.objects.create(
+        order=order,
+        warehouse_id=warehouse_id,
+        shipment=shipment,
+        weight_grams=max(weight_grams, 1),
+        length_mm=length,
+        width_mm=width,
+        height_mm=height,
+        packed_by=actor.label[:120],
+    )
+    _history(shipment, actor, to_status=ShipmentStatus.DRAFT, note=note or "return label")
+    return shipment
+
+
+RETURN_NOT_MOVING = frozenset({"label_created", "cancelled"})
+
+
+@transaction.atomic
+def return_shipment_progress(*, shipment_id: int, milestone: str, at: datetime, actor: Actor) -> Shipment:
+    """The carrier moved a return parcel: its first scan is the hand-over (the customer dropped it off)
+    and its delivery the arrival at the warehouse (``shipment.delivered`` says it is a return)."""
+    shipment = _locked_shipment(shipment_id)
+    if shipment.direction != ShipmentDirection.RETURN:
+        raise ValueError(f"{shipment.reference} is not a return.")
+    if milestone not in RETURN_NOT_MOVING and shipment.status == ShipmentStatus.LABEL_PURCHASED:
+        _shipment_transition(shipment, ShipmentStatus.SHIPPED, actor, note="the customer handed it over")
+        shipment.shipped_at = at
+        shipment.save(update_fields=["status", "shipped_at", "updated_at"])
+    if milestone == "delivered" and shipment.status == ShipmentStatus.SHIPPED:
+        _shipment_transition(shipment, ShipmentStatus.DELIVERED, actor, note=f"delivered {at:%Y-%m-%d %H:%M}")
+        shipment.save(update_fields=["status", "updated_at"])
+        event_emit(
+            name="shipment.delivered",
+            aggregate_type="shipment",
+            aggregate_id=shipment.pk,
+            payload={
+                "shipment_id": shipment.pk,
+                "order_id": shipment.order_id,
+                "delivered_at": at.isoformat(),
+                "direction": shipment.direction,
+            },
+        )
+    return shipment
+
+
 @transaction.atomic
 def shipment_mark_delivered(*, shipment_id: int, actor: Actor, delivered_at: datetime) -> Shipment:
     """The carrier delivered the shipment: its units count as delivered, and the order is delivered
@@ -435,7 +533,7 @@ def shipment_mark_delivered(*, shipment_id: int, actor: Actor, delivered_at: dat
         locked=order,
     )
     everything_delivered = (
-        not Shipment.objects.filter(order=order)
+        not Shipment.objects.filter(order=order, direction=ShipmentDirection.OUTBOUND)
         .exclude(status__in=[ShipmentStatus.DELIVERED, ShipmentStatus.CANCELLED])
         .exists()
     )
@@ -451,7 +549,12 @@ def shipment_mark_delivered(*, shipment_id: int, actor: Actor, delivered_at: dat
         name="shipment.delivered",
         aggregate_type="shipment",
         aggregate_id=shipment.pk,
-        payload={"shipment_id": shipment.pk, "order_id": order.pk, "delivered_at": delivered_at.isoformat()},
+        payload={
+            "shipment_id": shipment.pk,
+            "order_id": order.pk,
+            "delivered_at": delivered_at.isoformat(),
+            "direction": shipment.direction,
+        },
     )
     return shipment
 
