@@ -20,6 +20,7 @@ urlpatterns = [
     path("dashboard/routing/", include(("routing.dashboard_urls", "routing"))),
     path("dashboard/fulfilment/", include(("shipments.dashboard_urls", "shipments"))),
     path("dashboard/tracking/", include(("tracking.dashboard_urls", "tracking"))),
+    path("dashboard/returns/", include(("returns.dashboard_urls", "returns"))),
     path("track/", include("tracking.public_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("orders.api.urls", "api"))),

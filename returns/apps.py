@@ -6,5 +6,17 @@ class ReturnsConfig(AppConfig):
     verbose_name = "Returns"
 
     def ready(self) -> None:
-        # Registers the event handlers (an explicit registry, not Django signals).
+        # Event handlers, the dashboard's navigation and the order page's panel (explicit registries,
+        # no signals).
+        from oms.dashboard import NAVIGATION, ORDER_PANELS, NavItem
         from returns import handlers  # noqa: F401
+        from returns.views import returns_panel
+
+        if returns_panel not in ORDER_PANELS:
+            ORDER_PANELS.append(returns_panel)
+        for item in (
+            NavItem("Returns", "returns:list", "returns"),
+            NavItem("Return rates", "returns:rates", "returns-rates"),
+        ):
+            if item not in NAVIGATION:
+                NAVIGATION.append(item)

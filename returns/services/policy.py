@@ -137,6 +137,11 @@ class Returnable:
         base = self.shipped if undelivered else self.delivered
         return max(base - self.returned - self.requested, 0)
 
+    @property
+    def free_undelivered(self) -> int:
+        """What ops may take back: shipped units, delivered or not."""
+        return self.free(undelivered=True)
+
     def in_window(self, now: datetime) -> bool:
         return self.window_closes is not None and now <= self.window_closes
 
