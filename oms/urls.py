@@ -22,6 +22,7 @@ urlpatterns = [
     path("dashboard/tracking/", include(("tracking.dashboard_urls", "tracking"))),
     path("dashboard/returns/", include(("returns.dashboard_urls", "returns"))),
     path("track/", include("tracking.public_urls")),
+    path("track/<str:token>/returns/", include(("returns.public_urls", "returns-public"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("orders.api.urls", "api"))),
     path("api/v1/", include(("inventory.api.urls", "inventory-api"))),

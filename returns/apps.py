@@ -14,6 +14,12 @@ class ReturnsConfig(AppConfig):
 
         if returns_panel not in ORDER_PANELS:
             ORDER_PANELS.append(returns_panel)
+        # The customer's tracking page offers to send delivered items back.
+        from returns.public import tracking_page_section
+        from tracking.views import TRACKING_PAGE_SECTIONS
+
+        if tracking_page_section not in TRACKING_PAGE_SECTIONS:
+            TRACKING_PAGE_SECTIONS.append(tracking_page_section)
         for item in (
             NavItem("Returns", "returns:list", "returns"),
             NavItem("Return rates", "returns:rates", "returns-rates"),

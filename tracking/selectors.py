@@ -52,6 +52,16 @@ def in_words(milestone: str, incident: str = "") -> str:
     return text
 
 
+def order_for_token(token: str):
+    """The order a customer's tracking link is for, or None."""
+    link = (
+        TrackingLink.objects.select_related("order__channel", "order__shipping_address")
+        .filter(token=token)
+        .first()
+    )
+    return link.order if link else None
+
+
 def public_tracking(token: str) -> dict | None:
     """What the customer may see: order number, first name, city, and each parcel's progress."""
     link = TrackingLink.objects.select_related("order__shipping_address").filter(token=token).first()

@@ -138,6 +138,11 @@ class Returnable:
         return max(base - self.returned - self.requested, 0)
 
     @property
+    def choices(self) -> list[int]:
+        """0 to the units the customer may still send back, for a select box."""
+        return list(range(self.free() + 1))
+
+    @property
     def free_undelivered(self) -> int:
         """What ops may take back: shipped units, delivered or not."""
         return self.free(undelivered=True)
