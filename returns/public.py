@@ -58,7 +58,9 @@ def _order_or_404(token: str):
 
 
 def _private(response: HttpResponse) -> HttpResponse:
-    response["Referrer-Policy"] = "no-referrer"
+    # The link is the key: it must never reach another site. "same-origin" and not "no-referrer": with
+    # no-referrer a browser sends its forms with "Origin: null", which CSRF protection rightly refuses.
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
     response["Cache-Control"] = "private, no-store"
     return response
@@ -133,6 +135,11 @@ def _create(request: HttpRequest, token: str, order, policy, now) -> HttpRespons
             )
     if not chosen:
         messages.error(request, "Choose how many of an item you send back.")
+        return redirect("returns-public:self_service", token)
+    unexplained = [name for name, line in chosen if not line.reason]
+    if unexplained:
+        for name in unexplained:
+            messages.error(request, f"{name}: tell us why you send it back.")
         return redirect("returns-public:self_service", token)
     method = request.POST.get("credit_method", CreditMethod.REFUND)
     if method not in dict(CUSTOMER_METHODS):

@@ -141,6 +141,14 @@ def test_seed_demo_loads_once_and_its_key_works(tmp_path, settings, monkeypatch)
             assert line.qty_shipped == line.quantity
         if line.order.status == "backordered":
             assert line.qty_allocated == 0
+    # returns in the states ops meet, and delivered orders left to send back from the tracking page
+    from returns.models import Credit, Return
+
+    assert {"requested", "authorised", "label_issued", "received", "closed", "rejected"} <= set(
+        Return.objects.values_list("status", flat=True)
+    )
+    assert Credit.objects.filter(method="exchange", ret__replacement_order__isnull=False).exists()
+    assert Order.objects.filter(status="delivered").exists()
     orders_before = Order.objects.count()
     second = "\n".join(run("seed_demo"))
     assert "already has data" in second

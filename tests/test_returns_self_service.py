@@ -31,6 +31,8 @@ def test_a_wrong_email_or_postcode_is_refused_without_saying_which(api, network,
     url = f"{link(order)}returns/"
     first = client.get(url)
     assert "E-mail or postcode" in first.content.decode() and "Papadopoulou" not in first.content.decode()
+    # the link never leaves the site, yet the page's own forms keep their Origin (CSRF checks it)
+    assert first["Referrer-Policy"] == "same-origin" and first["X-Robots-Tag"] == "noindex"
     for wrong in ("maria@example.gr", "104 35", ""):
         response = client.post(url, {"proof": wrong})
         assert response.status_code == 400
@@ -69,6 +71,8 @@ def test_the_customer_asks_back_follows_and_prints_the_label(api, network, clien
         cap.name, "Navy cap"
     )
     assert Return.objects.count() == 0
+    response = client.post(url, {f"units-{cap.pk}": "1", f"reason-{cap.pk}": ""}, follow=True)
+    assert f"{cap.name}: tell us why you send it back." in response.content.decode()
     response = client.post(
         url,
         {f"units-{cap.pk}": "2", f"reason-{cap.pk}": "damaged", "credit_method": "refund"},

@@ -185,6 +185,7 @@ def test_the_architecture_document_names_every_app_event_handler_and_registry():
         "ORDER_EDITORS",
         "ORDER_DELIVERY_PROVIDERS",
         "SHIPPING_QUOTERS",
+        "TRACKING_PAGE_SECTIONS",
     ):
         assert registry in text, registry
     # the project documents itself: no pointer to a design document it does not have

@@ -1,5 +1,6 @@
 """Demo data for the embedded OMS: channels, warehouses, products with stock, a few dozen orders in
-different states, an ops user and an admin. Does nothing when the database already has channels."""
+different states, returns in several states, an ops user and an admin. Does nothing when the database
+already has channels."""
 
 import json
 import random
@@ -17,7 +18,18 @@ from inventory import services as stock
 from inventory.models import ReferenceType, Warehouse
 from oms.dashboard import OPS_GROUP
 from orders import services
-from orders.models import Channel, ChannelKind, HoldReason, OrderStatus, PaymentStatus, Product, ServiceLevel
+from orders.models import (
+    Channel,
+    ChannelKind,
+    HoldReason,
+    Order,
+    OrderStatus,
+    PaymentStatus,
+    Product,
+    ServiceLevel,
+)
+from returns import services as returns
+from returns.models import CreditMethod, Disposition, Grade, ReturnPolicy, ReturnSource
 from routing import services as routing
 from routing.models import LaneTransit, RuleSet, RuleSetWarehouse
 from shipments import services as fulfilment
@@ -203,7 +215,7 @@ CUSTOMERS = [
 
 # How the demo's orders are spread over statuses (the rest stay received).
 STATUS_PLAN = (
-    [OrderStatus.DELIVERED] * 8
+    [OrderStatus.DELIVERED] * 14
     + [OrderStatus.SHIPPED] * 6
     + [OrderStatus.IN_FULFILLMENT] * 5
     + [OrderStatus.ALLOCATED] * 6
@@ -400,6 +412,7 @@ class Command(BaseCommand):
             elif target == OrderStatus.CANCELLED:
                 services.order_cancel(order_id=order.pk, actor=system, reason="customer changed their mind")
         self._follow_parcels()
+        self._returns()
         for warehouse in Warehouse.objects.filter(kind="warehouse"):
             WaveSchedule.objects.create(warehouse=warehouse, every_minutes=30)
         return {
@@ -457,6 +470,82 @@ class Command(BaseCommand):
         while moment < now:
             moment = min(moment + timedelta(minutes=20), now)
             tracking.tracking_poll_due(now=moment)
+
+    def _returns(self) -> None:
+        """Returns in the states ops meet, on delivered orders; the other delivered orders are left for
+        a newcomer to send something back from the tracking page."""
+        ReturnPolicy.objects.update_or_create(
+            channel=None,
+            defaults={
+                "window_days": 30,
+                "restocking_fee_percent": Decimal("5"),
+                "customer_label_fee": Decimal("4.90"),
+                "refund_shipping": True,
+                # "Not as described" and "other" are looked at by a person.
+                "auto_approve_reasons": [
+                    "damaged",
+                    "wrong_item",
+                    "too_small",
+                    "too_large",
+                    "changed_mind",
+                    "late",
+                ],
+                "auto_approve_max_value": Decimal("150"),
+            },
+        )
+        delivered = list(Order.objects.filter(status=OrderStatus.DELIVERED).order_by("pk"))
+        plan = [
+            ("closed", "damaged", CreditMethod.REFUND),
+            ("closed", "too_small", CreditMethod.EXCHANGE),
+            ("received", "too_large", CreditMethod.REFUND),
+            ("label_issued", "changed_mind", CreditMethod.STORE_CREDIT),
+            ("authorised", "changed_mind", CreditMethod.REFUND),
+            ("requested", "not_as_described", CreditMethod.REFUND),
+            ("rejected", "other", CreditMethod.REFUND),
+        ]
+        actor = services.Actor.system("demo loader")
+        for order, (target, reason, method) in zip(delivered, plan, strict=False):
+            line = order.lines.order_by("line_number").first()
+            ret = returns.return_request(
+                channel=order.channel,
+                source=ReturnSource.CUSTOMER,
+                actor=services.Actor.system("the customer (tracking page)"),
+                credit_method=method,
+                lines=[
+                    returns.ReturnLineInput(
+                        order_id=order.pk,
+                        line_number=line.line_number,
+                        quantity=1,
+                        reason=reason,
+                        note="the seams came apart after one wash" if reason == "other" else "",
+                    )
+                ],
+            )
+            lines = list(ret.lines.all())
+            if target == "rejected":
+                returns.return_reject(
+                    return_id=ret.pk, actor=actor, reason="Washed items cannot be taken back; see our policy."
+                )
+            elif target == "label_issued":
+                returns.return_label_issue(return_id=ret.pk, actor=actor)
+            elif target in ("received", "closed"):
+                returns.return_receive(
+                    return_id=ret.pk,
+                    actor=actor,
+                    received={rl.pk: rl.quantity for rl in lines},
+                    inspections=[
+                        returns.InspectionInput(
+                            line_id=rl.pk,
+                            quantity=rl.quantity,
+                            grade=Grade.GOOD if reason != "damaged" else Grade.DAMAGED,
+                            disposition=Disposition.RESTOCK if reason != "damaged" else Disposition.SCRAP,
+                            lot_code="RET-" + ret.number[-4:] if rl.order_line.product.lot_tracked else "",
+                        )
+                        for rl in lines
+                    ]
+                    if target == "closed"
+                    else None,
+                )
 
     def _fulfil(self, order, step: str, actor, *, delivered: bool = False) -> None:
         warehouse_ids = sorted({a["warehouse_id"] for a in inventory_selectors.active_allocations(order.pk)})
