@@ -35,6 +35,7 @@ class WarehouseForm(forms.ModelForm):
             "cutoff_time",
             "capacity_per_day",
             "is_active",
+            "accepts_returns",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -58,7 +59,17 @@ class WarehouseForm(forms.ModelForm):
 @admin.register(Warehouse)
 class WarehouseAdmin(admin.ModelAdmin):
     form = WarehouseForm
-    list_display = ["code", "name", "kind", "city", "country", "cutoff_time", "capacity_per_day", "is_active"]
+    list_display = [
+        "code",
+        "name",
+        "kind",
+        "city",
+        "country",
+        "cutoff_time",
+        "capacity_per_day",
+        "is_active",
+        "accepts_returns",
+    ]
     list_filter = ["kind", "country", "is_active"]
     search_fields = ["code", "name", "city"]
 

@@ -71,3 +71,32 @@ def test_a_warehouse_without_coordinates_takes_its_citys_centre(admin_client):
     assert unknown.status_code == 200
     assert "give the latitude and longitude" in unknown.content.decode()
     assert not Warehouse.objects.filter(code="X1").exists()
+
+
+def test_a_channels_return_policy_is_set_in_admin(admin_client, channel):
+    from returns.models import ReturnPolicy
+
+    url = "/admin/returns/returnpolicy/add/"
+    page = admin_client.get(url).content.decode()
+    assert "Approval without a person" in page and 'value="other"' in page  # the reasons, as boxes
+    form = {
+        "channel": channel.pk,
+        "window_days": "14",
+        "restocking_fee_percent": "120",
+        "customer_label_fee": "4.90",
+        "auto_approve": "on",
+        "auto_approve_reasons": ["damaged", "wrong_item"],
+        "auto_approve_max_value": "200",
+        "auto_approve_max_recent_returns": "2",
+        "return_to": "centre",
+        "credit_after_inspection": "on",
+    }
+    refused = admin_client.post(url, form).content.decode()
+    assert "Between 0 and 100 %." in refused
+    assert "Choose the returns centre the rule sends returns to." in refused
+    form |= {"restocking_fee_percent": "10", "return_to": "nearest"}
+    assert admin_client.post(url, form).status_code == 302
+    policy = ReturnPolicy.objects.get(channel=channel)
+    assert (policy.window_days, policy.auto_approve_reasons) == (14, ["damaged", "wrong_item"])
+    # returns are read in admin, never edited there
+    assert admin_client.get("/admin/returns/return/add/").status_code == 403
