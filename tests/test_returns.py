@@ -25,6 +25,7 @@ from returns.models import (
     ReturnStatus,
 )
 from returns.services import InspectionInput, ReturnLineInput
+from tests.factories import order_payload
 from tests.returns_world import delivered_order, shipped_order
 from tests.test_fulfilment import OPS, network  # noqa: F401 (fixture)
 
@@ -495,3 +496,48 @@ def test_a_return_can_span_orders_of_one_customer_but_not_two_customers(api, net
             ],
         )
     assert refused.value.details == {"lines": ["A return holds the orders of one customer on one channel."]}
+
+
+def test_a_restock_fills_a_backorder_and_the_ledger_reconciles(api, network):  # noqa: F811
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from inventory import services as stock
+    from oms.events import outbox_publish_pending
+
+    order = delivered_order(api, network)
+    # the Athens hoodies are all promised or gone: a new order for one waits for stock
+    hoodies = StockPosition.objects.get(warehouse=network["ATH"], product__sku="HOODIE-GRY-L")
+    stock.stock_adjust(
+        warehouse=network["ATH"],
+        product=hoodies.product,
+        delta=-hoodies.on_hand,
+        reason="counted empty",
+        actor="t",
+    )
+    waiting = api.post(
+        "/api/v1/orders/",
+        order_payload("R-WAITS", lines=[{"sku": "HOODIE-GRY-L", "quantity": 1, "unit_price": "49.00"}]),
+        format="json",
+    ).json()["id"]
+    stock.stock_allocate(order_id=waiting, actor="t")
+    assert Order.objects.get(pk=waiting).status == OrderStatus.BACKORDERED
+    everything_back(ask(order, ("HOODIE-GRY-L", 1, "too_large")))
+    outbox_publish_pending()  # stock.received reaches the backorders
+    assert Order.objects.get(pk=waiting).status == OrderStatus.ALLOCATED
+    out = StringIO()
+    call_command("reconcile_stock", stdout=out)
+    assert "matches" in out.getvalue()
+
+
+def test_units_that_came_back_cannot_be_asked_back_again(api, network):  # noqa: F811
+    order = delivered_order(api, network)
+    everything_back(ask(order, ("CAP-NAVY", 3, "damaged")))
+    with pytest.raises(ValidationFailed) as refused:
+        ask(order, ("CAP-NAVY", 1, "damaged"))
+    assert refused.value.details == {
+        "lines.0.quantity": [
+            "0 unit(s) of CAP-NAVY can be returned (3 delivered, 3 returned, 0 already asked back)."
+        ]
+    }
