@@ -24,9 +24,9 @@ COUNT_CAP = 1000
 
 
 def returns_with_lines() -> QuerySet[Return]:
-    return Return.objects.select_related("channel", "return_location").prefetch_related(
-        "lines__order_line__order", "lines__reason", "lines__exchange_product", "events"
-    )
+    return Return.objects.select_related(
+        "channel", "return_location", "shipment__service__carrier"
+    ).prefetch_related("lines__order_line__order", "lines__reason", "lines__exchange_product", "events")
 
 
 def return_detail(*, return_id: int, channel_id: int | None = None) -> Return | None:

@@ -253,3 +253,30 @@ def test_a_receipt_with_bad_inspections_writes_nothing(api, wms, network):  # no
     assert response.json()["error"]["details"] == {"inspections.0.warehouse": ["No warehouse XX."]}
     assert Return.objects.get().status == ReturnStatus.AUTHORISED and not Credit.objects.exists()
     assert order.lines.get(sku="CAP-NAVY").qty_returned == 0
+
+
+def test_a_channel_buys_the_return_label_and_downloads_it(api, other_api, network):  # noqa: F811
+    order = delivered_order(api, network)
+    created = api.post("/api/v1/returns/", body(order, ("CAP-NAVY", 1, "changed_mind")), format="json").json()
+    assert created["label"] is None
+    assert other_api.post(f"/api/v1/returns/{created['id']}/label/").status_code == 404
+    bought = api.post(f"/api/v1/returns/{created['id']}/label/")
+    assert bought.status_code == 200, bought.json()
+    label = bought.json()["label"]
+    assert bought.json()["status"] == "label_issued"
+    assert label["carrier"] == "Sandbox Post" and label["tracking_number"].startswith("SBX")
+    assert label["shipment_status"] == "label_purchased"
+    again = api.post(f"/api/v1/returns/{created['id']}/label/").json()["label"]
+    assert again["tracking_number"] == label["tracking_number"]  # nothing bought twice
+    pdf = api.get(label["pdf_url"])
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert bytes(pdf.content).startswith(b"%PDF")
+    assert other_api.get(label["pdf_url"]).status_code == 404
+    # a return still waiting for a person has no label to buy yet
+    ReturnPolicy.objects.update_or_create(channel=None, defaults={"auto_approve": False})
+    waiting = api.post(
+        "/api/v1/returns/", body(order, ("HOODIE-GRY-L", 1, "too_large")), format="json"
+    ).json()
+    refused = api.post(f"/api/v1/returns/{waiting['id']}/label/")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "illegal_transition"
+    assert api.get(f"/api/v1/returns/{waiting['id']}/label.pdf").status_code == 404

@@ -181,6 +181,16 @@ class CreditOut(serializers.Serializer):
     lines = CreditLineOut(many=True)
 
 
+@extend_schema_serializer(component_name="ReturnLabel")
+class LabelOut(serializers.Serializer):
+    """The prepaid return label: the carrier's parcel, its progress, and the file to give the customer."""
+
+    carrier = serializers.CharField()
+    tracking_number = serializers.CharField()
+    shipment_status = serializers.CharField(help_text="label_purchased, shipped (handed over), delivered.")
+    pdf_url = serializers.CharField(help_text="GET it with your key: the label to print.")
+
+
 @extend_schema_serializer(component_name="ReturnHistory")
 class ReturnHistoryOut(serializers.Serializer):
     from_status = serializers.CharField()
@@ -200,11 +210,24 @@ class ReturnOut(serializers.Serializer):
     )
     lines = ReturnLineOut(many=True)
     return_location = LocationOut(allow_null=True)
+    label = LabelOut(allow_null=True, help_text="Set once a return label was bought.")
     credit = CreditOut(allow_null=True)
     replacement_order_id = serializers.IntegerField(allow_null=True, help_text="An exchange's new order.")
     history = ReturnHistoryOut(many=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+
+def _label(ret: Return) -> dict | None:
+    shipment = ret.shipment
+    if shipment is None or not shipment.tracking_number:
+        return None
+    return {
+        "carrier": shipment.service.carrier.name,
+        "tracking_number": shipment.tracking_number,
+        "shipment_status": shipment.status,
+        "pdf_url": f"/api/v1/returns/{ret.pk}/label.pdf",
+    }
 
 
 def return_json(ret: Return) -> dict:
@@ -219,6 +242,7 @@ def return_json(ret: Return) -> dict:
         "rejection_reason": ret.decision_note if ret.status == ReturnStatus.REJECTED else "",
         "lines": ReturnLineOut(ret.lines.all(), many=True).data,
         "return_location": LocationOut(ret.return_location).data if ret.return_location else None,
+        "label": _label(ret),
         "credit": None,
         "replacement_order_id": ret.replacement_order_id,
         "history": ReturnHistoryOut([e for e in ret.events.all() if e.to_status], many=True).data,

@@ -2,6 +2,7 @@
 (receive and inspect what arrives). Each view parses, calls one service and shapes the answer."""
 
 import django_filters
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -28,6 +29,7 @@ from returns.api.serializers import (
     return_json,
 )
 from returns.models import Return, ReturnSource, ReturnStatus
+from shipments import services as shipping
 
 WarehouseScope = scope_required(ApiScope.INVENTORY)
 
@@ -152,6 +154,50 @@ class ReturnCancelView(APIView):
             reason=data["reason"],
         )
         return Response(return_json(selectors.return_detail(return_id=return_id)))
+
+
+class ReturnLabelView(APIView):
+    permission_classes = [IsChannelKey]
+
+    @extend_schema(
+        operation_id="returns_label",
+        summary="Buy the return's prepaid label",
+        description=(
+            "For an authorised return: a label from the carrier, to the return location; the answer's "
+            "`label.pdf_url` is the file for the customer. Calling again after a timeout or a refusal "
+            "retries the same parcel: nothing is bought twice. The label's cost is taken from the credit "
+            "when the customer pays the return shipping (the policy's label fee)."
+        ),
+        request=None,
+        responses={
+            200: ReturnOut,
+            **errors(
+                401, 403, 404, 409, 422, 503, _422="The carrier refused.", _503="The carrier did not answer."
+            ),
+        },
+    )
+    def post(self, request: Request, return_id: int) -> Response:
+        if selectors.return_detail(return_id=return_id, channel_id=request.auth.channel_id) is None:
+            raise NotFound(f"Return {return_id} does not exist.")
+        services.return_label_issue(return_id=return_id, actor=Actor.for_api_key(request.auth))
+        return Response(return_json(selectors.return_detail(return_id=return_id)))
+
+
+class ReturnLabelFileView(APIView):
+    permission_classes = [IsChannelKey]
+
+    @extend_schema(
+        operation_id="returns_label_pdf",
+        summary="The return label to print (PDF)",
+        responses={(200, "application/pdf"): bytes, **errors(401, 403, 404)},
+    )
+    def get(self, request: Request, return_id: int) -> HttpResponse:
+        ret = selectors.return_detail(return_id=return_id, channel_id=request.auth.channel_id)
+        package = ret.shipment.packages.exclude(tracking_number="").first() if ret and ret.shipment else None
+        if package is None:
+            raise NotFound(f"Return {return_id} has no label.")
+        label = shipping.label_of(package_id=package.pk, format="pdf")
+        return HttpResponse(bytes(label.content), content_type="application/pdf")
 
 
 class ReturnReasonsView(APIView):
