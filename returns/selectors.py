@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncWeek
 
 from orders.models import Order, OrderLine
@@ -55,8 +55,13 @@ def returns_list(
     query: str = "",
 ) -> QuerySet[Return]:
     """The queue, narrowed: newest first, except that waiting for approval is oldest first (fair)."""
+    # Units per return as a correlated subquery: PostgreSQL runs it for the page's rows only, where a
+    # join and GROUP BY would aggregate every return before the LIMIT.
+    units = (
+        ReturnLine.objects.filter(ret=OuterRef("pk")).values("ret").annotate(n=Sum("quantity")).values("n")
+    )
     rows = Return.objects.select_related("channel", "customer", "return_location").annotate(
-        units=Sum("lines__quantity"), line_count=Count("lines")
+        units=Subquery(units)
     )
     if status == "open":
         rows = rows.exclude(status__in=DONE)

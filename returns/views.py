@@ -334,13 +334,14 @@ def return_receive(request: HttpRequest, return_id: int) -> HttpResponse:
             for problem in problems:
                 messages.error(request, problem)
             return redirect("returns:receive", ret.pk)
+        actor = Actor.for_user(request.user)
         try:
-            services.return_receive(
-                return_id=ret.pk,
-                actor=Actor.for_user(request.user),
-                received=received,
-                inspections=inspections,
-            )
+            if ret.counted_at:  # counted already (through the API): only the dispositions are new
+                services.return_inspect(return_id=ret.pk, actor=actor, inspections=inspections)
+            else:
+                services.return_receive(
+                    return_id=ret.pk, actor=actor, received=received, inspections=inspections
+                )
         except DomainError as exc:
             messages.error(request, _problem(exc))
             return redirect("returns:receive", ret.pk)

@@ -157,3 +157,27 @@ def test_return_rates_by_reason_product_and_channel_drill_down(api, network, ops
 def test_the_pages_are_for_ops_only(client, api, network):  # noqa: F811
     for url in ("/dashboard/returns/", "/dashboard/returns/rates/"):
         assert client.get(url)["Location"].startswith("/login/")
+
+
+def test_a_return_counted_through_the_api_is_inspected_on_the_bench(api, network, ops_client):  # noqa: F811
+    from returns import services as returns
+    from tests.test_fulfilment import OPS
+
+    order = delivered_order(api, network)
+    ret = ask(order, ("CAP-NAVY", 2, "too_large"))
+    line = ret.lines.get()
+    returns.return_receive(return_id=ret.pk, actor=OPS, received={line.pk: 2})
+    bench = ops_client.get(f"/dashboard/returns/{ret.pk}/receive/").content.decode()
+    assert "Save the inspection" in bench and "readonly" in bench
+    ops_client.post(
+        f"/dashboard/returns/{ret.pk}/receive/",
+        {
+            f"received-{line.pk}": "2",
+            f"grade-{line.pk}": "new",
+            f"restock-{line.pk}": "2",
+            f"warehouse-{line.pk}": "SKG",
+        },
+    )
+    ret.refresh_from_db()
+    assert ret.status == ReturnStatus.CLOSED
+    assert StockMovement.objects.get(kind=MovementKind.RETURN_RESTOCK).position.warehouse.code == "SKG"
