@@ -40,6 +40,7 @@ class ApiScope(models.TextChoices):
     ORDERS = "orders", "Orders"  # create, read and edit the channel's own orders
     CATALOG = "catalog", "Catalog"  # upsert products
     INVENTORY = "inventory", "Inventory"  # stock receipts, adjustments and counts
+    CREDITS = "credits", "Credits"  # read the returns' credits, to pay them out (payment / ERP)
 
 
 class ApiKey(models.Model):

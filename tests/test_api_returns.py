@@ -280,3 +280,29 @@ def test_a_channel_buys_the_return_label_and_downloads_it(api, other_api, networ
     refused = api.post(f"/api/v1/returns/{waiting['id']}/label/")
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "illegal_transition"
     assert api.get(f"/api/v1/returns/{waiting['id']}/label.pdf").status_code == 404
+
+
+def test_a_payment_integration_reads_each_credit_once(api, wms, network):  # noqa: F811
+    payments = api_client_for(order_services.api_key_create(name="Payments", scopes=["credits"])[1])
+    assert api.get("/api/v1/credits/").status_code == 403 and wms.get("/api/v1/credits/").status_code == 403
+    order = delivered_order(api, network)
+    first = api.post("/api/v1/returns/", body(order, ("CAP-NAVY", 1, "damaged")), format="json").json()
+    line_id = first["lines"][0]["id"]
+    wms.post(
+        f"/api/v1/fulfilment/returns/{first['id']}/receive/",
+        {
+            "lines": [{"id": line_id, "received": 1}],
+            "inspections": [{"line_id": line_id, "quantity": 1, "grade": "damaged", "disposition": "scrap"}],
+        },
+        format="json",
+    )
+    page = payments.get("/api/v1/credits/").json()
+    [credit] = page["results"]
+    assert (credit["return_number"], credit["channel"], credit["order_ids"]) == (
+        first["number"],
+        "web-eu",
+        [order.pk],
+    )
+    assert (credit["method"], credit["amount"], credit["currency"]) == ("refund", "14.42", "EUR")
+    assert payments.get("/api/v1/credits/", {"method": "store_credit"}).json()["results"] == []
+    assert payments.get("/api/v1/credits/", {"method": "cash"}).status_code == 400

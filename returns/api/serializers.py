@@ -273,6 +273,47 @@ def return_json(ret: Return) -> dict:
     return data
 
 
+@extend_schema_serializer(component_name="CreditRecord")
+class CreditRecordOut(CreditOut):
+    """A credit to carry out, with the return and orders it belongs to."""
+
+    return_id = serializers.IntegerField()
+    return_number = serializers.CharField()
+    channel = serializers.CharField(help_text="The channel's code.")
+    order_ids = serializers.ListField(child=serializers.IntegerField())
+    replacement_order_id = serializers.IntegerField(allow_null=True)
+
+
+def credit_json(credit: Credit) -> dict:
+    ret = credit.ret
+    lines = list(credit.lines.all())
+    return {
+        "id": credit.pk,
+        "return_id": ret.pk,
+        "return_number": ret.number,
+        "channel": ret.channel.code,
+        "order_ids": sorted({cl.order_line.order_id for cl in lines}),
+        "replacement_order_id": ret.replacement_order_id,
+        "method": credit.method,
+        "currency": credit.currency,
+        **{
+            name: _money(getattr(credit, name), credit.currency)
+            for name in ("goods", "shipping", "restocking_fee", "label_fee", "amount")
+        },
+        "created_at": serializers.DateTimeField().to_representation(credit.created_at),
+        "lines": [
+            {
+                "order_id": cl.order_line.order_id,
+                "line_number": cl.order_line.line_number,
+                "units": cl.units,
+                "amount": _money(cl.amount, credit.currency),
+                "restocking_fee": _money(cl.restocking_fee, credit.currency),
+            }
+            for cl in lines
+        ],
+    }
+
+
 @extend_schema_serializer(component_name="ReturnReason")
 class ReasonOut(serializers.Serializer):
     code = serializers.CharField()

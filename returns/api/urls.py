@@ -9,6 +9,7 @@ urlpatterns = [
     path("returns/<int:return_id>/cancel/", views.ReturnCancelView.as_view(), name="return-cancel"),
     path("returns/<int:return_id>/label/", views.ReturnLabelView.as_view(), name="return-label"),
     path("returns/<int:return_id>/label.pdf", views.ReturnLabelFileView.as_view(), name="return-label-pdf"),
+    path("credits/", views.CreditsView.as_view(), name="credits"),
     path("fulfilment/returns/", views.ExpectedReturnsView.as_view(), name="expected-returns"),
     path("fulfilment/returns/<int:return_id>/receive/", views.ReceiveView.as_view(), name="return-receive"),
     path("fulfilment/returns/<int:return_id>/inspect/", views.InspectView.as_view(), name="return-inspect"),

@@ -19,6 +19,7 @@ from orders.models import ApiScope
 from orders.services import Actor
 from returns import selectors, services
 from returns.api.serializers import (
+    CreditRecordOut,
     InspectIn,
     InspectionIn,
     ReasonOut,
@@ -26,9 +27,10 @@ from returns.api.serializers import (
     ReturnCancelIn,
     ReturnCreateIn,
     ReturnOut,
+    credit_json,
     return_json,
 )
-from returns.models import Return, ReturnSource, ReturnStatus
+from returns.models import Credit, CreditMethod, Return, ReturnSource, ReturnStatus
 from shipments import services as shipping
 
 WarehouseScope = scope_required(ApiScope.INVENTORY)
@@ -210,6 +212,52 @@ class ReturnReasonsView(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response(ReasonOut(services.reasons_for(request.auth.channel), many=True).data)
+
+
+# ---------------------------------------------------------------------------------------------- credits
+
+
+class CreditFilter(django_filters.FilterSet):
+    created_since = UtcIsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", help_text="Credits issued at or after this ISO 8601 time."
+    )
+    method = django_filters.ChoiceFilter(
+        choices=CreditMethod.choices, help_text="refund, store_credit or exchange."
+    )
+
+    class Meta:
+        model = Credit
+        fields = ["created_since", "method"]
+
+
+class CreditCursorPagination(CheckedCursorPagination):
+    ordering = "id"
+    page_size = 100
+    max_page_size = 500
+
+
+class CreditsView(GenericAPIView):
+    permission_classes = [scope_required(ApiScope.CREDITS)]
+    filterset_class = CreditFilter
+    pagination_class = CreditCursorPagination
+    serializer_class = CreditRecordOut
+
+    def get_queryset(self):
+        return Credit.objects.select_related("ret__channel").prefetch_related("lines__order_line")
+
+    @extend_schema(
+        operation_id="credits_list",
+        summary="Credits to pay out",
+        description=(
+            "Every credit the OMS issued for a return, oldest first, for a payment or ERP integration: "
+            "keep the last cursor and follow `next` to get new ones exactly once. A credit is never "
+            "issued twice for a return; its `id` is your idempotency key for the payout."
+        ),
+        responses={200: CreditRecordOut(many=True), **errors(400, 401, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response([credit_json(credit) for credit in page])
 
 
 # ------------------------------------------------------------------------------------------ warehouses
