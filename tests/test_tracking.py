@@ -120,6 +120,7 @@ def test_failed_attempt_raises_an_exception_event(shipped):
     ingest(shipped, event("SBX-OFD", 30), event("SBX-NH", 34, "Nobody at home"))
     exception = DomainEvent.objects.get(name="shipment.exception")
     assert exception.payload["milestone"] == Milestone.ATTEMPTED_DELIVERY
+    assert exception.payload["direction"] == "outbound"
     assert selectors.tracking_exceptions().filter(shipment=shipped).exists()
 
 
@@ -278,6 +279,7 @@ def test_a_silent_feed_is_flagged_once(shipped):
     assert tracking.tracking_watch(now=later + timedelta(hours=1))["silent"] == 0
     delayed = DomainEvent.objects.get(name="shipment.delayed")
     assert delayed.payload["reason"].startswith("no scan for 30 h")
+    assert delayed.payload["direction"] == "outbound"  # a return parcel's would say "return"
     ingest(shipped, event("SBX-PU", 0))
     assert TrackingState.objects.get(shipment=shipped).silent_since is None
 

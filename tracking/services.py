@@ -241,6 +241,7 @@ def _derive(state: TrackingState, now: datetime) -> None:
                 "milestone": state.milestone,
                 "incident": state.incident,
                 "description": latest.description,
+                "direction": shipment.direction,
             },
         )
     if shipment.direction == ShipmentDirection.RETURN:
@@ -496,7 +497,13 @@ def _delayed(state: TrackingState, reason: str) -> None:
         name="shipment.delayed",
         aggregate_type="shipment",
         aggregate_id=state.shipment_id,
-        payload={"shipment_id": state.shipment_id, "order_id": state.shipment.order_id, "reason": reason},
+        payload={
+            "shipment_id": state.shipment_id,
+            "order_id": state.shipment.order_id,
+            "reason": reason,
+            # a return parcel's delay is ops' business, not a delivery the customer waits for
+            "direction": state.shipment.direction,
+        },
     )
 
 
