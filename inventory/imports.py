@@ -229,7 +229,17 @@ CSV_COLUMNS = {"warehouse", "sku", "quantity"}
 def rows_from_csv(text: str) -> list[StockRow]:
     """Rows from CSV with a header line: warehouse, sku, quantity and optionally lot_code,
     expiry_date (YYYY-MM-DD), bin, reason. Problems are reported with their line numbers."""
-    reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _rows_from_csv(text)
+    except csv.Error as exc:
+        # a text the csv module cannot split into rows (a stray carriage return, a NUL): the client's
+        # file is broken, and says so, instead of the server failing
+        raise ValidationFailed("The CSV cannot be read.", details={"body": [str(exc)]}) from exc
+
+
+def _rows_from_csv(text: str) -> list[StockRow]:
+    # newline="": every line ending (\n, \r\n or a lone \r) ends a row, as the csv module expects
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     header = {name.strip().lower() for name in reader.fieldnames or []}
     missing = CSV_COLUMNS - header
     if missing:

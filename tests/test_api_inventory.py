@@ -271,3 +271,23 @@ def test_a_bad_transfer_lists_every_problem(wms, api, houses, products):
     assert set(response.json()["error"]["details"]) == {"sku", "to_warehouse", "quantity"}
     assert api.post("/api/v1/inventory/transfers/", body, format="json").status_code == 403  # a channel key
     assert wms.get("/api/v1/inventory/transfers/99999/").status_code == 404
+
+
+def test_a_count_csv_with_lone_carriage_returns_is_read_and_a_broken_one_is_a_400(wms, houses, products):
+    # old spreadsheet exports end lines with a lone \r: rows, not a server error (found by bin/fuzz-api)
+    response = wms.generic(
+        "POST",
+        "/api/v1/inventory/counts/",
+        "warehouse,sku,quantity\rATH1,CAP-NAVY,7\r",
+        content_type="text/csv",
+    )
+    assert response.status_code == 200, response.json()
+    assert on_hand("ATH1", "CAP-NAVY") == 7
+    response = wms.generic(
+        "POST",
+        "/api/v1/inventory/counts/?full=true",
+        b"\xf2\xbf\xaf\xbf\r\\\xc2\xb6U\x1b\x1d\x13\xc3\xb6",
+        content_type="text/csv",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"header": ["Missing column(s): quantity, sku, warehouse."]}
