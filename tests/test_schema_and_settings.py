@@ -44,7 +44,8 @@ def test_schema_lists_every_endpoint_with_its_errors(schema):
     assert schema["components"]["securitySchemes"]["ApiKey"] == {
         "type": "http",
         "scheme": "bearer",
-        "description": "A channel key (scope orders) or an integration key (scopes catalog, inventory, credits).",
+        "description": "A channel key (scope orders) or an integration key "
+        "(scopes catalog, inventory, credits).",
     }
     order = schema["components"]["schemas"]["Order"]["properties"]
     assert order["total"]["type"] == "string"

@@ -86,5 +86,6 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "A channel key (scope orders) or an integration key (scopes catalog, inventory, credits).",
+            "description": "A channel key (scope orders) or an integration key "
+            "(scopes catalog, inventory, credits).",
         }
