@@ -250,26 +250,7 @@ def return_json(ret: Return) -> dict:
         "updated_at": serializers.DateTimeField().to_representation(ret.updated_at),
     }
     if credit is not None:
-        data["credit"] = {
-            "id": credit.pk,
-            "method": credit.method,
-            "currency": credit.currency,
-            **{
-                name: _money(getattr(credit, name), credit.currency)
-                for name in ("goods", "shipping", "restocking_fee", "label_fee", "amount")
-            },
-            "created_at": serializers.DateTimeField().to_representation(credit.created_at),
-            "lines": [
-                {
-                    "order_id": cl.order_line.order_id,
-                    "line_number": cl.order_line.line_number,
-                    "units": cl.units,
-                    "amount": _money(cl.amount, credit.currency),
-                    "restocking_fee": _money(cl.restocking_fee, credit.currency),
-                }
-                for cl in credit.lines.all()
-            ],
-        }
+        data["credit"] = _credit_fields(credit)
     return data
 
 
@@ -284,16 +265,9 @@ class CreditRecordOut(CreditOut):
     replacement_order_id = serializers.IntegerField(allow_null=True)
 
 
-def credit_json(credit: Credit) -> dict:
-    ret = credit.ret
-    lines = list(credit.lines.all())
+def _credit_fields(credit: Credit) -> dict:
     return {
         "id": credit.pk,
-        "return_id": ret.pk,
-        "return_number": ret.number,
-        "channel": ret.channel.code,
-        "order_ids": sorted({cl.order_line.order_id for cl in lines}),
-        "replacement_order_id": ret.replacement_order_id,
         "method": credit.method,
         "currency": credit.currency,
         **{
@@ -309,8 +283,22 @@ def credit_json(credit: Credit) -> dict:
                 "amount": _money(cl.amount, credit.currency),
                 "restocking_fee": _money(cl.restocking_fee, credit.currency),
             }
-            for cl in lines
+            for cl in credit.lines.all()
         ],
+    }
+
+
+def credit_json(credit: Credit) -> dict:
+    """A credit for a payment or ERP integration: its fields and the return and orders behind it."""
+    ret = credit.ret
+    fields = _credit_fields(credit)
+    return {
+        **fields,
+        "return_id": ret.pk,
+        "return_number": ret.number,
+        "channel": ret.channel.code,
+        "order_ids": sorted({line["order_id"] for line in fields["lines"]}),
+        "replacement_order_id": ret.replacement_order_id,
     }
 
 

@@ -494,18 +494,22 @@ def return_shipment_progress(*, shipment_id: int, milestone: str, at: datetime, 
     if milestone == "delivered" and shipment.status == ShipmentStatus.SHIPPED:
         _shipment_transition(shipment, ShipmentStatus.DELIVERED, actor, note=f"delivered {at:%Y-%m-%d %H:%M}")
         shipment.save(update_fields=["status", "updated_at"])
-        event_emit(
-            name="shipment.delivered",
-            aggregate_type="shipment",
-            aggregate_id=shipment.pk,
-            payload={
-                "shipment_id": shipment.pk,
-                "order_id": shipment.order_id,
-                "delivered_at": at.isoformat(),
-                "direction": shipment.direction,
-            },
-        )
+        _emit_delivered(shipment, at)
     return shipment
+
+
+def _emit_delivered(shipment: Shipment, at: datetime) -> None:
+    event_emit(
+        name="shipment.delivered",
+        aggregate_type="shipment",
+        aggregate_id=shipment.pk,
+        payload={
+            "shipment_id": shipment.pk,
+            "order_id": shipment.order_id,
+            "delivered_at": at.isoformat(),
+            "direction": shipment.direction,
+        },
+    )
 
 
 @transaction.atomic
@@ -545,17 +549,7 @@ def shipment_mark_delivered(*, shipment_id: int, actor: Actor, delivered_at: dat
             note="every shipment arrived",
             locked=order,
         )
-    event_emit(
-        name="shipment.delivered",
-        aggregate_type="shipment",
-        aggregate_id=shipment.pk,
-        payload={
-            "shipment_id": shipment.pk,
-            "order_id": order.pk,
-            "delivered_at": delivered_at.isoformat(),
-            "direction": shipment.direction,
-        },
-    )
+    _emit_delivered(shipment, delivered_at)
     return shipment
 
 
