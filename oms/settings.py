@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "shipments",
     "tracking",
     "returns",
+    "notifications",
+    "anymail",
     "demo",
 ]
 
@@ -234,6 +236,52 @@ LOGGING = {
 ROUTING_ON_RECEIPT = env_bool("ROUTING_ON_RECEIPT", True)
 # An order still received (not routed) this long after it arrived shows in the routing exceptions queue.
 ROUTING_OVERDUE_MINUTES = float(os.environ.get("ROUTING_OVERDUE_MINUTES", "5"))
+
+# Customer messages. E-mail goes through Django's e-mail backend: SMTP when EMAIL_HOST is set, a
+# provider through django-anymail (EMAIL_BACKEND=anymail.backends.mailgun.EmailBackend and its
+# ANYMAIL_* keys), and in the embedded default into files under var/mail (the dashboard's Messages
+# page shows every message as sent either way).
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "orders@oms.example")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+EMAIL_TIMEOUT = 15
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.filebased.EmailBackend",
+)
+EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+ANYMAIL = {
+    key: value
+    for key, value in {
+        "MAILGUN_API_KEY": os.environ.get("ANYMAIL_MAILGUN_API_KEY", ""),
+        "MAILGUN_SENDER_DOMAIN": os.environ.get("ANYMAIL_MAILGUN_SENDER_DOMAIN", ""),
+        "MAILGUN_API_URL": os.environ.get("ANYMAIL_MAILGUN_API_URL", "https://api.mailgun.net/v3"),
+        # Mailgun signs its webhooks with this key; anymail refuses an unsigned or forged one.
+        "MAILGUN_WEBHOOK_SIGNING_KEY": os.environ.get("ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY", ""),
+        # Basic-auth credentials ("user:password") the provider's webhook URL must carry.
+        "WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET", ""),
+    }.items()
+    if value
+}
+# SMS: notifications.backends.TwilioSmsBackend (with the TWILIO_* keys) or the demo's log.
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "notifications.backends.LogSmsBackend")
+SMS_DEFAULT_SENDER = os.environ.get("SMS_DEFAULT_SENDER", "OMS")
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_STATUS_CALLBACK = os.environ.get("TWILIO_STATUS_CALLBACK", "")
+# Events that arrive together for one order (shipped and out for delivery in one poll) wait this long,
+# so that the customer gets the latest state once.
+NOTIFICATION_DEBOUNCE_SECONDS = float(os.environ.get("NOTIFICATION_DEBOUNCE_SECONDS", "5"))
+# A temporary failure is tried again after this, doubling per attempt; after the last attempt the
+# message is failed and shows on its order's page.
+NOTIFICATION_RETRY_SECONDS = float(os.environ.get("NOTIFICATION_RETRY_SECONDS", "60"))
+NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATION_MAX_ATTEMPTS", "8"))
 
 # Dashboard list pages.
 DASHBOARD_PAGE_SIZE = 50

@@ -294,6 +294,11 @@ class Order(models.Model):
     contact_phone = models.CharField(max_length=20, null=True, blank=True, help_text="E.164.")
     contact_first_name = models.CharField(max_length=80, blank=True)
     contact_last_name = models.CharField(max_length=80, blank=True)
+    language = models.CharField(
+        max_length=2,
+        blank=True,
+        help_text="ISO 639-1 language of the customer's messages; blank: the channel's.",
+    )
     shipping_address = models.ForeignKey(Address, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=24, choices=OrderStatus.choices, default=OrderStatus.RECEIVED)
     hold_reason = models.CharField(max_length=24, choices=HoldReason.choices, blank=True)

@@ -99,6 +99,17 @@ def reason_choices() -> list[tuple[str, str]]:
     return sorted(choices.items())
 
 
+def return_first_order_id(return_id: int) -> int | None:
+    """The order a return's messages go to the customer of: its first (a return may span several of
+    one customer's orders)."""
+    return (
+        ReturnLine.objects.filter(ret_id=return_id)
+        .order_by("order_line__order_id")
+        .values_list("order_line__order_id", flat=True)
+        .first()
+    )
+
+
 def returns_of_order(order: Order) -> list[Return]:
     return list(
         Return.objects.filter(lines__order_line__order=order)

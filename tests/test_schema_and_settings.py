@@ -13,7 +13,17 @@ from rest_framework.test import APIClient
 
 ROOT = Path(__file__).resolve().parent.parent
 # Lower apps never import higher ones (see README, "Dependency direction").
-APP_ORDER = ["oms", "orders", "inventory", "routing", "shipments", "tracking", "returns", "demo"]
+APP_ORDER = [
+    "oms",
+    "orders",
+    "inventory",
+    "routing",
+    "shipments",
+    "tracking",
+    "returns",
+    "notifications",
+    "demo",
+]
 
 
 @pytest.fixture(scope="module")

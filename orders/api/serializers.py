@@ -144,6 +144,15 @@ class OrderCreateIn(serializers.Serializer):
         default="",
         help_text="With service_level pickup: the code of the store the customer collects from.",
     )
+    language = serializers.RegexField(
+        r"^[a-z]{2}$",
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2,
+        help_text="ISO 639-1 code of the language the customer reads (el, en, ...): their messages use it "
+        "where templates exist in it, else the channel's default language.",
+    )
     payment_status = serializers.ChoiceField(choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
     requested_delivery_window = DeliveryWindow(required=False, allow_null=True, default=None)
     placed_at = serializers.DateTimeField(
@@ -177,6 +186,7 @@ class OrderCreateIn(serializers.Serializer):
             placed_at=data.get("placed_at"),
             service_level=data["service_level"],
             pickup_location=data["pickup_store"],
+            language=data["language"],
             payment_status=data["payment_status"],
             requested_delivery_start=window.get("start"),
             requested_delivery_end=window.get("end"),
@@ -344,6 +354,7 @@ class OrderOut(serializers.Serializer):
     total = MoneyField("total")
     service_level = serializers.ChoiceField(choices=ServiceLevel.choices)
     pickup_store = serializers.CharField(source="pickup_location", allow_blank=True)
+    language = serializers.CharField(allow_blank=True)
     payment_status = serializers.ChoiceField(choices=PaymentStatus.choices)
     requested_delivery_window = DeliveryWindowOut(source="*")
     placed_at = serializers.DateTimeField()
@@ -495,6 +506,7 @@ def order_json(order: Order) -> dict:
         "total": _money(order.total, places),
         "service_level": order.service_level,
         "pickup_store": order.pickup_location,
+        "language": order.language,
         "payment_status": order.payment_status,
         "requested_delivery_window": {
             "start": _when(order.requested_delivery_start),

@@ -65,6 +65,7 @@ class OrderInput:
     placed_at: datetime | None = None
     service_level: str = ServiceLevel.STANDARD
     pickup_location: str = ""
+    language: str = ""
     payment_status: str = PaymentStatus.PENDING
     requested_delivery_start: datetime | None = None
     requested_delivery_end: datetime | None = None
@@ -203,6 +204,7 @@ def _order_create(*, channel: Channel, actor: Actor, data: OrderInput) -> Order:
         total=total,
         service_level=data.service_level,
         pickup_location=data.pickup_location.strip().upper(),
+        language=data.language,
         payment_status=data.payment_status,
         requested_delivery_start=data.requested_delivery_start,
         requested_delivery_end=data.requested_delivery_end,

@@ -1,0 +1,28 @@
+"""Sending customer messages on the notifications queue; the work is in notifications.services."""
+
+from datetime import timedelta
+
+from celery import shared_task
+
+from notifications import services
+
+# A message this late was not sent by the task enqueued when it was decided (a lost task, quiet hours
+# that ended, a retry whose task vanished): the sweep sends it.
+SWEEP_OVERDUE = timedelta(seconds=30)
+
+
+@shared_task(name="notifications.send_message", bind=True, ignore_result=True)
+def send_message(self, message_id: int) -> str:
+    outcome = services.message_send(message_id=message_id)
+    if outcome.result == "deferred" and outcome.retry_in is not None and not self.app.conf.task_always_eager:
+        # Exponential back-off; if this retry is lost, the sweep finds the message when it is due.
+        self.retry(countdown=outcome.retry_in, throw=False, max_retries=None)
+    return outcome.result
+
+
+@shared_task(name="notifications.send_due", ignore_result=True)
+def send_due() -> int:
+    ids = services.messages_due(overdue_by=SWEEP_OVERDUE)
+    for message_id in ids:
+        send_message.apply_async((message_id,), retry=False)
+    return len(ids)
