@@ -3,12 +3,9 @@
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 
 from notifications import services
-
-# A message this late was not sent by the task enqueued when it was decided (a lost task, quiet hours
-# that ended, a retry whose task vanished): the sweep sends it.
-SWEEP_OVERDUE = timedelta(seconds=30)
 
 
 @shared_task(name="notifications.send_message", bind=True, ignore_result=True)
@@ -22,7 +19,9 @@ def send_message(self, message_id: int) -> str:
 
 @shared_task(name="notifications.send_due", ignore_result=True)
 def send_due() -> int:
-    ids = services.messages_due(overdue_by=SWEEP_OVERDUE)
+    # A message this late was not sent by the task enqueued when it was decided (a lost task, a worker
+    # killed mid-send, quiet hours that ended, a retry whose task vanished): the sweep sends it.
+    ids = services.messages_due(overdue_by=timedelta(seconds=settings.NOTIFICATION_SWEEP_SECONDS / 2))
     for message_id in ids:
         send_message.apply_async((message_id,), retry=False)
     return len(ids)

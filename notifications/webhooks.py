@@ -3,6 +3,7 @@
 callbacks (verified with Twilio's request signature). Both only call notifications.services."""
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from notifications import services
 from notifications.models import MessageEventKind
+from oms.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,8 @@ def anymail_tracking(sender, event, esp_name, **kwargs) -> None:
         if message_id:
             from notifications.models import Category
 
-            services.unsubscribe(message_id=message_id, category=Category.DELIVERY)
+            with contextlib.suppress(DomainError):  # a message deleted since: nothing to record
+                services.unsubscribe(message_id=message_id, category=Category.DELIVERY)
         return
     kind = ANYMAIL_KINDS.get(event.event_type)
     if kind is None:

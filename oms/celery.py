@@ -33,4 +33,8 @@ def schedule_periodic_jobs(sender: Celery, **_: object) -> None:
     sender.add_periodic_task(60.0, sender.signature("tracking.poll_due"), name="tracking poll")
     sender.add_periodic_task(300.0, sender.signature("tracking.watch"), name="tracking watch")
     # Customer messages whose task was lost, whose retry is due or whose quiet hours ended.
-    sender.add_periodic_task(60.0, sender.signature("notifications.send_due"), name="customer messages")
+    sender.add_periodic_task(
+        settings.NOTIFICATION_SWEEP_SECONDS,
+        sender.signature("notifications.send_due"),
+        name="customer messages",
+    )

@@ -282,6 +282,9 @@ NOTIFICATION_DEBOUNCE_SECONDS = float(os.environ.get("NOTIFICATION_DEBOUNCE_SECO
 # message is failed and shows on its order's page.
 NOTIFICATION_RETRY_SECONDS = float(os.environ.get("NOTIFICATION_RETRY_SECONDS", "60"))
 NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATION_MAX_ATTEMPTS", "8"))
+# How often beat looks for messages that are due and were not sent (a lost task, a worker killed
+# mid-send, quiet hours that ended); a message is picked up once it is half this late.
+NOTIFICATION_SWEEP_SECONDS = float(os.environ.get("NOTIFICATION_SWEEP_SECONDS", "60"))
 
 # Dashboard list pages.
 DASHBOARD_PAGE_SIZE = 50

@@ -1,6 +1,7 @@
 """A real SMTP server for the tests and the benchmark (aiosmtpd on 127.0.0.1): it keeps what it
 receives, parsed, and refuses recipients the test names with the reply a real server would give."""
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -26,6 +27,7 @@ class Inbox:
         # set to hold DATA until released (a worker killed mid-send)
         self.hold: threading.Event | None = None
         self.data_started = threading.Event()
+        self.drop_held = False
         self._lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -37,12 +39,12 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):
         self.data_started.set()
-        if self.hold is not None:
-            import asyncio
-
-            while not self.hold.is_set():
+        hold = self.hold
+        if hold is not None:
+            while not hold.is_set():
                 await asyncio.sleep(0.05)
-            if getattr(self, "drop_held", False):
+            if self.drop_held:
+                # the client went away before the server said 250: a real server discards the message
                 return "421 4.3.0 Closing connection"
         with self._lock:
             self.count += 1

@@ -1,6 +1,9 @@
 """Nothing lost, nothing stuck: the OMS's own processes (gunicorn, Celery worker and beat) on a Redis the
 test owns, with workers killed mid-task and Redis stopped under traffic."""
 
+import threading
+import time
+
 import psycopg
 import pytest
 import requests
@@ -187,3 +190,58 @@ def test_with_redis_down_orders_are_accepted_and_routed_when_it_returns(
         what="the orders accepted while Redis was down to be routed",
     )
     assert RoutingDecision.objects.filter(order_id__in=accepted).count() == 3
+
+
+def test_a_worker_killed_mid_send_loses_no_message_and_sends_none_twice(
+    tmp_path, redis, channel, channel_key, warehouse_with_caps
+):
+    """The SMTP server holds the message's DATA, the worker is SIGKILLed before the server accepted it:
+    the message is still scheduled (its transaction died with the worker), the sweep sends it with the
+    next worker, and the customer gets it once."""
+    from notifications.models import ChannelMessaging, Message, MessageStatus
+    from tests.smtp import SmtpServer
+
+    _, key = channel_key
+    # no quiet hours: the processes run on the machine's clock, whatever the hour in Athens
+    ChannelMessaging.objects.create(channel=channel, quiet_start="00:00", quiet_end="00:00")
+    with SmtpServer() as smtp:
+        smtp.inbox.hold = threading.Event()
+        stack = Stack(
+            tmp_path,
+            redis.url,
+            OUTBOX_SWEEP_SECONDS=str(SWEEP_SECONDS),
+            OUTBOX_REDELIVER_SECONDS=str(REDELIVER_SECONDS),
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=str(smtp.port),
+            EMAIL_USE_TLS="0",
+            NOTIFICATION_DEBOUNCE_SECONDS="0",
+            NOTIFICATION_SWEEP_SECONDS="2",
+        )
+        try:
+            base = stack.web()
+            stack.beat()
+            worker = stack.worker()
+            response = post(base, key, one_cap("MAIL-1"))
+            assert response.status_code == 201, response.text
+            wait_for(smtp.inbox.data_started.is_set, seconds=ROUTED_WITHIN, what="the confirmation's DATA")
+            worker.kill()
+            smtp.inbox.drop_held = True
+            smtp.inbox.hold.set()
+            message = Message.objects.get(order_id=response.json()["id"])
+            assert (message.status, message.attempts, smtp.inbox.count) == (MessageStatus.SCHEDULED, 0, 0)
+            smtp.inbox.hold = None
+            smtp.inbox.drop_held = False
+            stack.worker()
+            wait_for(
+                lambda: Message.objects.filter(pk=message.pk, status=MessageStatus.SENT).exists(),
+                seconds=ROUTED_WITHIN,
+                what="the sweep to send the message again",
+            )
+            time.sleep(3)  # a second copy, if any, would arrive meanwhile
+        finally:
+            stack.stop()
+    assert smtp.inbox.count == 1
+    (received,) = smtp.inbox.received
+    assert received["Subject"].strip() == "Order MAIL-1 confirmed"
+    message.refresh_from_db()
+    assert message.attempts == 1  # the killed attempt left no trace: its transaction rolled back
