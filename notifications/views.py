@@ -16,6 +16,7 @@ from notifications.models import Medium, Message, MessageStatus, Trigger
 from notifications.rendering import sms_segments
 from notifications.templatetags.notifications_tags import TONES
 from oms.dashboard import ops_required, page_of
+from oms.errors import DomainError
 from orders.models import Channel
 
 FILTERS = ("status", "trigger", "channel", "medium", "q")
@@ -153,7 +154,7 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
 def message_resend(request: HttpRequest, message_id: int) -> HttpResponse:
     try:
         copy = services.message_resend(message_id=message_id, user=request.user)
-    except services.DomainError as exc:
+    except DomainError as exc:
         flash.error(request, exc.message)
         return redirect("notifications:detail", message_id)
     flash.success(request, f"Sent again as message {copy.pk}.")
@@ -169,7 +170,7 @@ def message_bulk_resend(request: HttpRequest) -> HttpResponse:
         try:
             services.message_resend(message_id=message_id, user=request.user)
             done += 1
-        except services.DomainError as exc:
+        except DomainError as exc:
             refused.append(f"message {message_id}: {exc.message}")
     if done:
         flash.success(request, f"{done} message(s) queued again.")
