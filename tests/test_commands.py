@@ -150,6 +150,20 @@ def test_seed_demo_loads_once_and_its_key_works(tmp_path, settings, monkeypatch)
     assert Credit.objects.filter(method="exchange", ret__replacement_order__isnull=False).exists()
     assert Order.objects.filter(status="delivered").exists()
     orders_before = Order.objects.count()
+    # the demo's orders tell their customers where they stand once the worker handles their events
+    from notifications import services as messaging
+    from notifications.models import Message
+    from oms.events import outbox_publish_pending
+
+    settings.NOTIFICATION_DEBOUNCE_SECONDS = 0
+    outbox_publish_pending()
+    results = [messaging.message_send(message_id=pk).result for pk in messaging.messages_due()]
+    assert results.count("sent") >= 20
+    sent = Message.objects.filter(status="sent")
+    assert {"order_confirmed", "shipped", "delivered", "order_cancelled", "return_credited"} <= set(
+        sent.values_list("trigger", flat=True)
+    )
+    assert sent.filter(language="el").exists() and sent.filter(language="en").exists()
     second = "\n".join(run("seed_demo"))
     assert "already has data" in second
     assert Order.objects.count() == orders_before

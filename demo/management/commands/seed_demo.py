@@ -4,7 +4,7 @@ already has channels."""
 
 import json
 import random
-from datetime import timedelta
+from datetime import time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -16,6 +16,7 @@ from django.utils import timezone
 from inventory import selectors as inventory_selectors
 from inventory import services as stock
 from inventory.models import ReferenceType, Warehouse
+from notifications.models import ChannelMessaging
 from oms.dashboard import OPS_GROUP
 from orders import services
 from orders.models import (
@@ -294,6 +295,7 @@ class Command(BaseCommand):
         for code, name, kind in CHANNELS:
             channels[code] = services.channel_create(code=code, name=name, kind=kind)
             keys[code] = services.api_key_create(name=f"{code} key", channel=channels[code])[1]
+        self._messaging(channels)
         integration_key = services.api_key_create(name="ERP sync", scopes=["catalog", "inventory"])[1]
 
         services.products_upsert(
@@ -395,6 +397,7 @@ class Command(BaseCommand):
                     if target != OrderStatus.ON_HOLD
                     else PaymentStatus.PENDING,
                     shipping_total=Decimal("4.90"),
+                    language="el" if country == "GR" and index % 2 else "",
                 ),
             )
             if target in NEEDS_STOCK:
@@ -421,6 +424,28 @@ class Command(BaseCommand):
             "web_channel_key": keys["web-eu"],
             "integration_key": integration_key,
         }
+
+    def _messaging(self, channels: dict) -> None:
+        """How each channel speaks to its customers. The web shop and the app have no quiet hours, so
+        that a newcomer's test order is confirmed within seconds at any hour; the marketplace keeps
+        the default (21:00 - 08:00 in the customer's time zone) and the store writes in Greek."""
+        looks = {
+            "web-eu": ("Northwind Outfitters", "#1f4e79", "en", None),
+            "marketplace": ("Northwind on Marketplace", "#7a3e9d", "en", (time(21), time(8))),
+            "athens-store": ("Northwind Αθήνα", "#0f766e", "el", None),
+            "mobile-app": ("Northwind app", "#b45309", "en", None),
+        }
+        for code, channel in channels.items():
+            brand, colour, language, quiet = looks[code]
+            ChannelMessaging.objects.create(
+                channel=channel,
+                brand_name=brand,
+                colour=colour,
+                language=language,
+                sender_email=f"orders+{code}@northwind.example",
+                quiet_start=quiet[0] if quiet else time(0),
+                quiet_end=quiet[1] if quiet else time(0),
+            )
 
     def _routing_rules(self, admin: User) -> None:
         """A published rule set (the network, nearest first, stores left out) with lane times, and a
