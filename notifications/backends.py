@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import smtplib
+import threading
 import uuid
 from pathlib import Path
 
@@ -28,25 +29,25 @@ class DeliveryFailed(Exception):
         self.bad_address = bad_address
 
 
-# One connection per worker process, opened on first use and kept: a new SMTP session per message
+# One connection per worker thread, opened on first use and kept: a new SMTP session per message
 # costs more than rendering it. Any error closes it, and the next message opens a fresh one.
-_email_connection = None
+_local = threading.local()
 
 
 def _connection():
-    global _email_connection
-    if _email_connection is None:
-        _email_connection = get_connection(fail_silently=False)
-    return _email_connection
+    connection = getattr(_local, "email", None)
+    if connection is None:
+        connection = _local.email = get_connection(fail_silently=False)
+    return connection
 
 
 def email_connection_reset() -> None:
-    global _email_connection
-    if _email_connection is not None:
+    connection = getattr(_local, "email", None)
+    if connection is not None:
         # closing a broken connection may fail too; it is dropped either way
         with contextlib.suppress(Exception):
-            _email_connection.close()
-    _email_connection = None
+            connection.close()
+    _local.email = None
 
 
 def send_email(

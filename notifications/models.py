@@ -115,6 +115,23 @@ class ChannelMessaging(models.Model):
     def __str__(self) -> str:
         return f"messaging of {self.channel}"
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        _settings_changed()
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        _settings_changed()
+        return result
+
+
+def _settings_changed() -> None:
+    # Workers keep branding and templates for a few seconds (notifications.rendering); this process
+    # forgets its copy now, so that an admin's preview and the next message use the edit.
+    from notifications.rendering import settings_changed
+
+    settings_changed()
+
 
 class MessageTemplate(models.Model):
     """A channel's (or every channel's) wording of one trigger in one language. A blank part falls
@@ -150,6 +167,15 @@ class MessageTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_trigger_display()} ({self.language}, {self.channel or 'all channels'})"
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        _settings_changed()
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        _settings_changed()
+        return result
 
 
 class Message(models.Model):

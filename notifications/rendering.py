@@ -5,7 +5,9 @@ A variable a template names but the context lacks renders as a marker, so that a
 the template is saved (``template_problems``) instead of reaching a customer as a blank.
 """
 
+import functools
 import re
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -39,8 +41,34 @@ class Rendered:
     sms: str
 
 
+# What every message reads and admins rarely change (a channel's branding, its templates): each process
+# keeps it this long; saving either in admin clears this process's copy at once (settings_changed).
+SETTINGS_CACHE_SECONDS = 10.0
+_settings_cache: dict[tuple, tuple[float, object]] = {}
+
+
+def _cached(key: tuple, load):
+    now = time.monotonic()
+    hit = _settings_cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = load()
+    _settings_cache[key] = (now + SETTINGS_CACHE_SECONDS, value)
+    return value
+
+
+def settings_changed() -> None:
+    _settings_cache.clear()
+
+
 def sources(trigger: str, language: str, channel_id: int | None) -> dict[str, str]:
     """The effective template of each part: the channel's, else every channel's, else the built-in."""
+    return dict(
+        _cached(("sources", trigger, language, channel_id), lambda: _sources(trigger, language, channel_id))
+    )
+
+
+def _sources(trigger: str, language: str, channel_id: int | None) -> dict[str, str]:
     parts = default_parts(trigger, language)
     rows = {
         t.channel_id: t
@@ -54,9 +82,15 @@ def sources(trigger: str, language: str, channel_id: int | None) -> dict[str, st
     return parts
 
 
+@functools.lru_cache(maxsize=512)
+def _compiled(engine: Engine, source: str):
+    # Parsing a template costs more than rendering it; sources repeat for every message of a trigger.
+    return engine.from_string(source)
+
+
 def _render(engine: Engine, source: str, context: dict, part: str) -> str:
     try:
-        out = engine.from_string(source).render(Context(context, autoescape=engine.autoescape))
+        out = _compiled(engine, source).render(Context(context, autoescape=engine.autoescape))
     except TemplateSyntaxError as exc:
         raise RenderFailed(f"{part}: {exc}") from exc
     except Exception as exc:  # a filter that fails on the data (a bad date format) is the template's fault
@@ -78,6 +112,10 @@ def render_parts(parts: dict[str, str], context: dict) -> Rendered:
 
 
 def brand_of(channel) -> dict:
+    return _cached(("brand", channel.pk), lambda: _brand(channel))
+
+
+def _brand(channel) -> dict:
     messaging = ChannelMessaging.objects.filter(channel=channel).first()
     name = (messaging.brand_name if messaging else "") or channel.name
     return {
@@ -110,7 +148,10 @@ def message_context(message: Message) -> dict:
 
     order = message.order
     data = message.data or {}
-    link = TrackingLink.objects.filter(order=order).first()
+    try:
+        link = order.tracking_link  # selected with the message when it is sent
+    except TrackingLink.DoesNotExist:
+        link = None
     tracking_url = f"{settings.PUBLIC_BASE_URL}/track/{link.token}/" if link else ""
     context: dict = {
         "brand": brand_of(message.channel),
@@ -124,7 +165,7 @@ def message_context(message: Message) -> dict:
             "placed_at": order.placed_at,
             "lines": [
                 {"name": line.name, "sku": line.sku, "quantity": line.quantity}
-                for line in order.lines.order_by("line_number")[:20]
+                for line in order.lines.order_by("line_number").only("name", "sku", "quantity")[:20]
             ],
         },
         "tracking_url": tracking_url,

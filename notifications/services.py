@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from babel.core import get_global
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from notifications.backends import DeliveryFailed, send_email, sms_backend
@@ -243,11 +244,19 @@ def message_send(*, message_id: int) -> SendOutcome:
     database (docs/adr/0016-customer-messages.md).
     """
     with transaction.atomic():
-        message = (
-            Message.objects.select_for_update(skip_locked=True)
-            .select_related("order__shipping_address", "channel")
-            .filter(pk=message_id)
-            .first()
+        # One statement: the row (locked), its order, channel and tracking link, and whether the address
+        # is suppressed for it (a bounce or complaint: every category; an unsubscribe: its own).
+        suppressed = Suppression.objects.filter(address=OuterRef("recipient")).filter(
+            Q(category="") | Q(category=OuterRef("category"))
+        )
+        message = next(
+            iter(
+                Message.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("order__tracking_link", "channel")
+                .annotate(blocked=Exists(suppressed))
+                .filter(pk=message_id)
+            ),
+            None,
         )
         if message is None:
             return SendOutcome("busy")
@@ -256,7 +265,7 @@ def message_send(*, message_id: int) -> SendOutcome:
         now = timezone.now()
         if message.send_after > now:
             return SendOutcome("not_due", retry_in=(message.send_after - now).total_seconds())
-        block = _suppressed(message)
+        block = _suppressed(message) if message.blocked else None
         if block is not None:
             _move(message, MessageStatus.SUPPRESSED)
             message.last_error = f"{block.address}: {block.get_reason_display().lower()}"

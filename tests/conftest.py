@@ -28,12 +28,17 @@ def _outbox_kick_window_closed():
     # The relay kick is debounced across processes through Redis; each test starts with no window open.
     from django.core.cache import cache
 
+    from notifications.backends import email_connection_reset
+    from notifications.rendering import settings_changed
     from oms.events import reset_kick_window
     from orders.services import API_KEYS
 
     cache.clear()
     API_KEYS.clear()
     reset_kick_window()
+    # per-process copies of messaging settings, and a kept SMTP connection, belong to one test
+    settings_changed()
+    email_connection_reset()
 
 
 @pytest.fixture(autouse=True)
