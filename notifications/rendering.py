@@ -163,10 +163,7 @@ def message_context(message: Message) -> dict:
             "reference": order.external_id,
             "number": order.number,
             "placed_at": order.placed_at,
-            "lines": [
-                {"name": line.name, "sku": line.sku, "quantity": line.quantity}
-                for line in order.lines.order_by("line_number").only("name", "sku", "quantity")[:20]
-            ],
+            "lines": list(order.lines.order_by("line_number").values("name", "sku", "quantity")[:20]),
         },
         "tracking_url": tracking_url,
         "shipment": {"carrier": "", "tracking_number": ""},

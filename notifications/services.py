@@ -34,6 +34,7 @@ from notifications.models import (
 from notifications.rendering import RenderFailed, message_render
 from oms.errors import Conflict, IllegalTransition, NotFound
 from oms.models import DomainEvent
+from oms.sql import deferred_inserts, insert_rows, unsaved
 from orders.models import Order
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,10 @@ def _language(order: Order, messaging: ChannelMessaging) -> str:
 
 
 def _event(message: Message, kind: str, at: datetime, detail: str = "") -> None:
-    MessageEvent.objects.create(message=message, kind=kind, at=at, detail=detail[:300])
+    # Inside message_send the history row travels with the message's UPDATE (one round trip).
+    insert_rows(
+        [unsaved(MessageEvent, message_id=message.pk, kind=kind, at=at, detail=detail[:300])], deferrable=True
+    )
 
 
 def _move(message: Message, to_status: str) -> None:
@@ -243,7 +247,7 @@ def message_send(*, message_id: int) -> SendOutcome:
     backend accepted and before the commit, it is sent twice: that window is one round trip to the
     database (docs/adr/0016-customer-messages.md).
     """
-    with transaction.atomic():
+    with transaction.atomic(), deferred_inserts():
         # One statement: the row (locked), its order, channel and tracking link, and whether the address
         # is suppressed for it (a bounce or complaint: every category; an unsubscribe: its own).
         suppressed = Suppression.objects.filter(address=OuterRef("recipient")).filter(
