@@ -498,3 +498,30 @@ def test_the_order_language_falls_back_to_the_channels(api, network, smtp):  # n
 
 def test_message_events_count_each_open_once():
     assert MessageEventKind.OPENED in services.FIRST_SEEN
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/n/c/not-a-token/",
+        "/n/u/not-a-token/",
+        "/n/c/" + "A" * 5000 + "/",
+        "/n/u/eyJtIjoxfQ:1xW8rA:" + "x" * 43 + "/",
+        "/n/c/%00/",
+    ],
+)
+def test_hostile_links_get_a_plain_refusal(client, path):
+    for method in (client.get, client.post):
+        response = method(path)
+        assert response.status_code == 400, (path, response.status_code)
+    assert client.get("/n/o/%00.gif").status_code in (200, 400)
+
+
+def test_provider_webhooks_refuse_garbage(client, settings):
+    settings.ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": "k"}
+    url = "/n/anymail/mailgun/tracking/"
+    assert client.post(url, "{not json", content_type="application/json").status_code == 400
+    assert client.post(url, {"token": "x"}).status_code == 400
+    settings.TWILIO_AUTH_TOKEN, settings.TWILIO_STATUS_CALLBACK = "t", "https://oms.example/n/twilio/status/"
+    assert client.post("/n/twilio/status/", {"MessageSid": "SM1"}).status_code == 400
+    assert client.get("/n/twilio/status/").status_code == 405
