@@ -168,6 +168,11 @@ def run(args, port: int) -> None:
         )
 
         from notifications.tasks import BATCH, send_message, send_messages
+        from oms.celery import app
+
+        # Deciding each message queued its send task; the worker must find only this phase's tasks.
+        with app.connection_for_write() as broker:
+            broker.default_channel.queue_purge("notifications")
 
         if args.batches:  # as the sweep hands a backlog over
             for start in range(0, len(second), BATCH):
@@ -186,6 +191,10 @@ def run(args, port: int) -> None:
             cwd=ROOT,
             env={**os.environ},
         )
+        if os.environ.get("BENCH_PY_SPY"):  # the path of a py-spy: records where the worker spends its time
+            profile = ROOT / "var" / "bench-notifications-worker.speedscope.json"
+            spy = [os.environ["BENCH_PY_SPY"], "record", "-f", "speedscope", "-o", str(profile), "-d", "20"]
+            subprocess.Popen([*spy, "-p", str(worker.pid)])
         try:
             deadline = time.monotonic() + 600
             while Message.objects.filter(pk__in=second, status="scheduled").exists():

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from babel.core import get_global
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -35,7 +35,7 @@ from notifications.rendering import RenderFailed, message_render
 from oms.errors import Conflict, IllegalTransition, NotFound
 from oms.models import DomainEvent
 from oms.sql import deferred_inserts, insert_rows, unsaved
-from orders.models import Order
+from orders.models import Order, OrderLine
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +184,9 @@ def notify(
         )
         if rule.group == "return":
             earlier = earlier.filter(data__return_id=(data or {}).get("return_id"))
+        if connection.vendor == "postgresql":
+            # one a batch is sending right now has gone out already: it stays as it is
+            earlier = earlier.extra(where=[_sending_lock_sql("notifications_message.id")])
         for old in earlier:
             _move(old, MessageStatus.SUPERSEDED)
             old.superseded_by = message
@@ -238,6 +241,23 @@ def _suppressed(message: Message) -> Suppression | None:
     )
 
 
+# Advisory lock class of a message being sent (PostgreSQL's two-key form, apart from the one-key locks
+# of idempotency): the batch sender holds it for the session, message_send and the debounce for their
+# transaction. Ids beyond 2^31 wrap; two messages sharing a key only wait for each other.
+SENDING_LOCK = 0x4D534700
+
+
+def _sending_lock_sql(column: str, scope: str = "xact") -> str:
+    function = "pg_try_advisory_xact_lock" if scope == "xact" else "pg_try_advisory_lock"
+    return f"{function}({SENDING_LOCK}, ({column} %% 2147483647)::int)"
+
+
+def _suppressed_for(message_ref: str = "recipient"):
+    return Suppression.objects.filter(address=OuterRef(message_ref)).filter(
+        Q(category="") | Q(category=OuterRef("category"))
+    )
+
+
 def message_send(*, message_id: int) -> SendOutcome:
     """Send a scheduled message that is due, exactly once.
 
@@ -250,18 +270,15 @@ def message_send(*, message_id: int) -> SendOutcome:
     with transaction.atomic(), deferred_inserts():
         # One statement: the row (locked), its order, channel and tracking link, and whether the address
         # is suppressed for it (a bounce or complaint: every category; an unsubscribe: its own).
-        suppressed = Suppression.objects.filter(address=OuterRef("recipient")).filter(
-            Q(category="") | Q(category=OuterRef("category"))
+        rows = (
+            Message.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("order__tracking_link", "channel")
+            .annotate(blocked=Exists(_suppressed_for()))
+            .filter(pk=message_id)
         )
-        message = next(
-            iter(
-                Message.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("order__tracking_link", "channel")
-                .annotate(blocked=Exists(suppressed))
-                .filter(pk=message_id)
-            ),
-            None,
-        )
+        if connection.vendor == "postgresql":
+            rows = rows.extra(where=[_sending_lock_sql("notifications_message.id")])  # a batch has it
+        message = next(iter(rows), None)
         if message is None:
             return SendOutcome("busy")
         if message.status != MessageStatus.SCHEDULED:
@@ -269,55 +286,165 @@ def message_send(*, message_id: int) -> SendOutcome:
         now = timezone.now()
         if message.send_after > now:
             return SendOutcome("not_due", retry_in=(message.send_after - now).total_seconds())
-        block = _suppressed(message) if message.blocked else None
-        if block is not None:
-            _move(message, MessageStatus.SUPPRESSED)
-            message.last_error = f"{block.address}: {block.get_reason_display().lower()}"
-            message.save(update_fields=["status", "last_error"])
-            _event(message, MessageEventKind.SUPPRESSED, now, message.last_error)
-            return SendOutcome("suppressed")
-        try:
-            rendered = message_render(message)
-        except RenderFailed as exc:
-            return _failed(message, now, f"template: {exc}")
-        message.subject = rendered.subject
-        message.body_html = rendered.html if message.medium == Medium.EMAIL else ""
-        message.body_text = rendered.text if message.medium == Medium.EMAIL else rendered.sms
-        message.attempts += 1
+        outcome = _prepare(message, now)
+        if outcome is not None:
+            return outcome
         try:
             message.provider_id = _deliver(message)
         except DeliveryFailed as exc:
-            if exc.permanent:
-                if exc.bad_address:
-                    _suppress(message.recipient, "", SuppressionReason.REFUSED, message)
-                return _failed(message, now, exc.reason)
-            if message.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
-                return _failed(message, now, f"gave up after {message.attempts} attempts: {exc.reason}")
-            delay = retry_delay(message.attempts)
-            message.send_after = now + delay
-            message.last_error = exc.reason
-            message.save(
-                update_fields=["send_after", "attempts", "last_error", "subject", "body_html", "body_text"]
-            )
-            _event(message, MessageEventKind.DEFERRED, now, exc.reason)
-            return SendOutcome("deferred", retry_in=delay.total_seconds())
+            return _after_failure(message, now, exc)
         _move(message, MessageStatus.SENT)
         message.sent_at = now
         message.last_error = ""
-        message.save(
-            update_fields=[
-                "status",
-                "sent_at",
-                "attempts",
-                "provider_id",
-                "last_error",
-                "subject",
-                "body_html",
-                "body_text",
-            ]
-        )
+        message.save(update_fields=SENT_FIELDS)
         _event(message, MessageEventKind.SENT, now)
         return SendOutcome("sent")
+
+
+SENT_FIELDS = [
+    "status",
+    "sent_at",
+    "attempts",
+    "provider_id",
+    "last_error",
+    "subject",
+    "body_html",
+    "body_text",
+]
+
+
+def _prepare(message: Message, now: datetime) -> SendOutcome | None:
+    """Everything before the send: the suppression check and the rendering (both recorded when they
+    stop the message). None: the message is rendered and ready to go."""
+    block = _suppressed(message) if message.blocked else None
+    if block is not None:
+        _move(message, MessageStatus.SUPPRESSED)
+        message.last_error = f"{block.address}: {block.get_reason_display().lower()}"
+        message.save(update_fields=["status", "last_error"])
+        _event(message, MessageEventKind.SUPPRESSED, now, message.last_error)
+        return SendOutcome("suppressed")
+    try:
+        rendered = message_render(message)
+    except RenderFailed as exc:
+        return _failed(message, now, f"template: {exc}")
+    message.subject = rendered.subject
+    message.body_html = rendered.html if message.medium == Medium.EMAIL else ""
+    message.body_text = rendered.text if message.medium == Medium.EMAIL else rendered.sms
+    message.attempts += 1
+    return None
+
+
+def _after_failure(message: Message, now: datetime, exc: DeliveryFailed) -> SendOutcome:
+    """The backend refused: for good (failed, and a bad address suppressed), or for now (tried again
+    after the back-off, until the last attempt)."""
+    if exc.permanent:
+        if exc.bad_address:
+            _suppress(message.recipient, "", SuppressionReason.REFUSED, message)
+        return _failed(message, now, exc.reason)
+    if message.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
+        return _failed(message, now, f"gave up after {message.attempts} attempts: {exc.reason}")
+    delay = retry_delay(message.attempts)
+    message.send_after = now + delay
+    message.last_error = exc.reason
+    message.save(update_fields=["send_after", "attempts", "last_error", "subject", "body_html", "body_text"])
+    _event(message, MessageEventKind.DEFERRED, now, exc.reason)
+    return SendOutcome("deferred", retry_in=delay.total_seconds())
+
+
+RECORD_SENT_SQL = (
+    "WITH sent AS (UPDATE notifications_message SET status = %s, sent_at = %s, attempts = %s, "
+    "provider_id = %s, last_error = '', subject = %s, body_html = %s, body_text = %s "
+    "WHERE id = %s AND status = %s RETURNING id) "
+    "INSERT INTO notifications_messageevent (message_id, kind, at, detail) SELECT id, %s, %s, '' FROM sent"
+)
+
+
+def messages_send_batch(*, message_ids: list[int]) -> dict[str, int]:
+    """Send a backlog's due messages (the sweep's batches), each exactly once, with the database work
+    shared: one statement claims them, two read them with their orders and lines, and each accepted
+    message is recorded by one statement of its own that commits at once.
+
+    The claim is a session-level advisory lock per message (not a row lock: row locks end with the
+    transaction, and each record must commit before the next send). message_send and the debounce
+    skip a message under that lock, a worker killed mid-batch releases them all, and every message is
+    recorded the moment the backend took it, so the window for a duplicate stays one message wide
+    (ADR 0016). Not on SQLite (no advisory locks; the embedded mode sends one by one)."""
+    counts: dict[str, int] = {}
+    if connection.vendor != "postgresql":
+        for message_id in message_ids:
+            result = message_send(message_id=message_id).result
+            counts[result] = counts.get(result, 0) + 1
+        return counts
+    now = timezone.now()
+    due = list(
+        Message.objects.filter(pk__in=message_ids, status=MessageStatus.SCHEDULED, send_after__lte=now)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not due:
+        return counts
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM unnest(%s::bigint[]) AS claim(id) WHERE {_sending_lock_sql('id', 'session')}",
+            [due],
+        )
+        claimed = [row[0] for row in cursor.fetchall()]
+    try:
+        messages = list(
+            Message.objects.select_related("order__tracking_link", "channel")
+            .annotate(blocked=Exists(_suppressed_for()))
+            .filter(pk__in=claimed, status=MessageStatus.SCHEDULED, send_after__lte=now)
+            .order_by("pk")
+        )
+        lines: dict[int, list[dict]] = {}
+        for line in (
+            OrderLine.objects.filter(order_id__in={m.order_id for m in messages})
+            .order_by("order_id", "line_number")
+            .values("order_id", "name", "sku", "quantity")
+        ):
+            lines.setdefault(line.pop("order_id"), []).append(line)
+        for message in messages:
+            message.order.message_lines = lines.get(message.order_id, [])[:20]
+            result = _send_claimed(message, timezone.now())
+            counts[result] = counts.get(result, 0) + 1
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT pg_advisory_unlock({SENDING_LOCK}, (id %% 2147483647)::int) "
+                "FROM unnest(%s::bigint[]) AS claim(id)",
+                [claimed],
+            )
+    return counts
+
+
+def _send_claimed(message: Message, now: datetime) -> str:
+    with transaction.atomic(), deferred_inserts():
+        outcome = _prepare(message, now)
+    if outcome is not None:
+        return outcome.result
+    try:
+        provider_id = _deliver(message)
+    except DeliveryFailed as exc:
+        with transaction.atomic(), deferred_inserts():
+            return _after_failure(message, now, exc).result
+    with connection.cursor() as cursor:
+        cursor.execute(
+            RECORD_SENT_SQL,
+            [
+                MessageStatus.SENT,
+                now,
+                message.attempts,
+                provider_id,
+                message.subject,
+                message.body_html,
+                message.body_text,
+                message.pk,
+                MessageStatus.SCHEDULED,
+                MessageEventKind.SENT,
+                now,
+            ],
+        )
+    return "sent"
 
 
 def _failed(message: Message, now: datetime, reason: str) -> SendOutcome:

@@ -4,6 +4,7 @@ that each concern can get its own workers; a worker creates the queues it is tol
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
 
@@ -15,6 +16,19 @@ app.conf.task_routes = {
     "notifications.*": {"queue": "notifications"},
 }
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_database_connections(sender=None, **_: object) -> None:
+    # What Django does around a request: drop a connection past CONN_MAX_AGE or left unusable, keep
+    # the rest (CELERY_DB_REUSE_MAX stops Celery from closing every connection around every task).
+    # Tasks run in-process (tests, eager mode) share the caller's connection and transaction.
+    if sender is not None and getattr(sender.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 @app.on_after_finalize.connect

@@ -525,3 +525,67 @@ def test_provider_webhooks_refuse_garbage(client, settings):
     settings.TWILIO_AUTH_TOKEN, settings.TWILIO_STATUS_CALLBACK = "t", "https://oms.example/n/twilio/status/"
     assert client.post("/n/twilio/status/", {"MessageSid": "SM1"}).status_code == 400
     assert client.get("/n/twilio/status/").status_code == 405
+
+
+def _hold_sending_lock(message_id: int):
+    """Another session (another worker's batch) holding a message's sending lock."""
+    import psycopg
+
+    from tests.stack import database_url
+
+    other = psycopg.connect(database_url(), autocommit=True)
+    other.execute("SELECT pg_advisory_lock(%s, %s)", [services.SENDING_LOCK, message_id % 2147483647])
+    return other
+
+
+def test_the_sweeps_batches_send_each_due_message_once(api, network, smtp, clock):  # noqa: F811
+    from notifications.tasks import send_due
+
+    smtp.refuse["nobody@"] = "550 5.1.1 No such user"
+    for n in range(2):
+        shipped_order(api, network, f"BA-{n}")
+    shipped_order(api, network, "BA-9", customer={"email": "nobody@example.gr"})
+    outbox_publish_pending()
+    Suppression.objects.create(address="maria.p@example.gr", category="delivery", reason="unsubscribed")
+    clock.shift(timedelta(minutes=2))  # the sweep takes what is overdue
+    assert send_due.apply().get() == 6
+    by_status = {}
+    for message in Message.objects.order_by("pk"):
+        by_status.setdefault(message.status, []).append((message.order.external_id, message.trigger))
+    # receipts go; the shipped updates were unsubscribed from; the bad address fails, for good
+    assert by_status == {
+        MessageStatus.SENT: [("BA-0", Trigger.ORDER_CONFIRMED), ("BA-1", Trigger.ORDER_CONFIRMED)],
+        MessageStatus.SUPPRESSED: [("BA-0", Trigger.SHIPPED), ("BA-1", Trigger.SHIPPED)],
+        MessageStatus.FAILED: [("BA-9", Trigger.ORDER_CONFIRMED), ("BA-9", Trigger.SHIPPED)],
+    }
+    assert len(smtp.received) == 2
+    assert Suppression.objects.get(address="nobody@example.gr").reason == "refused"
+    for message in Message.objects.filter(status=MessageStatus.SENT):
+        assert list(message.events.values_list("kind", flat=True)) == ["sent"]
+        assert message.attempts == 1 and message.subject.startswith("Order BA-")
+        assert message.sent_at is not None and "BA-" in message.body_text
+    # a second sweep, or a batch named again, sends nothing more
+    assert services.messages_send_batch(message_ids=list(Message.objects.values_list("pk", flat=True))) == {}
+    assert send_due.apply().get() == 0
+    assert len(smtp.received) == 2
+
+
+def test_a_message_another_worker_is_sending_is_left_alone(api, network, smtp, settings):  # noqa: F811
+    settings.NOTIFICATION_DEBOUNCE_SECONDS = 30
+    _, shipment_id = shipped_order(api, network, "LK-1")
+    outbox_publish_pending()
+    shipped = Message.objects.get(trigger=Trigger.SHIPPED)
+    Message.objects.filter(pk=shipped.pk).update(send_after=timezone.now())
+    other = _hold_sending_lock(shipped.pk)
+    try:
+        assert services.message_send(message_id=shipped.pk).result == "busy"
+        assert services.messages_send_batch(message_ids=[shipped.pk]) == {}
+        # the debounce does not replace what is being sent right now
+        carrier_reports(shipment_id, ("SBX-OFD", 1))
+        outbox_publish_pending()
+        shipped.refresh_from_db()
+        assert shipped.status == MessageStatus.SCHEDULED
+    finally:
+        other.close()
+    assert services.message_send(message_id=shipped.pk).result == "sent"
+    assert len(smtp.to(CUSTOMER)) == 1
