@@ -69,7 +69,31 @@ def default_sms_triggers() -> list[str]:
     return [Trigger.OUT_FOR_DELIVERY, Trigger.DELIVERY_ATTEMPTED]
 
 
-class ChannelMessaging(models.Model):
+class MessagingSetting(models.Model):
+    """Branding and templates: workers keep them for a few seconds (notifications.rendering); saving or
+    deleting one makes this process forget its copy now, so that an admin's preview and the next
+    message use the edit."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        _settings_changed()
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        _settings_changed()
+        return result
+
+
+def _settings_changed() -> None:
+    from notifications.rendering import settings_changed
+
+    settings_changed()
+
+
+class ChannelMessaging(MessagingSetting):
     """How a channel speaks to its customers: which triggers go by e-mail and by SMS, in which language
     by default, under which brand and sender, and when not to disturb. A channel without a row uses
     the defaults (every e-mail trigger, SMS for the doorstep ones, the channel's name as brand)."""
@@ -115,25 +139,8 @@ class ChannelMessaging(models.Model):
     def __str__(self) -> str:
         return f"messaging of {self.channel}"
 
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        _settings_changed()
 
-    def delete(self, *args, **kwargs):
-        result = super().delete(*args, **kwargs)
-        _settings_changed()
-        return result
-
-
-def _settings_changed() -> None:
-    # Workers keep branding and templates for a few seconds (notifications.rendering); this process
-    # forgets its copy now, so that an admin's preview and the next message use the edit.
-    from notifications.rendering import settings_changed
-
-    settings_changed()
-
-
-class MessageTemplate(models.Model):
+class MessageTemplate(MessagingSetting):
     """A channel's (or every channel's) wording of one trigger in one language. A blank part falls
     back to the built-in wording (notifications/defaults.py), so a template may change only the SMS."""
 
@@ -167,15 +174,6 @@ class MessageTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_trigger_display()} ({self.language}, {self.channel or 'all channels'})"
-
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        _settings_changed()
-
-    def delete(self, *args, **kwargs):
-        result = super().delete(*args, **kwargs)
-        _settings_changed()
-        return result
 
 
 class Message(models.Model):
