@@ -99,7 +99,9 @@ def _render(engine: Engine, source: str, context: dict, part: str) -> str:
     if missing:
         names = ", ".join(sorted({m or "?" for m in missing}))
         raise RenderFailed(f"{part}: unknown variable {names}")
-    return out
+    # Django marks a rendered template safe; a message is data wherever it is shown next (a page puts
+    # it in an attribute or a <pre>), so it leaves here as a plain string, to be escaped there.
+    return str.__str__(out)
 
 
 def render_parts(parts: dict[str, str], context: dict) -> Rendered:

@@ -40,3 +40,34 @@ def test_ops_read_the_messages_the_customer_got(page, ops_user, api, network, sm
     page.click(f"#messages a[href='/dashboard/messages/{shipped.pk}/']")
     page.wait_for_selector("#history")
     assert "Sent" in page.inner_text("#history")
+
+
+def test_the_customer_unsubscribes_and_the_admin_previews_a_template(page, api, network, smtp):  # noqa: F811
+    from django.contrib.auth.models import User
+
+    from notifications.models import MessageTemplate, Suppression
+
+    shipped_order(api, network, "U-1")
+    send_due()
+    link = smtp.to("maria.p@example.gr")[1]["List-Unsubscribe"].strip().strip("<>")
+    page.goto(link.replace("http://127.0.0.1:8000", ""))
+    assert "Stop delivery updates from Web shop?" in page.inner_text("h1")
+    shot(page, "unsubscribe-ask")
+    page.click('button:has-text("Stop delivery updates")')
+    page.wait_for_selector("text=You will not get delivery updates any more")
+    assert Suppression.objects.get().category == "delivery"
+    shot(page, "unsubscribe-done")
+    page.goto("/n/c/altered-token/")
+    assert "This link is not valid" in page.inner_text("h1")
+
+    User.objects.create_superuser("root", password="pw-root-123")
+    log_in(page, "root", "pw-root-123")
+    template = MessageTemplate.objects.create(
+        trigger=Trigger.SHIPPED, language="el", sms="{{ brand.name }}: {{ order.reference }} στάλθηκε"
+    )
+    page.goto(f"/admin/notifications/messagetemplate/{template.pk}/preview/")
+    assert "U-1" in page.inner_text("#sms")
+    assert "UCS-2" in page.inner_text("#content")
+    shot(page, "admin-template-preview")
+    greeting = page.frame_locator("iframe[title='E-mail preview']").locator("text=Καλά νέα, Maria")
+    greeting.wait_for()

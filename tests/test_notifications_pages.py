@@ -137,3 +137,30 @@ def test_the_sent_messages_pages_show_what_the_customer_read(
 def test_the_message_pages_are_for_ops_only(client, db):
     assert client.get("/dashboard/messages/").status_code == 302
     assert client.get("/dashboard/messages/rates/").status_code == 302
+
+
+def test_customer_data_in_a_preview_or_a_message_page_is_text_not_markup(
+    ops_client,
+    api,
+    network,  # noqa: F811
+    smtp,  # noqa: F811
+):
+    from tests.factories import order_payload
+
+    hostile = "<script>alert(1)</script>"
+    body = order_payload("X-1")
+    body["customer"]["first_name"] = hostile
+    order, _ = shipped_order(api, network, "X-1", customer=body["customer"])
+    send_due()
+    template = MessageTemplate.objects.create(trigger=Trigger.SHIPPED, language="en")
+    from django.test import Client
+
+    admin_client = Client()
+    admin_client.force_login(User.objects.create_superuser("root", password="pw-root-123"))
+    for page in (
+        admin_client.get(f"/admin/notifications/messagetemplate/{template.pk}/preview/?order={order.pk}"),
+        ops_client.get(f"/dashboard/messages/{Message.objects.get(trigger=Trigger.SHIPPED).pk}/"),
+    ):
+        text = page.content.decode()
+        assert hostile not in text
+        assert 'srcdoc="&lt;!doctype html&gt;' in text
