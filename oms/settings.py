@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "oms",
     "orders",
     "inventory",
+    "replenishment",
     "routing",
     "shipments",
     "tracking",

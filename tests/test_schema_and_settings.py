@@ -17,6 +17,7 @@ APP_ORDER = [
     "oms",
     "orders",
     "inventory",
+    "replenishment",
     "routing",
     "shipments",
     "tracking",

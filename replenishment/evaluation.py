@@ -1,0 +1,230 @@
+"""The reorder evaluation: every stock position's inventory position and what to order for it, in
+SQL over all positions at once (no Python loop over positions), kept as one open suggestion per
+position.
+
+inventory position = on hand + in transit + on order - allocated - backorders it carries
+
+* on order: purchase order lines not received yet (drafts included: they are decided) and production
+  orders not produced yet, landing at the position's warehouse, plus approved suggestions not yet
+  ordered;
+* backorders: units of waiting order lines (backordered, partially allocated, short in fulfilment)
+  of the SKU; they have no warehouse yet, so the SKU's hub carries them: the position whose rule says
+  ``covers_backorders``, else the first warehouse (by id) that buys or makes the SKU.
+
+A position whose inventory position is at or below its rule's reorder point gets a suggestion of
+``order_up_to - inventory position``, at least the rule's minimum, rounded up to its multiple; a
+transfer is limited to what its source holds above its own order-up-to level. An open suggestion
+whose need went away is withdrawn. See docs/adr/0017-replenishment.md.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from orders.models import OrderStatus
+from replenishment.models import (
+    ProductionOrderStatus,
+    PurchaseOrderStatus,
+    Source,
+    SuggestionKind,
+    SuggestionStatus,
+)
+
+# Advisory lock class of evaluations (PostgreSQL's two-key form): a full run holds key 0 exclusively,
+# a run for some SKUs holds it shared and each SKU's key exclusively, so two runs never write the
+# same SKU's suggestions at once.
+EVALUATION_LOCK = 0x52504C00
+
+WAITING = [
+    OrderStatus.BACKORDERED,
+    OrderStatus.PARTIALLY_ALLOCATED,
+    OrderStatus.IN_FULFILLMENT,
+    OrderStatus.PARTIALLY_SHIPPED,
+]
+PO_ON_ORDER = [PurchaseOrderStatus.DRAFT, PurchaseOrderStatus.SENT, PurchaseOrderStatus.PARTIALLY_RECEIVED]
+MO_ON_ORDER = [
+    ProductionOrderStatus.PLANNED,
+    ProductionOrderStatus.SCHEDULED,
+    ProductionOrderStatus.IN_PROGRESS,
+]
+
+
+def _in(values: list[str]) -> str:
+    # constants of our own TextChoices, quoted for the statement text
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def _figures_sql(json_object: str, product_filter: str) -> str:
+    return f"""
+WITH rules AS (
+    SELECT p.id AS position_id, p.warehouse_id, p.product_id, p.on_hand, p.allocated, p.in_transit,
+           r.id AS rule_id, r.warehouse_id IS NULL AS is_default, r.reorder_point, r.order_up_to,
+           r.min_order_qty, r.order_multiple, r.source, r.supplier_id, r.production_site_id,
+           r.source_warehouse_id, r.covers_backorders
+    FROM inventory_stockposition p
+    LEFT JOIN replenishment_reorderrule own
+           ON own.product_id = p.product_id AND own.warehouse_id = p.warehouse_id AND own.is_active
+    LEFT JOIN replenishment_reorderrule dflt
+           ON dflt.product_id = p.product_id AND dflt.warehouse_id IS NULL AND dflt.is_active
+          AND own.id IS NULL
+    JOIN replenishment_reorderrule r ON r.id = COALESCE(own.id, dflt.id)
+    WHERE {product_filter}
+),
+on_order_parts AS (
+    SELECT po.warehouse_id, l.product_id, l.quantity - l.received_quantity AS units
+    FROM replenishment_purchaseorderline l
+    JOIN replenishment_purchaseorder po ON po.id = l.purchase_order_id
+    WHERE po.status IN ({_in(PO_ON_ORDER)}) AND l.product_id IN (SELECT product_id FROM rules)
+    UNION ALL
+    SELECT s.warehouse_id, mo.product_id, mo.quantity - mo.produced_quantity
+    FROM replenishment_productionorder mo
+    JOIN replenishment_productionsite s ON s.id = mo.site_id
+    WHERE mo.status IN ({_in(MO_ON_ORDER)}) AND mo.product_id IN (SELECT product_id FROM rules)
+    UNION ALL
+    SELECT sp.warehouse_id, sp.product_id, sg.quantity
+    FROM replenishment_suggestion sg
+    JOIN inventory_stockposition sp ON sp.id = sg.position_id
+    WHERE sg.status = '{SuggestionStatus.APPROVED}' AND sp.product_id IN (SELECT product_id FROM rules)
+),
+on_order AS (
+    SELECT warehouse_id, product_id, SUM(units) AS units FROM on_order_parts GROUP BY warehouse_id, product_id
+),
+backorders AS (
+    SELECT l.product_id, SUM(l.quantity - l.qty_allocated - l.qty_cancelled) AS units
+    FROM orders_orderline l
+    JOIN orders_order o ON o.id = l.order_id
+    WHERE o.status IN ({_in(WAITING)}) AND l.quantity > l.qty_allocated + l.qty_cancelled
+      AND l.product_id IN (SELECT product_id FROM rules)
+    GROUP BY l.product_id
+),
+hubs AS (
+    SELECT position_id FROM (
+        SELECT position_id, ROW_NUMBER() OVER (
+            PARTITION BY product_id
+            ORDER BY CASE WHEN covers_backorders THEN 0 ELSE 1 END,
+                     CASE WHEN source = '{Source.TRANSFER}' THEN 1 ELSE 0 END,
+                     warehouse_id
+        ) AS rank
+        FROM rules
+    ) ranked WHERE rank = 1
+),
+positions AS (
+    SELECT r.*, COALESCE(oo.units, 0) AS on_order,
+           CASE WHEN h.position_id IS NULL THEN 0 ELSE COALESCE(b.units, 0) END AS backordered
+    FROM rules r
+    LEFT JOIN on_order oo ON oo.warehouse_id = r.warehouse_id AND oo.product_id = r.product_id
+    LEFT JOIN hubs h ON h.position_id = r.position_id
+    LEFT JOIN backorders b ON b.product_id = r.product_id
+),
+needs AS (
+    SELECT p.*, p.on_hand + p.in_transit + p.on_order - p.allocated - p.backordered AS inventory_position
+    FROM positions p
+),
+sized AS (
+    SELECT n.*, n.order_up_to - n.inventory_position AS need,
+           CASE WHEN n.order_up_to - n.inventory_position < n.min_order_qty THEN n.min_order_qty
+                ELSE n.order_up_to - n.inventory_position END AS wanted
+    FROM needs n
+    WHERE n.inventory_position <= n.reorder_point
+),
+rounded AS (
+    SELECT s.*, ((s.wanted + s.order_multiple - 1) / s.order_multiple) * s.order_multiple AS rounded_qty,
+           src.on_hand - src.allocated - COALESCE(src_rule.order_up_to, 0) AS surplus
+    FROM sized s
+    LEFT JOIN inventory_stockposition src
+           ON src.warehouse_id = s.source_warehouse_id AND src.product_id = s.product_id
+    LEFT JOIN rules src_rule ON src_rule.position_id = src.id
+),
+final AS (
+    SELECT r.*,
+           CASE WHEN r.source <> '{Source.TRANSFER}' THEN r.rounded_qty
+                WHEN COALESCE(r.surplus, 0) < r.rounded_qty THEN COALESCE(r.surplus, 0)
+                ELSE r.rounded_qty END AS quantity,
+           {json_object}(
+               'on_hand', r.on_hand, 'in_transit', r.in_transit, 'on_order', r.on_order,
+               'allocated', r.allocated, 'backordered', r.backordered,
+               'inventory_position', r.inventory_position, 'reorder_point', r.reorder_point,
+               'order_up_to', r.order_up_to, 'need', r.need, 'min_order_qty', r.min_order_qty,
+               'order_multiple', r.order_multiple, 'rule', r.rule_id,
+               'rule_scope', CASE WHEN r.is_default THEN 'default' ELSE 'warehouse' END,
+               'carries_backorders', r.position_id IN (SELECT position_id FROM hubs),
+               'source', r.source, 'surplus_at_source', r.surplus
+           ) AS explanation
+    FROM rounded r
+)
+"""
+
+
+def _kind_sql() -> str:
+    return (
+        f"CASE source WHEN '{Source.SUPPLIER}' THEN '{SuggestionKind.PURCHASE}' "
+        f"WHEN '{Source.PRODUCTION}' THEN '{SuggestionKind.PRODUCTION}' ELSE '{SuggestionKind.TRANSFER}' END"
+    )
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    upserted: int
+    withdrawn: int
+
+
+def suggestions_evaluate(
+    *, product_ids: list[int] | None = None, now: datetime | None = None
+) -> EvaluationResult:
+    """Evaluate every position (``product_ids`` None) or the positions of some SKUs, and bring their
+    open suggestions up to date, in one transaction."""
+    now = now or timezone.now()
+    postgres = connection.vendor == "postgresql"
+    json_object = "jsonb_build_object" if postgres else "json_object"
+    params: list = []
+    if product_ids is None:
+        product_filter = "TRUE"
+    else:
+        ids = sorted({int(pk) for pk in product_ids})
+        if not ids:
+            return EvaluationResult(0, 0)
+        product_filter = f"p.product_id IN ({', '.join(['%s'] * len(ids))})"
+        params = ids
+    figures = _figures_sql(json_object, product_filter)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if postgres:
+            if product_ids is None:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [EVALUATION_LOCK])
+            else:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock_shared(%s, 0); "
+                    "SELECT pg_advisory_xact_lock(%s, (id %% 2147483647)::int) "
+                    "FROM unnest(%s::bigint[]) AS s(id)",
+                    [EVALUATION_LOCK, EVALUATION_LOCK, params],
+                )
+        cursor.execute(
+            figures
+            + f"""
+INSERT INTO replenishment_suggestion (position_id, rule_id, kind, quantity, status, supplier_id,
+    production_site_id, source_warehouse_id, explanation, created_at, updated_at)
+SELECT position_id, rule_id, {_kind_sql()}, quantity, '{SuggestionStatus.OPEN}', supplier_id,
+       production_site_id, source_warehouse_id, explanation, %s, %s
+FROM final WHERE quantity > 0
+ON CONFLICT (position_id) WHERE status = '{SuggestionStatus.OPEN}' DO UPDATE SET
+    rule_id = excluded.rule_id, kind = excluded.kind, quantity = excluded.quantity,
+    supplier_id = excluded.supplier_id, production_site_id = excluded.production_site_id,
+    source_warehouse_id = excluded.source_warehouse_id, explanation = excluded.explanation,
+    updated_at = excluded.updated_at
+""",
+            [*params, now, now],
+        )
+        upserted = cursor.rowcount
+        cursor.execute(
+            figures
+            + f"""
+UPDATE replenishment_suggestion SET status = '{SuggestionStatus.WITHDRAWN}', updated_at = %s
+WHERE status = '{SuggestionStatus.OPEN}'
+  AND position_id IN (SELECT id FROM inventory_stockposition p WHERE {product_filter})
+  AND position_id NOT IN (SELECT position_id FROM final WHERE quantity > 0)
+""",
+            [*params, now, *params],
+        )
+        withdrawn = cursor.rowcount
+    return EvaluationResult(upserted=upserted, withdrawn=withdrawn)

@@ -1,0 +1,237 @@
+"""Reorder evaluation on hand-built positions: exact quantities for each kind of rule, what counts as
+on order and as backordered, the hub that carries a SKU's backorders, withdrawn needs, and never a
+second open suggestion for a position, also under concurrent stock movements."""
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from inventory import services as stock
+from inventory.models import StockPosition
+from orders import services as orders
+from orders.models import Product
+from replenishment.evaluation import suggestions_evaluate
+from replenishment.models import (
+    ProductionOrder,
+    ProductionSite,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    ReorderRule,
+    Suggestion,
+    Supplier,
+)
+from tests.factories import make_warehouse
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(products):
+    dc = make_warehouse("DC")
+    store = make_warehouse("STORE")
+    supplier = Supplier.objects.create(code="acme", name="Acme", lead_time_days=7)
+    return {"dc": dc, "store": store, "supplier": supplier, "sku": Product.objects.get(sku="CAP-NAVY")}
+
+
+def position(warehouse, product, *, on_hand=0, allocated=0, in_transit=0) -> StockPosition:
+    return StockPosition.objects.create(
+        warehouse=warehouse, product=product, on_hand=on_hand, allocated=allocated, in_transit=in_transit
+    )
+
+
+def rule(product, warehouse, **values) -> ReorderRule:
+    values.setdefault("source", "supplier")
+    return ReorderRule.objects.create(product=product, warehouse=warehouse, **values)
+
+
+def open_suggestions():
+    return list(Suggestion.objects.filter(status="open").order_by("position__warehouse__code"))
+
+
+def test_a_supplier_rule_orders_up_to_its_level_in_whole_packs_with_what_is_on_order(world):
+    dc, sku = world["dc"], world["sku"]
+    pos = position(dc, sku, on_hand=10, allocated=4, in_transit=3)
+    rule(
+        sku,
+        dc,
+        reorder_point=15,
+        order_up_to=40,
+        min_order_qty=10,
+        order_multiple=6,
+        supplier=world["supplier"],
+    )
+    po = PurchaseOrder.objects.create(supplier=world["supplier"], warehouse=dc, status="sent")
+    PurchaseOrderLine.objects.create(purchase_order=po, product=sku, quantity=5, received_quantity=2)
+    # a cancelled order and another warehouse's order are not on order here
+    PurchaseOrderLine.objects.create(
+        purchase_order=PurchaseOrder.objects.create(
+            supplier=world["supplier"], warehouse=dc, status="cancelled"
+        ),
+        product=sku,
+        quantity=50,
+    )
+    suggestions_evaluate()
+    (suggestion,) = open_suggestions()
+    # position 10 + 3 + 3 - 4 = 12 <= 15: need 40 - 12 = 28, in packs of 6: 30
+    assert (suggestion.position_id, suggestion.kind, suggestion.quantity) == (pos.pk, "purchase", 30)
+    assert suggestion.supplier_id == world["supplier"].pk
+    explained = suggestion.explanation
+    assert (explained["on_hand"], explained["in_transit"], explained["on_order"], explained["allocated"]) == (
+        10,
+        3,
+        3,
+        4,
+    )
+    assert (explained["inventory_position"], explained["need"], explained["rule_scope"]) == (
+        12,
+        28,
+        "warehouse",
+    )
+
+
+def test_the_minimum_order_quantity_wins_over_a_small_need(world):
+    dc, sku = world["dc"], world["sku"]
+    position(dc, sku, on_hand=14)
+    rule(
+        sku,
+        dc,
+        reorder_point=15,
+        order_up_to=16,
+        min_order_qty=10,
+        order_multiple=6,
+        supplier=world["supplier"],
+    )
+    suggestions_evaluate()
+    assert [s.quantity for s in open_suggestions()] == [12]  # need 2 -> minimum 10 -> two packs of 6
+
+
+def test_the_skus_default_rule_covers_warehouses_without_their_own(world):
+    dc, store, sku = world["dc"], world["store"], world["sku"]
+    position(dc, sku, on_hand=5)
+    position(store, sku, on_hand=5)
+    rule(sku, None, reorder_point=10, order_up_to=20, supplier=world["supplier"])
+    rule(sku, store, reorder_point=2, order_up_to=8, supplier=world["supplier"])
+    suggestions_evaluate()
+    assert [
+        (s.position.warehouse.code, s.quantity, s.explanation["rule_scope"]) for s in open_suggestions()
+    ] == [("DC", 15, "default")]
+
+
+def test_a_transfer_takes_only_what_the_source_holds_above_its_own_level(world):
+    dc, store, sku = world["dc"], world["store"], world["sku"]
+    position(dc, sku, on_hand=100, allocated=10)
+    rule(sku, dc, reorder_point=20, order_up_to=60, supplier=world["supplier"])
+    position(store, sku, on_hand=0)
+    rule(sku, store, reorder_point=10, order_up_to=45, source="transfer", source_warehouse=dc)
+    suggestions_evaluate()
+    (transfer,) = open_suggestions()
+    # the store needs 45; the DC has 100 - 10 - 60 = 30 above its own level
+    assert (transfer.kind, transfer.quantity, transfer.source_warehouse_id) == ("transfer", 30, dc.pk)
+    assert transfer.explanation["surplus_at_source"] == 30
+    StockPosition.objects.filter(warehouse=dc).update(allocated=40)  # nothing above its level now
+    suggestions_evaluate()
+    assert open_suggestions() == []
+    assert Suggestion.objects.get().status == "withdrawn"
+
+
+def test_production_orders_are_on_order_and_a_production_rule_suggests_production(world):
+    dc, sku = world["dc"], world["sku"]
+    site = ProductionSite.objects.create(
+        code="plant", name="Plant", warehouse=dc, lead_time_days=3, capacity_per_day=50
+    )
+    position(dc, sku, on_hand=5)
+    rule(sku, dc, reorder_point=30, order_up_to=100, source="production", production_site=site)
+    ProductionOrder.objects.create(
+        site=site, product=sku, quantity=20, produced_quantity=5, status="scheduled"
+    )
+    ProductionOrder.objects.create(site=site, product=sku, quantity=99, status="done")
+    suggestions_evaluate()
+    (made,) = open_suggestions()
+    assert (made.kind, made.quantity, made.production_site_id) == (
+        "production",
+        80,
+        site.pk,
+    )  # 100 - (5 + 15)
+
+
+def test_the_hub_carries_the_skus_backorders(world, channel):
+    dc, store, sku = world["dc"], world["store"], world["sku"]
+    position(store, sku, on_hand=0)
+    position(dc, sku, on_hand=0)
+    rule(sku, store, reorder_point=0, order_up_to=5, supplier=world["supplier"])
+    rule(sku, dc, reorder_point=0, order_up_to=5, supplier=world["supplier"], covers_backorders=True)
+    order = orders.order_create(
+        channel=channel,
+        actor=orders.Actor.system("t"),
+        data=orders.OrderInput(
+            external_id="BO-1",
+            customer=orders.CustomerInput(email="b@example.com"),
+            shipping_address={
+                "name": "B",
+                "line1": "Odos 1",
+                "city": "Athens",
+                "postal_code": "10434",
+                "country": "GR",
+            },
+            lines=[orders.LineInput(sku=sku.sku, quantity=7, unit_price=Decimal("5.00"))],
+            currency="EUR",
+        ),
+    )
+    stock.stock_allocate(order_id=order.pk, actor="t")
+    order.refresh_from_db()
+    assert order.status == "backordered"
+    suggestions_evaluate()
+    by_warehouse = {s.position.warehouse.code: s for s in open_suggestions()}
+    assert by_warehouse["DC"].quantity == 12 and by_warehouse["DC"].explanation["backordered"] == 7
+    assert by_warehouse["STORE"].quantity == 5 and by_warehouse["STORE"].explanation["backordered"] == 0
+    # without a flag, the first warehouse (by id) that buys the SKU carries them
+    ReorderRule.objects.update(covers_backorders=False)
+    suggestions_evaluate()
+    by_warehouse = {s.position.warehouse.code: s.explanation["backordered"] for s in open_suggestions()}
+    assert by_warehouse == {"DC": 7, "STORE": 0}
+
+
+def test_evaluating_again_updates_the_one_open_suggestion(world):
+    dc, sku = world["dc"], world["sku"]
+    pos = position(dc, sku, on_hand=2)
+    rule(sku, dc, reorder_point=5, order_up_to=20, supplier=world["supplier"])
+    suggestions_evaluate()
+    suggestions_evaluate(product_ids=[sku.pk])
+    StockPosition.objects.filter(pk=pos.pk).update(on_hand=4)
+    suggestions_evaluate(product_ids=[sku.pk])
+    (suggestion,) = Suggestion.objects.all()
+    assert (suggestion.status, suggestion.quantity) == ("open", 16)
+    Suggestion.objects.update(status="rejected")  # ops said no: the next run proposes afresh
+    suggestions_evaluate(product_ids=[sku.pk])
+    assert sorted(Suggestion.objects.values_list("status", flat=True)) == ["open", "rejected"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_stock_movements_leave_one_open_suggestion(world):
+    dc, sku = world["dc"], world["sku"]
+    position(dc, sku, on_hand=0)
+    rule(sku, dc, reorder_point=50, order_up_to=100, supplier=world["supplier"])
+    start = threading.Barrier(20)
+    errors = []
+
+    def move(n: int) -> None:
+        try:
+            start.wait()
+            stock.stock_receive(warehouse=dc, product=sku, quantity=1, actor=f"t{n}")
+            suggestions_evaluate(product_ids=[sku.pk])
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=move, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    (suggestion,) = Suggestion.objects.filter(status="open")
+    assert suggestion.quantity == 80  # every movement counted: 100 - 20
+    assert Suggestion.objects.count() == 1
