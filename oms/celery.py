@@ -14,6 +14,7 @@ app.conf.task_routes = {
     "routing.*": {"queue": "routing"},
     "tracking.*": {"queue": "tracking"},
     "notifications.*": {"queue": "notifications"},
+    "replenishment.*": {"queue": "replenishment"},
 }
 app.autodiscover_tasks()
 
@@ -46,6 +47,12 @@ def schedule_periodic_jobs(sender: Celery, **_: object) -> None:
     # Tracking: carriers polled on their shipments' cadence, silent feeds and delays watched.
     sender.add_periodic_task(60.0, sender.signature("tracking.poll_due"), name="tracking poll")
     sender.add_periodic_task(300.0, sender.signature("tracking.watch"), name="tracking watch")
+    # Every position against its reorder rule (movements evaluate their SKUs as they happen).
+    sender.add_periodic_task(
+        settings.REPLENISHMENT_EVALUATE_MINUTES * 60,
+        sender.signature("replenishment.evaluate_all"),
+        name="reorder evaluation",
+    )
     # Customer messages whose task was lost, whose retry is due or whose quiet hours ended.
     sender.add_periodic_task(
         settings.NOTIFICATION_SWEEP_SECONDS,

@@ -292,5 +292,10 @@ NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATION_MAX_ATTEMPTS", "8")
 # mid-send, quiet hours that ended); a message is picked up once it is half this late.
 NOTIFICATION_SWEEP_SECONDS = float(os.environ.get("NOTIFICATION_SWEEP_SECONDS", "60"))
 
+# Reorder evaluation: movements of a SKU within this many seconds make one evaluation of its positions;
+# every position is evaluated this often as well.
+REPLENISHMENT_DEBOUNCE_SECONDS = float(os.environ.get("REPLENISHMENT_DEBOUNCE_SECONDS", "5"))
+REPLENISHMENT_EVALUATE_MINUTES = float(os.environ.get("REPLENISHMENT_EVALUATE_MINUTES", "15"))
+
 # Dashboard list pages.
 DASHBOARD_PAGE_SIZE = 50

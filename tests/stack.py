@@ -183,7 +183,8 @@ class Stack:
         process = self._start(
             f"worker-{self._workers}",
             [
-                *(str(BIN / "celery"), "-A", "oms", "worker", "-Q", "default,routing,tracking,notifications"),
+                *(str(BIN / "celery"), "-A", "oms", "worker"),
+                *("-Q", "default,routing,tracking,notifications,replenishment"),
                 *(
                     "-c",
                     "2",

@@ -235,3 +235,25 @@ def test_twenty_concurrent_stock_movements_leave_one_open_suggestion(world):
     (suggestion,) = Suggestion.objects.filter(status="open")
     assert suggestion.quantity == 80  # every movement counted: 100 - 20
     assert Suggestion.objects.count() == 1
+
+
+def test_stock_movements_ask_for_their_skus_evaluation_once_per_burst(world):
+    from django.core.cache import cache
+
+    from oms.events import outbox_publish_pending
+    from replenishment.handlers import _due_key
+
+    dc, sku = world["dc"], world["sku"]
+    rule(sku, dc, reorder_point=10, order_up_to=30, supplier=world["supplier"])
+    stock.stock_receive(warehouse=dc, product=sku, quantity=2, actor="t")
+    outbox_publish_pending()  # stock.received -> the SKU's evaluation (in-process here)
+    assert [s.quantity for s in open_suggestions()] == [28]
+    # an evaluation already queued for the SKU covers the next movements of the burst
+    cache.add(_due_key(sku.pk), 1, timeout=60)
+    stock.stock_receive(warehouse=dc, product=sku, quantity=3, actor="t")
+    outbox_publish_pending()
+    assert [s.quantity for s in open_suggestions()] == [28]
+    cache.delete(_due_key(sku.pk))  # that task ran
+    stock.stock_receive(warehouse=dc, product=sku, quantity=1, actor="t")
+    outbox_publish_pending()
+    assert [s.quantity for s in open_suggestions()] == [24]

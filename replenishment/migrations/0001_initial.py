@@ -5,146 +5,444 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('inventory', '0005_warehouse_accepts_returns'),
-        ('orders', '0008_order_language'),
+        ("inventory", "0005_warehouse_accepts_returns"),
+        ("orders", "0008_order_language"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Supplier',
+            name="Supplier",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=160)),
-                ('email', models.EmailField(blank=True, help_text='Where purchase orders are sent.', max_length=254)),
-                ('lead_time_days', models.PositiveSmallIntegerField(help_text='Days from order to goods received.')),
-                ('is_active', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=160)),
+                (
+                    "email",
+                    models.EmailField(
+                        blank=True, help_text="Where purchase orders are sent.", max_length=254
+                    ),
+                ),
+                (
+                    "lead_time_days",
+                    models.PositiveSmallIntegerField(help_text="Days from order to goods received."),
+                ),
+                ("is_active", models.BooleanField(default=True)),
             ],
         ),
         migrations.CreateModel(
-            name='ProductionSite',
+            name="ProductionSite",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=160)),
-                ('lead_time_days', models.PositiveSmallIntegerField(help_text='Days from a production slot to stock.')),
-                ('capacity_per_day', models.PositiveIntegerField(help_text='Units it can make in a day.')),
-                ('is_active', models.BooleanField(default=True)),
-                ('warehouse', models.ForeignKey(help_text='Where its output lands.', on_delete=django.db.models.deletion.PROTECT, related_name='+', to='inventory.warehouse')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=160)),
+                (
+                    "lead_time_days",
+                    models.PositiveSmallIntegerField(help_text="Days from a production slot to stock."),
+                ),
+                ("capacity_per_day", models.PositiveIntegerField(help_text="Units it can make in a day.")),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "warehouse",
+                    models.ForeignKey(
+                        help_text="Where its output lands.",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="inventory.warehouse",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ProductionOrder',
+            name="ProductionOrder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('quantity', models.PositiveIntegerField()),
-                ('produced_quantity', models.PositiveIntegerField(default=0)),
-                ('status', models.CharField(choices=[('planned', 'Planned'), ('scheduled', 'Scheduled'), ('in_progress', 'In progress'), ('done', 'Done'), ('cancelled', 'Cancelled')], default='planned', max_length=12)),
-                ('due_date', models.DateField(blank=True, null=True)),
-                ('scheduled_date', models.DateField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orders.product')),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='replenishment.productionsite')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("quantity", models.PositiveIntegerField()),
+                ("produced_quantity", models.PositiveIntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("planned", "Planned"),
+                            ("scheduled", "Scheduled"),
+                            ("in_progress", "In progress"),
+                            ("done", "Done"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="planned",
+                        max_length=12,
+                    ),
+                ),
+                ("due_date", models.DateField(blank=True, null=True)),
+                ("scheduled_date", models.DateField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="orders.product"
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to="replenishment.productionsite",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PurchaseOrder',
+            name="PurchaseOrder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('sent', 'Sent'), ('partially_received', 'Partially received'), ('received', 'Received'), ('cancelled', 'Cancelled')], default='draft', max_length=20)),
-                ('expected_date', models.DateField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('warehouse', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='inventory.warehouse')),
-                ('supplier', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='purchase_orders', to='replenishment.supplier')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("sent", "Sent"),
+                            ("partially_received", "Partially received"),
+                            ("received", "Received"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="draft",
+                        max_length=20,
+                    ),
+                ),
+                ("expected_date", models.DateField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "warehouse",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="inventory.warehouse",
+                    ),
+                ),
+                (
+                    "supplier",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="purchase_orders",
+                        to="replenishment.supplier",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ReorderRule',
+            name="ReorderRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reorder_point', models.PositiveIntegerField()),
-                ('order_up_to', models.PositiveIntegerField()),
-                ('min_order_qty', models.PositiveIntegerField(default=1)),
-                ('order_multiple', models.PositiveIntegerField(default=1, help_text='Order in whole packs of this many.')),
-                ('lead_time_days', models.PositiveSmallIntegerField(blank=True, help_text="Blank: the supplier's or the production site's.", null=True)),
-                ('review_period_days', models.PositiveSmallIntegerField(default=1)),
-                ('source', models.CharField(choices=[('supplier', 'Buy from a supplier'), ('production', 'Make at a production site'), ('transfer', 'Transfer from a warehouse with surplus')], max_length=12)),
-                ('covers_backorders', models.BooleanField(default=False, help_text="This warehouse's position carries the SKU's backorders (else the first warehouse, by id, that buys or makes it).")),
-                ('is_active', models.BooleanField(default=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reorder_rules', to='orders.product')),
-                ('production_site', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='replenishment.productionsite')),
-                ('source_warehouse', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='inventory.warehouse')),
-                ('warehouse', models.ForeignKey(blank=True, help_text='Blank: the default for every warehouse of the SKU without a rule of its own.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='reorder_rules', to='inventory.warehouse')),
-                ('supplier', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='replenishment.supplier')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reorder_point", models.PositiveIntegerField()),
+                ("order_up_to", models.PositiveIntegerField()),
+                ("min_order_qty", models.PositiveIntegerField(default=1)),
+                (
+                    "order_multiple",
+                    models.PositiveIntegerField(default=1, help_text="Order in whole packs of this many."),
+                ),
+                (
+                    "lead_time_days",
+                    models.PositiveSmallIntegerField(
+                        blank=True, help_text="Blank: the supplier's or the production site's.", null=True
+                    ),
+                ),
+                ("review_period_days", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("supplier", "Buy from a supplier"),
+                            ("production", "Make at a production site"),
+                            ("transfer", "Transfer from a warehouse with surplus"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "covers_backorders",
+                    models.BooleanField(
+                        default=False,
+                        help_text="This warehouse's position carries the SKU's backorders (else the first warehouse, by id, that buys or makes it).",
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reorder_rules",
+                        to="orders.product",
+                    ),
+                ),
+                (
+                    "production_site",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="replenishment.productionsite",
+                    ),
+                ),
+                (
+                    "source_warehouse",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="inventory.warehouse",
+                    ),
+                ),
+                (
+                    "warehouse",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Blank: the default for every warehouse of the SKU without a rule of its own.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reorder_rules",
+                        to="inventory.warehouse",
+                    ),
+                ),
+                (
+                    "supplier",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="replenishment.supplier",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PurchaseOrderLine',
+            name="PurchaseOrderLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('quantity', models.PositiveIntegerField()),
-                ('received_quantity', models.PositiveIntegerField(default=0)),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orders.product')),
-                ('purchase_order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='replenishment.purchaseorder')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("quantity", models.PositiveIntegerField()),
+                ("received_quantity", models.PositiveIntegerField(default=0)),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="orders.product"
+                    ),
+                ),
+                (
+                    "purchase_order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lines",
+                        to="replenishment.purchaseorder",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['product'], name='po_line_product')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('received_quantity__lte', models.F('quantity'))), name='po_line_received_at_most_ordered')],
+                "indexes": [models.Index(fields=["product"], name="po_line_product")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("received_quantity__lte", models.F("quantity"))),
+                        name="po_line_received_at_most_ordered",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Suggestion',
+            name="Suggestion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('purchase', 'Purchase'), ('transfer', 'Transfer'), ('production', 'Production')], max_length=12)),
-                ('quantity', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('open', 'Open'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('ordered', 'Ordered'), ('withdrawn', 'Withdrawn')], default='open', max_length=12)),
-                ('explanation', models.JSONField(default=dict, help_text='The figures behind the quantity.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('position', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='inventory.stockposition')),
-                ('production_site', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='replenishment.productionsite')),
-                ('rule', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='suggestions', to='replenishment.reorderrule')),
-                ('source_warehouse', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='inventory.warehouse')),
-                ('supplier', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='replenishment.supplier')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("purchase", "Purchase"),
+                            ("transfer", "Transfer"),
+                            ("production", "Production"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("quantity", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("ordered", "Ordered"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="open",
+                        max_length=12,
+                    ),
+                ),
+                ("explanation", models.JSONField(default=dict, help_text="The figures behind the quantity.")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "position",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="inventory.stockposition",
+                    ),
+                ),
+                (
+                    "production_site",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="replenishment.productionsite",
+                    ),
+                ),
+                (
+                    "rule",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="suggestions",
+                        to="replenishment.reorderrule",
+                    ),
+                ),
+                (
+                    "source_warehouse",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="inventory.warehouse",
+                    ),
+                ),
+                (
+                    "supplier",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="replenishment.supplier",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['status', '-id'], name='suggestion_status_recent')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('position',), name='one_open_suggestion_per_position')],
+                "indexes": [models.Index(fields=["status", "-id"], name="suggestion_status_recent")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "open")),
+                        fields=("position",),
+                        name="one_open_suggestion_per_position",
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='reorderrule',
-            constraint=models.UniqueConstraint(fields=('product', 'warehouse'), name='reorder_rule_per_position'),
+            model_name="reorderrule",
+            constraint=models.UniqueConstraint(
+                fields=("product", "warehouse"), name="reorder_rule_per_position"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reorderrule',
-            constraint=models.UniqueConstraint(condition=models.Q(('warehouse__isnull', True)), fields=('product',), name='reorder_rule_default_per_sku'),
+            model_name="reorderrule",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("warehouse__isnull", True)),
+                fields=("product",),
+                name="reorder_rule_default_per_sku",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reorderrule',
-            constraint=models.CheckConstraint(condition=models.Q(('order_up_to__gte', models.F('reorder_point'))), name='reorder_rule_up_to_above_point'),
+            model_name="reorderrule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("order_up_to__gte", models.F("reorder_point"))),
+                name="reorder_rule_up_to_above_point",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reorderrule',
-            constraint=models.CheckConstraint(condition=models.Q(('order_multiple__gte', 1), ('min_order_qty__gte', 1)), name='reorder_rule_quantities'),
+            model_name="reorderrule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("order_multiple__gte", 1), ("min_order_qty__gte", 1)),
+                name="reorder_rule_quantities",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reorderrule',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('production_site__isnull', True), ('source', 'supplier'), ('source_warehouse__isnull', True), ('supplier__isnull', False)), models.Q(('production_site__isnull', False), ('source', 'production'), ('source_warehouse__isnull', True), ('supplier__isnull', True)), models.Q(('production_site__isnull', True), ('source', 'transfer'), ('source_warehouse__isnull', False), ('supplier__isnull', True)), _connector='OR'), name='reorder_rule_one_source'),
+            model_name="reorderrule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("production_site__isnull", True),
+                        ("source", "supplier"),
+                        ("source_warehouse__isnull", True),
+                        ("supplier__isnull", False),
+                    ),
+                    models.Q(
+                        ("production_site__isnull", False),
+                        ("source", "production"),
+                        ("source_warehouse__isnull", True),
+                        ("supplier__isnull", True),
+                    ),
+                    models.Q(
+                        ("production_site__isnull", True),
+                        ("source", "transfer"),
+                        ("source_warehouse__isnull", False),
+                        ("supplier__isnull", True),
+                    ),
+                    _connector="OR",
+                ),
+                name="reorder_rule_one_source",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reorderrule',
-            constraint=models.CheckConstraint(condition=models.Q(('covers_backorders', True), ('warehouse__isnull', True), _negated=True), name='reorder_rule_backorders_at_a_warehouse'),
+            model_name="reorderrule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("covers_backorders", True), ("warehouse__isnull", True), _negated=True),
+                name="reorder_rule_backorders_at_a_warehouse",
+            ),
         ),
         migrations.AddIndex(
-            model_name='purchaseorder',
-            index=models.Index(fields=['status', '-id'], name='purchase_order_status_recent'),
+            model_name="purchaseorder",
+            index=models.Index(fields=["status", "-id"], name="purchase_order_status_recent"),
         ),
     ]

@@ -1,0 +1,64 @@
+"""Stock movements that change a SKU's inventory position ask for its evaluation (domain events, see
+oms.events). A burst of movements on one SKU (a big receipt booked line by line, a wave of orders)
+makes one evaluation: the first movement marks the SKU due for a few seconds and queues the task;
+later ones inside that window find the mark and leave it to that task."""
+
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+
+from oms.events import subscribe
+from oms.models import DomainEvent
+from orders.models import OrderLine
+
+log = logging.getLogger(__name__)
+QUEUE = "replenishment"
+
+
+def _due_key(product_id: int) -> str:
+    return f"replenishment:due:{product_id}"
+
+
+def evaluation_due(product_ids: list[int]) -> None:
+    """Queue an evaluation of these SKUs unless one is already queued for each."""
+    from replenishment.tasks import evaluate_products
+
+    wait = settings.REPLENISHMENT_DEBOUNCE_SECONDS
+    fresh = []
+    for product_id in sorted(set(product_ids)):
+        try:
+            if cache.add(_due_key(product_id), 1, timeout=max(int(wait * 4), 10)):
+                fresh.append(product_id)
+        except Exception:  # no shared cache (Redis down): evaluate rather than miss a movement
+            log.warning("cache unavailable; evaluating without debounce", exc_info=True)
+            fresh.append(product_id)
+    if fresh:
+        evaluate_products.apply_async((fresh,), countdown=wait or None, queue=QUEUE)
+
+
+def evaluation_done(product_ids: list[int]) -> None:
+    """The task started: movements from now on need an evaluation of their own."""
+    try:
+        cache.delete_many([_due_key(pk) for pk in product_ids])
+    except Exception:
+        log.warning("cache unavailable; debounce marks expire by themselves", exc_info=True)
+
+
+@subscribe("stock.received", queue=QUEUE)
+@subscribe("stock.allocations_withdrawn", queue=QUEUE)
+def stock_moved(event: DomainEvent) -> None:
+    evaluation_due([event.payload["product_id"]])
+
+
+@subscribe("order.allocated", queue=QUEUE)
+@subscribe("order.partially_allocated", queue=QUEUE)
+@subscribe("order.backordered", queue=QUEUE)
+@subscribe("order.cancelled", queue=QUEUE)
+@subscribe("shipment.shipped", queue=QUEUE)
+def order_demand_changed(event: DomainEvent) -> None:
+    """Allocations, backorders and shipments move the order's SKUs' positions."""
+    product_ids = list(
+        OrderLine.objects.filter(order_id=event.payload["order_id"]).values_list("product_id", flat=True)
+    )
+    evaluation_due(product_ids)
