@@ -134,6 +134,7 @@ class ReferenceType(models.TextChoices):
     ORDER_LINE = "order_line", "Order line"  # an allocation, release or shipment for an order line
     RETURN = "return", "Return"  # a returned unit put back
     TRANSFER = "transfer", "Transfer"  # goods moving between warehouses
+    PURCHASE_ORDER = "purchase_order", "Purchase order"  # goods received from a supplier
     IMPORT = "import", "Import batch"  # a receipt, adjustment or count from an integration or a file
     MANUAL = "manual", "Manual"  # typed in by ops
     OPENING = "opening", "Opening stock"  # the first figures of a new position

@@ -4,9 +4,9 @@ position.
 
 inventory position = on hand + in transit + on order - allocated - backorders it carries
 
-* on order: purchase order lines not received yet (drafts included: they are decided) and production
-  orders not produced yet, landing at the position's warehouse, plus approved suggestions not yet
-  ordered;
+* on order: purchase order lines not received yet (drafts included: they are decided), production
+  orders not produced yet and transfers planned but not shipped, landing at the position's warehouse,
+  plus approved suggestions not yet ordered (shipped transfers are in the position's in-transit);
 * backorders: units of waiting order lines (backordered, partially allocated, short in fulfilment)
   of the SKU; they have no warehouse yet, so the SKU's hub carries them: the position whose rule says
   ``covers_backorders``, else the first warehouse (by id) that buys or makes the SKU.
@@ -82,6 +82,10 @@ on_order_parts AS (
     FROM replenishment_productionorder mo
     JOIN replenishment_productionsite s ON s.id = mo.site_id
     WHERE mo.status IN ({_in(MO_ON_ORDER)}) AND mo.product_id IN (SELECT product_id FROM rules)
+    UNION ALL
+    SELECT t.to_warehouse_id, t.product_id, t.quantity
+    FROM inventory_transfer t
+    WHERE t.status = 'planned' AND t.product_id IN (SELECT product_id FROM rules)
     UNION ALL
     SELECT sp.warehouse_id, sp.product_id, sg.quantity
     FROM replenishment_suggestion sg
@@ -203,9 +207,9 @@ def suggestions_evaluate(
             figures
             + f"""
 INSERT INTO replenishment_suggestion (position_id, rule_id, kind, quantity, status, supplier_id,
-    production_site_id, source_warehouse_id, explanation, created_at, updated_at)
+    production_site_id, source_warehouse_id, explanation, decided_by, created_at, updated_at)
 SELECT position_id, rule_id, {_kind_sql()}, quantity, '{SuggestionStatus.OPEN}', supplier_id,
-       production_site_id, source_warehouse_id, explanation, %s, %s
+       production_site_id, source_warehouse_id, explanation, '', %s, %s
 FROM final WHERE quantity > 0
 ON CONFLICT (position_id) WHERE status = '{SuggestionStatus.OPEN}' DO UPDATE SET
     rule_id = excluded.rule_id, kind = excluded.kind, quantity = excluded.quantity,

@@ -129,6 +129,17 @@ class PurchaseOrderStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+PURCHASE_ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    PurchaseOrderStatus.DRAFT: frozenset({PurchaseOrderStatus.SENT, PurchaseOrderStatus.CANCELLED}),
+    PurchaseOrderStatus.SENT: frozenset(
+        {PurchaseOrderStatus.PARTIALLY_RECEIVED, PurchaseOrderStatus.RECEIVED, PurchaseOrderStatus.CANCELLED}
+    ),
+    PurchaseOrderStatus.PARTIALLY_RECEIVED: frozenset({PurchaseOrderStatus.RECEIVED}),
+    PurchaseOrderStatus.RECEIVED: frozenset(),
+    PurchaseOrderStatus.CANCELLED: frozenset(),
+}
+
+
 class PurchaseOrder(models.Model):
     supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="purchase_orders")
     warehouse = models.ForeignKey("inventory.Warehouse", on_delete=models.PROTECT, related_name="+")
@@ -220,6 +231,16 @@ class Suggestion(models.Model):
         "inventory.Warehouse", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     explanation = models.JSONField(default=dict, help_text="The figures behind the quantity.")
+    decided_by = models.CharField(max_length=120, blank=True)
+    purchase_order_line = models.ForeignKey(
+        PurchaseOrderLine, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    transfer = models.ForeignKey(
+        "inventory.Transfer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    production_order = models.ForeignKey(
+        ProductionOrder, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

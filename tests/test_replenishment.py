@@ -3,6 +3,7 @@ on order and as backordered, the hub that carries a SKU's backorders, withdrawn 
 second open suggestion for a position, also under concurrent stock movements."""
 
 import threading
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,6 +11,7 @@ from django.db import connection
 
 from inventory import services as stock
 from inventory.models import StockPosition
+from oms.errors import Conflict, IllegalTransition
 from orders import services as orders
 from orders.models import Product
 from replenishment.evaluation import suggestions_evaluate
@@ -257,3 +259,114 @@ def test_stock_movements_ask_for_their_skus_evaluation_once_per_burst(world):
     stock.stock_receive(warehouse=dc, product=sku, quantity=1, actor="t")
     outbox_publish_pending()
     assert [s.quantity for s in open_suggestions()] == [24]
+
+
+def test_approved_suggestions_become_orders_and_are_not_proposed_again(world, clock):
+    from inventory.models import Transfer
+    from replenishment import services as replenishment
+
+    dc, store, sku = world["dc"], world["store"], world["sku"]
+    hoodie = Product.objects.get(sku="HOODIE-GRY-L")
+    site = ProductionSite.objects.create(
+        code="plant", name="Plant", warehouse=dc, lead_time_days=3, capacity_per_day=50
+    )
+    position(dc, sku, on_hand=100)
+    rule(sku, dc, reorder_point=20, order_up_to=60, supplier=world["supplier"], lead_time_days=10)
+    position(store, sku, on_hand=0)
+    rule(sku, store, reorder_point=5, order_up_to=25, source="transfer", source_warehouse=dc)
+    position(dc, hoodie, on_hand=0)
+    rule(hoodie, dc, reorder_point=5, order_up_to=40, source="production", production_site=site)
+    position(store, hoodie, on_hand=1)
+    rule(hoodie, store, reorder_point=5, order_up_to=12, supplier=world["supplier"])
+    suggestions_evaluate()
+    suggestions = {(s.position.warehouse.code, s.position.product.sku): s for s in open_suggestions()}
+    assert {key: (s.kind, s.quantity) for key, s in suggestions.items()} == {
+        ("STORE", "CAP-NAVY"): ("transfer", 25),
+        ("DC", "HOODIE-GRY-L"): ("production", 40),
+        ("STORE", "HOODIE-GRY-L"): ("purchase", 11),
+    }
+    for s in suggestions.values():
+        replenishment.suggestion_decide(suggestion_id=s.pk, approve=True, actor="olga", quantity=s.quantity)
+    suggestions_evaluate()  # approved ones count as on order: nothing new
+    assert open_suggestions() == []
+    made = replenishment.suggestions_order(suggestion_ids=[s.pk for s in suggestions.values()], actor="olga")
+    (po,) = made.purchase_orders
+    assert (po.status, po.supplier_id, po.warehouse.code) == ("draft", world["supplier"].pk, "STORE")
+    assert po.expected_date == clock_today() + timedelta(days=7)  # the supplier's lead time
+    assert list(po.lines.values_list("product__sku", "quantity")) == [("HOODIE-GRY-L", 11)]
+    (transfer,) = made.transfers
+    assert (transfer.status, transfer.quantity, transfer.from_warehouse.code) == ("planned", 25, "DC")
+    (production,) = made.production_orders
+    assert (production.quantity, production.due_date) == (40, clock_today() + timedelta(days=3))
+    assert set(Suggestion.objects.values_list("status", flat=True)) == {"ordered"}
+    suggestions_evaluate()  # the orders are on order now
+    assert open_suggestions() == []
+    assert Transfer.objects.count() == 1
+    # ordering again, or ordering what is not approved, is refused whole
+    with pytest.raises(Conflict) as refused:
+        replenishment.suggestions_order(suggestion_ids=[s.pk for s in suggestions.values()], actor="olga")
+    assert "Only approved suggestions" in str(refused.value)
+
+
+def clock_today():
+    from django.utils import timezone
+
+    return timezone.localdate()
+
+
+def test_a_purchase_order_received_in_parts_fills_backorders_and_closes(world, channel):
+    from oms.errors import ValidationFailed
+    from oms.events import outbox_publish_pending
+    from orders.models import Order
+    from replenishment import services as replenishment
+    from replenishment.services import ReceiptLine
+
+    dc, sku = world["dc"], world["sku"]
+    order = orders.order_create(
+        channel=channel,
+        actor=orders.Actor.system("t"),
+        data=orders.OrderInput(
+            external_id="BO-2",
+            customer=orders.CustomerInput(email="b@example.com"),
+            shipping_address={
+                "name": "B",
+                "line1": "Odos 1",
+                "city": "Athens",
+                "postal_code": "10434",
+                "country": "GR",
+            },
+            lines=[orders.LineInput(sku=sku.sku, quantity=4, unit_price=Decimal("5.00"))],
+            currency="EUR",
+        ),
+    )
+    stock.stock_allocate(order_id=order.pk, actor="t")
+    po = PurchaseOrder.objects.create(supplier=world["supplier"], warehouse=dc)
+    line = PurchaseOrderLine.objects.create(purchase_order=po, product=sku, quantity=10)
+    with pytest.raises(IllegalTransition):  # a draft is not on its way yet
+        replenishment.purchase_order_receive(
+            purchase_order_id=po.pk, lines=[ReceiptLine(line.pk, 1)], actor="t"
+        )
+    replenishment.purchase_order_send(purchase_order_id=po.pk, actor="olga")
+    with pytest.raises(ValidationFailed) as too_many:
+        replenishment.purchase_order_receive(
+            purchase_order_id=po.pk, lines=[ReceiptLine(line.pk, 11)], actor="t"
+        )
+    assert too_many.value.details == {"lines[0].quantity": ["CAP-NAVY: 10 still expected, not 11."]}
+    replenishment.purchase_order_receive(
+        purchase_order_id=po.pk, lines=[ReceiptLine(line.pk, 6)], actor="rita"
+    )
+    po.refresh_from_db()
+    line.refresh_from_db()
+    assert (po.status, line.received_quantity) == ("partially_received", 6)
+    outbox_publish_pending()  # the receipt offers the units to the backorder
+    assert Order.objects.get(pk=order.pk).status == "allocated"
+    pos = StockPosition.objects.get(warehouse=dc, product=sku)
+    assert (pos.on_hand, pos.allocated) == (6, 4)
+    movement = pos.movements.get(kind="receipt")
+    assert (movement.reference_type, movement.reference) == ("purchase_order", str(po.pk))
+    replenishment.purchase_order_receive(
+        purchase_order_id=po.pk, lines=[ReceiptLine(line.pk, 4)], actor="rita"
+    )
+    po.refresh_from_db()
+    assert po.status == "received"
+    assert StockPosition.objects.get(pk=pos.pk).on_hand == 10
