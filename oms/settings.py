@@ -296,6 +296,10 @@ NOTIFICATION_SWEEP_SECONDS = float(os.environ.get("NOTIFICATION_SWEEP_SECONDS", 
 # every position is evaluated this often as well.
 REPLENISHMENT_DEBOUNCE_SECONDS = float(os.environ.get("REPLENISHMENT_DEBOUNCE_SECONDS", "5"))
 REPLENISHMENT_EVALUATE_MINUTES = float(os.environ.get("REPLENISHMENT_EVALUATE_MINUTES", "15"))
+# Suggested reorder values: daily demand over this many days, and the share of replenishment cycles
+# that should not run out (the service level; 0.95 -> z = 1.645).
+REPLENISHMENT_DEMAND_WINDOW_DAYS = int(os.environ.get("REPLENISHMENT_DEMAND_WINDOW_DAYS", "56"))
+REPLENISHMENT_SERVICE_LEVEL = float(os.environ.get("REPLENISHMENT_SERVICE_LEVEL", "0.95"))
 
 # Dashboard list pages.
 DASHBOARD_PAGE_SIZE = 50

@@ -18,10 +18,30 @@ from replenishment.models import (
     PurchaseOrder,
     PurchaseOrderLine,
     PurchaseOrderStatus,
+    ReorderRule,
     Suggestion,
     SuggestionKind,
     SuggestionStatus,
 )
+
+
+@transaction.atomic
+def rules_apply_suggested(*, rule_ids: list[int], actor: str) -> list[ReorderRule]:
+    """Set each rule's reorder point and order-up-to level to the values its demand suggests."""
+    from replenishment.demand import suggested_values
+
+    rules = list(
+        ReorderRule.objects.select_for_update(of=("self",))
+        .filter(pk__in=rule_ids)
+        .select_related("supplier", "production_site")
+        .order_by("pk")
+    )
+    values = suggested_values(rules)
+    for rule in rules:
+        rule.reorder_point = values[rule.pk].reorder_point
+        rule.order_up_to = values[rule.pk].order_up_to
+        rule.save(update_fields=["reorder_point", "order_up_to", "updated_at"])
+    return rules
 
 
 def _open_suggestion(suggestion_id: int) -> Suggestion:

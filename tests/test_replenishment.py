@@ -370,3 +370,56 @@ def test_a_purchase_order_received_in_parts_fills_backorders_and_closes(world, c
     po.refresh_from_db()
     assert po.status == "received"
     assert StockPosition.objects.get(pk=pos.pk).on_hand == 10
+
+
+def test_suggested_values_come_from_the_demand_history(world, settings):
+    from django.utils import timezone
+
+    from inventory.models import StockMovement
+    from replenishment import services as replenishment
+    from replenishment.demand import suggested_values
+
+    dc, store, sku = world["dc"], world["store"], world["sku"]
+    pos = position(dc, sku, on_hand=500)
+    own = rule(sku, dc, reorder_point=1, order_up_to=2, supplier=world["supplier"], review_period_days=3)
+    now = timezone.now()
+    # 28 units over 28 days, shipped on two days (14 each): mean 1 a day, variance 392/28 - 1 = 13
+    for days_ago, units in ((3, 14), (10, 10), (10, 4), (40, 99)):
+        movement = StockMovement.objects.create(position=pos, kind="shipment", quantity=-units, actor="t")
+        StockMovement.objects.filter(pk=movement.pk).update(created_at=now - timedelta(days=days_ago))
+    StockMovement.objects.create(position=pos, kind="receipt", quantity=50, actor="t")  # not demand
+    values = suggested_values([own], window_days=28, service_level=0.95, now=now)[own.pk]
+    assert (values.mean_daily, values.sigma_daily, values.lead_time_days) == (1.0, 3.606, 7)
+    # 1 x 7 + 1.645 x 3.606 x sqrt(7) = 22.69 -> 23; plus 1 x 3 review days -> 26
+    assert (values.reorder_point, values.order_up_to) == (23, 26)
+    # a default rule averages the positions it covers: the store without demand halves the figures
+    position(store, sku, on_hand=0)
+    default = rule(sku, None, reorder_point=0, order_up_to=0, supplier=world["supplier"], lead_time_days=4)
+    store_only = suggested_values([default], window_days=28, now=now)[default.pk]
+    assert (store_only.positions, store_only.mean_daily, store_only.reorder_point) == (1, 0.0, 0)
+    own.delete()
+    both = suggested_values([default], window_days=28, now=now)[default.pk]
+    assert (both.positions, both.mean_daily, both.sigma_daily) == (2, 0.5, 1.803)
+    # ops apply them in bulk
+    settings.REPLENISHMENT_DEMAND_WINDOW_DAYS = 28
+    (applied,) = replenishment.rules_apply_suggested(rule_ids=[default.pk], actor="olga")
+    assert (applied.reorder_point, applied.order_up_to) == (both.reorder_point, both.order_up_to)
+
+
+def test_admins_see_suggested_values_beside_the_rules_and_apply_them(world, client):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("root", password="pw-root-123"))
+    dc, sku = world["dc"], world["sku"]
+    position(dc, sku)
+    own = rule(sku, dc, reorder_point=40, order_up_to=90, supplier=world["supplier"])
+    page = client.get("/admin/replenishment/reorderrule/").content.decode()
+    assert "0 / 0 (demand 0 ± 0 a day, 7 d lead)" in page  # no demand yet
+    done = client.post(
+        "/admin/replenishment/reorderrule/",
+        {"action": "apply_suggested", "_selected_action": [own.pk]},
+        follow=True,
+    )
+    assert "1 rule(s) now use their suggested values." in done.content.decode()
+    own.refresh_from_db()
+    assert (own.reorder_point, own.order_up_to) == (0, 0)
