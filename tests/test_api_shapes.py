@@ -53,10 +53,12 @@ def test_endpoints_answer_with_the_same_body(api, products):
     listed = api.get("/api/v1/orders/").json()["results"][0]
     detail = api.get(f"/api/v1/orders/{created['id']}/").json()
     assert created == listed
-    # the detail adds the history, the shipments and the tracking link to the same body
-    assert (detail.pop("history")[0]["kind"], detail.pop("shipments"), detail.pop("tracking_url")) == (
-        "created",
-        [],
-        None,
-    )
+    # the detail adds the history, the shipments, the tracking link and the waiting lines' expected
+    # stock to the same body
+    assert (
+        detail.pop("history")[0]["kind"],
+        detail.pop("shipments"),
+        detail.pop("tracking_url"),
+        detail.pop("expected_stock"),
+    ) == ("created", [], None, [])
     assert created == detail

@@ -423,3 +423,58 @@ def test_admins_see_suggested_values_beside_the_rules_and_apply_them(world, clie
     assert "1 rule(s) now use their suggested values." in done.content.decode()
     own.refresh_from_db()
     assert (own.reorder_point, own.order_up_to) == (0, 0)
+
+
+def test_a_backordered_line_shows_when_its_stock_is_expected(world, channel_key, api, ops_client, clock):
+    from replenishment import services as replenishment
+
+    dc, sku = world["dc"], world["sku"]
+
+    def backorder(external_id: str, units: int) -> int:
+        response = api.post(
+            "/api/v1/orders/",
+            {
+                "external_id": external_id,
+                "customer": {"email": "b@example.com"},
+                "shipping_address": {
+                    "name": "B",
+                    "line1": "Odos 1",
+                    "city": "Athens",
+                    "postal_code": "10434",
+                    "country": "GR",
+                },
+                "lines": [{"sku": sku.sku, "quantity": units, "unit_price": "5.00"}],
+                "currency": "EUR",
+            },
+            format="json",
+        )
+        assert response.status_code == 201, response.json()
+        stock.stock_allocate(order_id=response.json()["id"], actor="t")
+        return response.json()["id"]
+
+    first, second = backorder("E-1", 4), backorder("E-2", 5)
+    assert api.get(f"/api/v1/orders/{first}/").json()["expected_stock"] == [
+        {"line_number": 1, "sku": "CAP-NAVY", "waiting": 4, "expected_date": None, "supplies": []}
+    ]
+    po = PurchaseOrder.objects.create(
+        supplier=world["supplier"], warehouse=dc, expected_date=clock_today() + timedelta(days=6)
+    )
+    PurchaseOrderLine.objects.create(purchase_order=po, product=sku, quantity=6)
+    replenishment.purchase_order_send(purchase_order_id=po.pk, actor="olga")
+    later = PurchaseOrder.objects.create(
+        supplier=world["supplier"], warehouse=dc, expected_date=clock_today() + timedelta(days=20)
+    )
+    PurchaseOrderLine.objects.create(purchase_order=later, product=sku, quantity=3)
+    replenishment.purchase_order_send(purchase_order_id=later.pk, actor="olga")
+    # the oldest order is served by the first delivery; the second needs the first's rest and the later one
+    day6, day20 = (clock_today() + timedelta(days=d) for d in (6, 20))
+    assert (
+        api.get(f"/api/v1/orders/{first}/").json()["expected_stock"][0]["expected_date"] == day6.isoformat()
+    )
+    second_expected = api.get(f"/api/v1/orders/{second}/").json()["expected_stock"][0]
+    assert (second_expected["expected_date"], second_expected["supplies"]) == (
+        day20.isoformat(),
+        [str(po), str(later)],
+    )
+    page = ops_client.get(f"/dashboard/orders/{second}/").content.decode()
+    assert "Waiting for stock" in page and day20.strftime("%-d %b %Y") in page

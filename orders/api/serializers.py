@@ -378,9 +378,10 @@ class OrderEventOut(serializers.Serializer):
     note = serializers.CharField()
 
 
-# What later parts of the OMS add to an order's detail (its shipments and tracking link): functions
-# order -> {"shipments": [...], "tracking_url": ...}; the tracking app registers one (it depends on
-# this app, so this app cannot import it).
+# What later parts of the OMS add to an order's detail (its shipments and tracking link, when its
+# waiting lines' stock is expected): functions order -> {"shipments": [...], "tracking_url": ...} or
+# {"expected_stock": [...]}; tracking and replenishment register them (they depend on this app, so
+# this app cannot import them).
 ORDER_DELIVERY_PROVIDERS: list = []
 
 
@@ -400,16 +401,32 @@ class OrderShipmentOut(serializers.Serializer):
     delivered_at = serializers.DateTimeField(allow_null=True)
 
 
+@extend_schema_serializer(component_name="OrderExpectedStock")
+class OrderExpectedStockOut(serializers.Serializer):
+    line_number = serializers.IntegerField()
+    sku = serializers.CharField()
+    waiting = serializers.IntegerField(help_text="Units of the line still waiting for stock.")
+    expected_date = serializers.DateField(
+        allow_null=True, help_text="When the last of them is expected; null: not all are on order yet."
+    )
+    supplies = serializers.ListField(
+        child=serializers.CharField(), help_text="Our references of the supplies that will serve them."
+    )
+
+
 @extend_schema_serializer(component_name="OrderDetail")
 class OrderDetailOut(OrderOut):
     history = OrderEventOut(source="events", many=True)
     shipments = serializers.SerializerMethodField()
     tracking_url = serializers.SerializerMethodField(help_text="The customer's tracking page, once shipped.")
+    expected_stock = serializers.SerializerMethodField(
+        help_text="Lines waiting for stock (backordered) and when it is expected."
+    )
 
     def _delivery(self, order) -> dict:
         cache = self.__dict__.setdefault("_delivery_cache", {})
         if order.pk not in cache:
-            part = {"shipments": [], "tracking_url": None}
+            part = {"shipments": [], "tracking_url": None, "expected_stock": []}
             for provider in ORDER_DELIVERY_PROVIDERS:
                 part.update(provider(order))
             cache[order.pk] = part
@@ -422,6 +439,10 @@ class OrderDetailOut(OrderOut):
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_tracking_url(self, order) -> str | None:
         return self._delivery(order)["tracking_url"]
+
+    @extend_schema_field(OrderExpectedStockOut(many=True))
+    def get_expected_stock(self, order) -> list[dict]:
+        return OrderExpectedStockOut(self._delivery(order)["expected_stock"], many=True).data
 
 
 @extend_schema_serializer(component_name="ProductsBulkResult")
