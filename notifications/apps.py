@@ -17,9 +17,7 @@ class NotificationsConfig(AppConfig):
         if messages_panel not in ORDER_PANELS:
             ORDER_PANELS.append(messages_panel)
         tracking.connect(anymail_tracking, dispatch_uid="notifications.anymail_tracking")
-        for item in (
-            NavItem("Messages", "notifications:list", "messages"),
-            NavItem("Message rates", "notifications:rates", "messages-rates"),
-        ):
-            if item not in NAVIGATION:
-                NAVIGATION.append(item)
+        # one menu entry: the message list links to the rates (the menu must fit a laptop's width)
+        item = NavItem("Messages", "notifications:list", "messages")
+        if item not in NAVIGATION:
+            NAVIGATION.append(item)

@@ -185,7 +185,7 @@ PERIODS = (7, 14, 30)
 
 @ops_required
 def message_rates(request: HttpRequest) -> HttpResponse:
-    request.dashboard_section = "messages-rates"
+    request.dashboard_section = "messages"
     try:
         days = int(request.GET.get("days", "14"))
     except ValueError:

@@ -18,6 +18,7 @@ urlpatterns = [
     path("dashboard/", include(("orders.dashboard_urls", "dashboard"))),
     path("dashboard/inventory/", include(("inventory.dashboard_urls", "inventory"))),
     path("dashboard/routing/", include(("routing.dashboard_urls", "routing"))),
+    path("dashboard/replenishment/", include(("replenishment.dashboard_urls", "replenishment"))),
     path("dashboard/fulfilment/", include(("shipments.dashboard_urls", "shipments"))),
     path("dashboard/tracking/", include(("tracking.dashboard_urls", "tracking"))),
     path("dashboard/returns/", include(("returns.dashboard_urls", "returns"))),

@@ -17,3 +17,9 @@ class ReplenishmentConfig(AppConfig):
             ORDER_DELIVERY_PROVIDERS.append(order_expected_stock)
         if expected_stock_panel not in ORDER_PANELS:
             ORDER_PANELS.append(expected_stock_panel)
+        from oms.dashboard import NAVIGATION, NavItem
+
+        # one menu entry: the queue links to the purchase orders (the menu must fit a laptop's width)
+        item = NavItem("Replenishment", "replenishment:suggestions", "replenishment")
+        if item not in NAVIGATION:
+            NAVIGATION.append(item)

@@ -1,5 +1,16 @@
-"""Replenishment on the dashboard: the order page's panel of waiting lines and their expected stock."""
+"""Replenishment on the dashboard: the queue of suggestions (approve, reject, order), purchase
+orders (send, receive in parts), and the order page's panel of waiting lines and their expected stock.
+Thin views: each calls the same services as the API."""
 
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from oms.dashboard import ops_required, page_of
+from oms.errors import DomainError
+from replenishment import services
+from replenishment.models import PurchaseOrder, PurchaseOrderStatus, Suggestion, SuggestionStatus
 from replenishment.selectors import order_expected_stock
 
 
@@ -8,3 +19,143 @@ def expected_stock_panel(order) -> tuple[str, dict] | None:
     if not expected:
         return None
     return "replenishment/_order_panel.html", {"expected": expected}
+
+
+# --- the replenishment queue and purchase orders
+
+
+COUNT_CAP = 10_000
+
+
+def _problem(exc: DomainError) -> str:
+    if isinstance(exc.details, dict) and exc.details:
+        return f"{exc.message} " + "; ".join(
+            " ".join(map(str, v)) if isinstance(v, list) else str(v) for v in exc.details.values()
+        )
+    return exc.message
+
+
+@ops_required
+def suggestion_list(request: HttpRequest) -> HttpResponse:
+    request.dashboard_section = "replenishment"
+    status = request.GET.get("status", SuggestionStatus.OPEN)
+    if status not in SuggestionStatus.values:
+        status = SuggestionStatus.OPEN
+    rows = (
+        Suggestion.objects.filter(status=status)
+        .select_related(
+            "position__product", "position__warehouse", "supplier", "production_site", "source_warehouse"
+        )
+        .order_by("position__warehouse__code", "position__product__sku", "pk")
+    )
+    counts = [
+        (value, label, Suggestion.objects.filter(status=value)[: COUNT_CAP + 1].count())
+        for value, label in SuggestionStatus.choices
+    ]
+    return render(
+        request,
+        "replenishment/suggestions.html",
+        {"page": page_of(request, rows), "status": status, "counts": counts, "cap": COUNT_CAP},
+    )
+
+
+@ops_required
+@require_POST
+def suggestion_bulk(request: HttpRequest) -> HttpResponse:
+    """Approve (with the quantities typed in), reject, or order the selected suggestions."""
+    ids = [int(v) for v in request.POST.getlist("suggestion") if v.isdigit()][:500]
+    action = request.POST.get("action", "")
+    actor = request.user.username
+    if not ids:
+        messages.warning(request, "Select at least one suggestion.")
+    elif action == "order":
+        try:
+            made = services.suggestions_order(suggestion_ids=ids, actor=actor)
+        except DomainError as exc:
+            messages.error(request, _problem(exc))
+        else:
+            messages.success(
+                request,
+                f"Ordered: {len(made.purchase_orders)} purchase order(s) to send, {len(made.transfers)} "
+                f"transfer(s), {len(made.production_orders)} production order(s).",
+            )
+    elif action in ("approve", "reject"):
+        done, refused = 0, []
+        for suggestion_id in ids:
+            raw = request.POST.get(f"quantity-{suggestion_id}", "").strip()
+            quantity = int(raw) if raw.isdigit() and len(raw) < 10 else None
+            try:
+                services.suggestion_decide(
+                    suggestion_id=suggestion_id, approve=action == "approve", actor=actor, quantity=quantity
+                )
+                done += 1
+            except DomainError as exc:
+                refused.append(f"suggestion {suggestion_id}: {_problem(exc)}")
+        if done:
+            messages.success(
+                request, f"{done} suggestion(s) {'approved' if action == 'approve' else 'rejected'}."
+            )
+        for line in refused[:20]:
+            messages.warning(request, line)
+    else:
+        messages.error(request, "Choose what to do with the selected suggestions.")
+    back = request.POST.get("back", "")
+    return redirect(back if back.startswith("/dashboard/") else "replenishment:suggestions")
+
+
+@ops_required
+def purchase_order_list(request: HttpRequest) -> HttpResponse:
+    request.dashboard_section = "replenishment"
+    rows = (
+        PurchaseOrder.objects.select_related("supplier", "warehouse")
+        .prefetch_related("lines__product")
+        .order_by("-pk")
+    )
+    status = request.GET.get("status", "")
+    if status in PurchaseOrderStatus.values:
+        rows = rows.filter(status=status)
+    return render(
+        request,
+        "replenishment/purchase_orders.html",
+        {"page": page_of(request, rows), "status": status, "statuses": PurchaseOrderStatus.choices},
+    )
+
+
+@ops_required
+@require_POST
+def purchase_order_send(request: HttpRequest, purchase_order_id: int) -> HttpResponse:
+    try:
+        purchase_order = services.purchase_order_send(
+            purchase_order_id=purchase_order_id, actor=request.user.username
+        )
+    except DomainError as exc:
+        messages.error(request, _problem(exc))
+    else:
+        messages.success(request, f"{purchase_order} is sent: its units are on order.")
+    return redirect("replenishment:purchase_orders")
+
+
+@ops_required
+@require_POST
+def purchase_order_receive(request: HttpRequest, purchase_order_id: int) -> HttpResponse:
+    purchase_order = get_object_or_404(PurchaseOrder, pk=purchase_order_id)
+    receipts = []
+    for line in purchase_order.lines.all():
+        raw = request.POST.get(f"receive-{line.pk}", "").strip()
+        if raw.isdigit() and len(raw) < 10 and int(raw) > 0:
+            receipts.append(
+                services.ReceiptLine(
+                    line.pk, int(raw), lot_code=request.POST.get(f"lot-{line.pk}", "").strip()[:64]
+                )
+            )
+    try:
+        services.purchase_order_receive(
+            purchase_order_id=purchase_order.pk, lines=receipts, actor=request.user.username
+        )
+    except DomainError as exc:
+        messages.error(request, _problem(exc))
+    else:
+        messages.success(
+            request, f"Received on {purchase_order}: {sum(r.quantity for r in receipts)} unit(s)."
+        )
+    return redirect("replenishment:purchase_orders")

@@ -478,3 +478,42 @@ def test_a_backordered_line_shows_when_its_stock_is_expected(world, channel_key,
     )
     page = ops_client.get(f"/dashboard/orders/{second}/").content.decode()
     assert "Waiting for stock" in page and day20.strftime("%-d %b %Y") in page
+
+
+def test_ops_work_the_queue_and_the_purchase_orders_in_the_dashboard(world, ops_client):
+    dc, sku = world["dc"], world["sku"]
+    pos = position(dc, sku, on_hand=2)
+    rule(sku, dc, reorder_point=5, order_up_to=20, supplier=world["supplier"])
+    suggestions_evaluate()
+    (suggestion,) = open_suggestions()
+    page = ops_client.get("/dashboard/replenishment/").content.decode()
+    assert 'data-queue="open">Open <b>1</b>' in page
+    assert "position 2 = 2 on hand + 0 in transit + 0 on order" in page and "reorder at 5, up to 20" in page
+    ops_client.post(
+        "/dashboard/replenishment/decide/",
+        {"suggestion": [suggestion.pk], "action": "approve", f"quantity-{suggestion.pk}": "24"},
+    )
+    suggestion.refresh_from_db()
+    assert (suggestion.status, suggestion.quantity, suggestion.decided_by) == ("approved", 24, "olga")
+    done = ops_client.post(
+        "/dashboard/replenishment/decide/", {"suggestion": [suggestion.pk], "action": "order"}, follow=True
+    )
+    assert "Ordered: 1 purchase order(s) to send" in done.content.decode()
+    po = PurchaseOrder.objects.get()
+    listing = ops_client.get("/dashboard/replenishment/purchase-orders/").content.decode()
+    assert f"{po} · Acme → DC" in listing and "Send to Acme" in listing
+    ops_client.post(f"/dashboard/replenishment/purchase-orders/{po.pk}/send/")
+    line = po.lines.get()
+    too_many = ops_client.post(
+        f"/dashboard/replenishment/purchase-orders/{po.pk}/receive/",
+        {f"receive-{line.pk}": "25"},
+        follow=True,
+    )
+    assert "24 still expected, not 25" in too_many.content.decode()
+    ops_client.post(
+        f"/dashboard/replenishment/purchase-orders/{po.pk}/receive/", {f"receive-{line.pk}": "10"}
+    )
+    po.refresh_from_db()
+    assert po.status == "partially_received"
+    assert StockPosition.objects.get(pk=pos.pk).on_hand == 12
+    assert ops_client.get("/dashboard/replenishment/?status=nonsense").status_code == 200

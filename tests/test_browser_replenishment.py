@@ -1,0 +1,55 @@
+"""The replenishment pages in headless Chromium: the queue (approve with a changed quantity, then
+order) and the purchase orders (send, receive part)."""
+
+import pytest
+
+from inventory.models import StockPosition
+from orders.models import Product
+from replenishment.evaluation import suggestions_evaluate
+from replenishment.models import PurchaseOrder, ReorderRule, Supplier
+from tests.factories import make_warehouse
+from tests.test_browser import browser, log_in, page, shot  # noqa: F401 (fixtures)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_ops_order_what_the_rules_suggest_and_receive_it(page, ops_user, products):  # noqa: F811
+    dc = make_warehouse("DC")
+    supplier = Supplier.objects.create(code="acme", name="Acme", lead_time_days=7)
+    for sku, on_hand in (("CAP-NAVY", 2), ("TSHIRT-BLK-M", 1)):
+        product = Product.objects.get(sku=sku)
+        StockPosition.objects.create(warehouse=dc, product=product, on_hand=on_hand)
+        ReorderRule.objects.create(
+            product=product,
+            warehouse=dc,
+            reorder_point=5,
+            order_up_to=20,
+            order_multiple=6,
+            source="supplier",
+            supplier=supplier,
+        )
+    suggestions_evaluate()
+    log_in(page)
+    page.goto("/dashboard/replenishment/")
+    assert page.locator("#suggestions tbody tr").count() == 2
+    shot(page, "replenishment-queue")
+    page.check("input[aria-label='Select all']")
+    first = page.locator("#suggestions tbody tr").first
+    first.locator("input[type=number]").fill("30")
+    page.click("button:has-text('Approve selected')")
+    page.wait_for_selector("text=2 suggestion(s) approved.")
+    page.goto("/dashboard/replenishment/?status=approved")
+    page.check("input[aria-label='Select all']")
+    page.click("button:has-text('Order selected')")
+    page.wait_for_selector("text=Ordered: 1 purchase order(s) to send")
+    page.goto("/dashboard/replenishment/purchase-orders/")
+    po = PurchaseOrder.objects.get()
+    assert sorted(po.lines.values_list("quantity", flat=True)) == [24, 30]
+    page.click("button:has-text('Send to Acme')")
+    page.wait_for_selector(f"#po-{po.pk} [data-status=sent]")
+    line = po.lines.get(product__sku="CAP-NAVY")
+    page.fill(f"input[name=receive-{line.pk}]", "12")
+    page.click(f"#po-{po.pk} button:has-text('Receive')")
+    page.wait_for_selector(f"#po-{po.pk} [data-status=partially_received]")
+    shot(page, "replenishment-purchase-orders")
+    assert StockPosition.objects.get(warehouse=dc, product__sku="CAP-NAVY").on_hand == 2 + 12
