@@ -17,9 +17,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from inventory.models import MovementKind, StockMovement, StockPosition
+from replenishment.evaluation import TRANSFER_LEAD_TIME_DAYS
 from replenishment.models import ReorderRule, Source
-
-TRANSFER_LEAD_TIME_DAYS = 2  # a transfer rule without its own lead time: a day to pick, a day to drive
 
 
 @dataclass(frozen=True)

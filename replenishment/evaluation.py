@@ -18,7 +18,7 @@ whose need went away is withdrawn. See docs/adr/0017-replenishment.md.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -31,6 +31,9 @@ from replenishment.models import (
     SuggestionKind,
     SuggestionStatus,
 )
+
+# A transfer rule without a lead time of its own: a day to pick, a day to drive.
+TRANSFER_LEAD_TIME_DAYS = 2
 
 # Advisory lock class of evaluations (PostgreSQL's two-key form): a full run holds key 0 exclusively,
 # a run for some SKUs holds it shared and each SKU's key exclusively, so two runs never write the
@@ -62,7 +65,9 @@ WITH rules AS (
     SELECT p.id AS position_id, p.warehouse_id, p.product_id, p.on_hand, p.allocated, p.in_transit,
            r.id AS rule_id, r.warehouse_id IS NULL AS is_default, r.reorder_point, r.order_up_to,
            r.min_order_qty, r.order_multiple, r.source, r.supplier_id, r.production_site_id,
-           r.source_warehouse_id, r.covers_backorders
+           r.source_warehouse_id, r.covers_backorders,
+           COALESCE(r.lead_time_days, sup.lead_time_days, site.lead_time_days, {TRANSFER_LEAD_TIME_DAYS})
+               AS lead_time_days
     FROM inventory_stockposition p
     LEFT JOIN replenishment_reorderrule own
            ON own.product_id = p.product_id AND own.warehouse_id = p.warehouse_id AND own.is_active
@@ -70,6 +75,8 @@ WITH rules AS (
            ON dflt.product_id = p.product_id AND dflt.warehouse_id IS NULL AND dflt.is_active
           AND own.id IS NULL
     JOIN replenishment_reorderrule r ON r.id = COALESCE(own.id, dflt.id)
+    LEFT JOIN replenishment_supplier sup ON sup.id = r.supplier_id
+    LEFT JOIN replenishment_productionsite site ON site.id = r.production_site_id
     WHERE {product_filter}
 ),
 on_order_parts AS (
@@ -232,3 +239,59 @@ WHERE status = '{SuggestionStatus.OPEN}'
         )
         withdrawn = cursor.rowcount
     return EvaluationResult(upserted=upserted, withdrawn=withdrawn)
+
+
+@dataclass(frozen=True)
+class AtRisk:
+    position_id: int
+    warehouse: str
+    sku: str
+    inventory_position: int
+    daily_demand: float
+    days_of_cover: float
+    lead_time_days: int
+
+
+def stockout_risk(*, window_days: int, limit: int = 50, now: datetime | None = None) -> list[AtRisk]:
+    """Positions that will run out before what they would order now could arrive: days of cover
+    (inventory position / average daily shipments over the window) shorter than their lead time,
+    fewest days first. The same figures as the evaluation, in the same one statement."""
+    since = (now or timezone.now()) - timedelta(days=window_days)
+    json_object = "jsonb_build_object" if connection.vendor == "postgresql" else "json_object"
+    sql = (
+        _figures_sql(json_object, "TRUE")
+        + f"""
+, demand AS (
+    SELECT m.position_id, SUM(-m.quantity) AS units
+    FROM inventory_stockmovement m
+    WHERE m.kind = 'shipment' AND m.created_at >= %s AND m.position_id IN (SELECT position_id FROM rules)
+    GROUP BY m.position_id
+)
+SELECT n.position_id, w.code, pr.sku, n.inventory_position, d.units, n.lead_time_days
+FROM needs n
+JOIN demand d ON d.position_id = n.position_id AND d.units > 0
+JOIN inventory_warehouse w ON w.id = n.warehouse_id
+JOIN orders_product pr ON pr.id = n.product_id
+WHERE n.inventory_position * {int(window_days)} < d.units * n.lead_time_days
+ORDER BY (n.inventory_position * 1.0) / d.units, n.position_id
+LIMIT {int(limit)}
+"""
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [since])
+        rows = cursor.fetchall()
+    result = []
+    for position_id, warehouse, sku, inventory_position, units, lead_time_days in rows:
+        daily = float(units) / window_days
+        result.append(
+            AtRisk(
+                position_id=position_id,
+                warehouse=warehouse,
+                sku=sku,
+                inventory_position=int(inventory_position),
+                daily_demand=round(daily, 2),
+                days_of_cover=round(max(int(inventory_position), 0) / daily, 1),
+                lead_time_days=int(lead_time_days),
+            )
+        )
+    return result

@@ -2,6 +2,7 @@
 orders (send, receive in parts), and the order page's panel of waiting lines and their expected stock.
 Thin views: each calls the same services as the API."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,6 +11,7 @@ from django.views.decorators.http import require_POST
 from oms.dashboard import ops_required, page_of
 from oms.errors import DomainError
 from replenishment import services
+from replenishment.evaluation import stockout_risk
 from replenishment.models import PurchaseOrder, PurchaseOrderStatus, Suggestion, SuggestionStatus
 from replenishment.selectors import order_expected_stock
 
@@ -52,10 +54,11 @@ def suggestion_list(request: HttpRequest) -> HttpResponse:
         (value, label, Suggestion.objects.filter(status=value)[: COUNT_CAP + 1].count())
         for value, label in SuggestionStatus.choices
     ]
+    risk = stockout_risk(window_days=settings.REPLENISHMENT_DEMAND_WINDOW_DAYS)
     return render(
         request,
         "replenishment/suggestions.html",
-        {"page": page_of(request, rows), "status": status, "counts": counts, "cap": COUNT_CAP},
+        {"page": page_of(request, rows), "status": status, "counts": counts, "cap": COUNT_CAP, "risk": risk},
     )
 
 

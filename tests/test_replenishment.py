@@ -517,3 +517,35 @@ def test_ops_work_the_queue_and_the_purchase_orders_in_the_dashboard(world, ops_
     assert po.status == "partially_received"
     assert StockPosition.objects.get(pk=pos.pk).on_hand == 12
     assert ops_client.get("/dashboard/replenishment/?status=nonsense").status_code == 200
+
+
+def test_positions_that_run_out_before_an_order_could_arrive_are_listed(world, ops_client, settings):
+    from django.utils import timezone
+
+    from inventory.models import StockMovement
+    from replenishment.evaluation import stockout_risk
+
+    dc, store, sku = world["dc"], world["store"], world["sku"]
+    fast = position(dc, sku, on_hand=20)  # sells 5 a day: 4 days of cover, 7 days' lead time
+    rule(sku, dc, reorder_point=0, order_up_to=0, supplier=world["supplier"])
+    slow = position(store, sku, on_hand=20)  # sells 1 a day: 20 days of cover
+    rule(sku, store, reorder_point=0, order_up_to=0, supplier=world["supplier"])
+    now = timezone.now()
+    for pos, units in ((fast, 140), (slow, 28)):
+        movement = StockMovement.objects.create(position=pos, kind="shipment", quantity=-units, actor="t")
+        StockMovement.objects.filter(pk=movement.pk).update(created_at=now - timedelta(days=3))
+    (at_risk,) = stockout_risk(window_days=28, now=now)
+    assert (at_risk.warehouse, at_risk.daily_demand, at_risk.days_of_cover, at_risk.lead_time_days) == (
+        "DC",
+        5.0,
+        4.0,
+        7,
+    )
+    # stock on order lengthens the cover: 20 + 20 on order = 8 days, past the lead time
+    po = PurchaseOrder.objects.create(supplier=world["supplier"], warehouse=dc, status="sent")
+    PurchaseOrderLine.objects.create(purchase_order=po, product=sku, quantity=20)
+    assert stockout_risk(window_days=28, now=now) == []
+    PurchaseOrder.objects.filter(pk=po.pk).update(status="cancelled")
+    settings.REPLENISHMENT_DEMAND_WINDOW_DAYS = 28
+    page = ops_client.get("/dashboard/replenishment/").content.decode()
+    assert "Will run out before a new order could arrive" in page and ">4.0<" in page
