@@ -17,7 +17,6 @@ from notifications.defaults import WORDING
 from notifications.models import (
     ChannelMessaging,
     Message,
-    MessageEventKind,
     MessageStatus,
     Suppression,
     Trigger,
@@ -496,8 +495,23 @@ def test_the_order_language_falls_back_to_the_channels(api, network, smtp):  # n
     assert subjects(smtp)[0] == greek
 
 
-def test_message_events_count_each_open_once():
-    assert MessageEventKind.OPENED in services.FIRST_SEEN
+def test_a_message_opened_twice_counts_once_in_the_rates(api, network, smtp, client, clock):  # noqa: F811
+    from notifications.selectors import message_rates
+
+    shipped_order(api, network, "O-1")
+    send_due()
+    message = Message.objects.get(trigger=Trigger.SHIPPED)
+    html = smtp.to(CUSTOMER)[1].get_body(("html",)).get_content()
+    pixel = re.search(r'src="http://127\.0\.0\.1:8000(/n/o/[^"]+)"', html).group(1)
+    client.get(pixel)
+    first_open = Message.objects.get(pk=message.pk).opened_at
+    clock.shift(timedelta(hours=3))
+    client.get(pixel)
+    message.refresh_from_db()
+    assert message.opened_at == first_open  # the first open is the one stamped
+    assert list(message.events.values_list("kind", flat=True)) == ["sent", "opened", "opened"]
+    rates = message_rates(since=first_open - timedelta(days=1), until=first_open + timedelta(days=1))
+    assert (rates.total.sent, rates.total.opened, rates.total.opened_rate) == (2, 1, 0.5)
 
 
 @pytest.mark.parametrize(
