@@ -11,9 +11,11 @@ inventory position = on hand + in transit + on order - allocated - backorders it
   of the SKU; they have no warehouse yet, so the SKU's hub carries them: the position whose rule says
   ``covers_backorders``, else the first warehouse (by id) that buys or makes the SKU.
 
-A position whose inventory position is at or below its rule's reorder point gets a suggestion of
-``order_up_to - inventory position``, at least the rule's minimum, rounded up to its multiple; a
-transfer is limited to what its source holds above its own order-up-to level. An open suggestion
+The rule's levels sit on top of the position's safety stock (the units kept back from what channels
+may sell): a position whose inventory position is at or below ``reorder_point + safety_stock`` gets
+a suggestion of ``order_up_to + safety_stock - inventory position``, at least the rule's minimum,
+rounded up to its multiple; a transfer is limited to what its source holds above its own safety
+stock and order-up-to level. An open suggestion
 whose need went away is withdrawn. See docs/adr/0017-replenishment.md.
 """
 
@@ -63,7 +65,7 @@ def _figures_sql(json_object: str, product_filter: str) -> str:
     return f"""
 WITH rules AS (
     SELECT p.id AS position_id, p.warehouse_id, p.product_id, p.on_hand, p.allocated, p.in_transit,
-           r.id AS rule_id, r.warehouse_id IS NULL AS is_default, r.reorder_point, r.order_up_to,
+           p.safety_stock, r.id AS rule_id, r.warehouse_id IS NULL AS is_default, r.reorder_point, r.order_up_to,
            r.min_order_qty, r.order_multiple, r.source, r.supplier_id, r.production_site_id,
            r.source_warehouse_id, r.covers_backorders,
            COALESCE(r.lead_time_days, sup.lead_time_days, site.lead_time_days, {TRANSFER_LEAD_TIME_DAYS})
@@ -134,15 +136,16 @@ needs AS (
     FROM positions p
 ),
 sized AS (
-    SELECT n.*, n.order_up_to - n.inventory_position AS need,
-           CASE WHEN n.order_up_to - n.inventory_position < n.min_order_qty THEN n.min_order_qty
-                ELSE n.order_up_to - n.inventory_position END AS wanted
+    SELECT n.*, n.order_up_to + n.safety_stock - n.inventory_position AS need,
+           CASE WHEN n.order_up_to + n.safety_stock - n.inventory_position < n.min_order_qty
+                THEN n.min_order_qty
+                ELSE n.order_up_to + n.safety_stock - n.inventory_position END AS wanted
     FROM needs n
-    WHERE n.inventory_position <= n.reorder_point
+    WHERE n.inventory_position <= n.reorder_point + n.safety_stock
 ),
 rounded AS (
     SELECT s.*, ((s.wanted + s.order_multiple - 1) / s.order_multiple) * s.order_multiple AS rounded_qty,
-           src.on_hand - src.allocated - COALESCE(src_rule.order_up_to, 0) AS surplus
+           src.on_hand - src.allocated - src.safety_stock - COALESCE(src_rule.order_up_to, 0) AS surplus
     FROM sized s
     LEFT JOIN inventory_stockposition src
            ON src.warehouse_id = s.source_warehouse_id AND src.product_id = s.product_id
@@ -157,7 +160,7 @@ final AS (
                'on_hand', r.on_hand, 'in_transit', r.in_transit, 'on_order', r.on_order,
                'allocated', r.allocated, 'backordered', r.backordered,
                'inventory_position', r.inventory_position, 'reorder_point', r.reorder_point,
-               'order_up_to', r.order_up_to, 'need', r.need, 'min_order_qty', r.min_order_qty,
+               'order_up_to', r.order_up_to, 'safety_stock', r.safety_stock, 'need', r.need, 'min_order_qty', r.min_order_qty,
                'order_multiple', r.order_multiple, 'rule', r.rule_id,
                'rule_scope', CASE WHEN r.is_default THEN 'default' ELSE 'warehouse' END,
                'carries_backorders', r.position_id IN (SELECT position_id FROM hubs),

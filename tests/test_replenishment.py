@@ -138,6 +138,25 @@ def test_a_transfer_takes_only_what_the_source_holds_above_its_own_level(world):
     assert Suggestion.objects.get().status == "withdrawn"
 
 
+def test_the_rule_keeps_its_levels_on_top_of_the_positions_safety_stock(world):
+    dc, store, sku = world["dc"], world["store"], world["sku"]
+    position(dc, sku, on_hand=17)
+    StockPosition.objects.filter(warehouse=dc).update(safety_stock=5)
+    rule(sku, dc, reorder_point=15, order_up_to=30, supplier=world["supplier"])
+    suggestions_evaluate()
+    (suggestion,) = open_suggestions()
+    # 17 is above the reorder point 15, but not above 15 + 5 kept back: order up to 30 + 5
+    assert (suggestion.quantity, suggestion.explanation["safety_stock"]) == (18, 5)
+    assert suggestion.explanation["need"] == 18
+    # a transfer source keeps its own safety stock too: 60 - 30 (its level) - 5 (safety) = 25
+    StockPosition.objects.filter(warehouse=dc).update(on_hand=60)
+    position(store, sku, on_hand=0)
+    rule(sku, store, reorder_point=10, order_up_to=40, source="transfer", source_warehouse=dc)
+    suggestions_evaluate()
+    (transfer,) = [s for s in open_suggestions() if s.kind == "transfer"]
+    assert (transfer.quantity, transfer.explanation["surplus_at_source"]) == (25, 25)
+
+
 def test_production_orders_are_on_order_and_a_production_rule_suggests_production(world):
     dc, sku = world["dc"], world["sku"]
     site = ProductionSite.objects.create(
