@@ -32,6 +32,7 @@ urlpatterns = [
     path("api/v1/", include(("shipments.api.urls", "shipments-api"))),
     path("api/v1/", include(("tracking.api.urls", "tracking-api"))),
     path("api/v1/", include(("returns.api.urls", "returns-api"))),
+    path("api/v1/", include(("replenishment.api.urls", "replenishment-api"))),
     path(
         "api/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

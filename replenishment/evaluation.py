@@ -65,7 +65,8 @@ def _figures_sql(json_object: str, product_filter: str) -> str:
     return f"""
 WITH rules AS (
     SELECT p.id AS position_id, p.warehouse_id, p.product_id, p.on_hand, p.allocated, p.in_transit,
-           p.safety_stock, r.id AS rule_id, r.warehouse_id IS NULL AS is_default, r.reorder_point, r.order_up_to,
+           p.safety_stock, r.id AS rule_id, r.warehouse_id IS NULL AS is_default, r.reorder_point,
+           r.order_up_to,
            r.min_order_qty, r.order_multiple, r.source, r.supplier_id, r.production_site_id,
            r.source_warehouse_id, r.covers_backorders,
            COALESCE(r.lead_time_days, sup.lead_time_days, site.lead_time_days, {TRANSFER_LEAD_TIME_DAYS})
@@ -160,7 +161,8 @@ final AS (
                'on_hand', r.on_hand, 'in_transit', r.in_transit, 'on_order', r.on_order,
                'allocated', r.allocated, 'backordered', r.backordered,
                'inventory_position', r.inventory_position, 'reorder_point', r.reorder_point,
-               'order_up_to', r.order_up_to, 'safety_stock', r.safety_stock, 'need', r.need, 'min_order_qty', r.min_order_qty,
+               'order_up_to', r.order_up_to, 'safety_stock', r.safety_stock, 'need', r.need,
+               'min_order_qty', r.min_order_qty,
                'order_multiple', r.order_multiple, 'rule', r.rule_id,
                'rule_scope', CASE WHEN r.is_default THEN 'default' ELSE 'warehouse' END,
                'carries_backorders', r.position_id IN (SELECT position_id FROM hubs),

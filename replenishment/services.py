@@ -195,11 +195,18 @@ class ReceiptLine:
 
 
 @transaction.atomic
-def purchase_order_receive(*, purchase_order_id: int, lines: list[ReceiptLine], actor: str) -> PurchaseOrder:
+def purchase_order_receive(
+    *,
+    purchase_order_id: int,
+    lines: list[ReceiptLine],
+    actor: str,
+    delivery_note: str = "",
+    extra_errors: dict[str, list[str]] | None = None,
+) -> PurchaseOrder:
     """Goods of a sent purchase order arrived, all or part: each line's units are booked through the
     ledger at the order's warehouse (lots and expiry for lot-tracked SKUs), which offers them to
     backorders oldest first as any receipt does. More than a line still expects is refused, with
-    nothing booked."""
+    nothing booked. ``extra_errors``: the request's shape problems, answered with the lines' own."""
     purchase_order = _locked_purchase_order(purchase_order_id)
     if purchase_order.status not in (PurchaseOrderStatus.SENT, PurchaseOrderStatus.PARTIALLY_RECEIVED):
         raise IllegalTransition(
@@ -212,18 +219,27 @@ def purchase_order_receive(*, purchase_order_id: int, lines: list[ReceiptLine], 
         for line in purchase_order.lines.select_for_update().select_related("product").order_by("pk")
     }
     errors: dict[str, list[str]] = defaultdict(list)
+    for path, problems in (extra_errors or {}).items():
+        errors[path].extend(problems)
+    booked: dict[int, int] = defaultdict(int)
     for n, receipt in enumerate(lines):
         line = own.get(receipt.line_id)
         if line is None:
-            errors[f"lines[{n}].line_id"].append(f"{purchase_order} has no line {receipt.line_id}.")
-        elif receipt.quantity < 1:
-            errors[f"lines[{n}].quantity"].append("Must be at least 1.")
-        elif receipt.quantity > line.quantity - line.received_quantity:
-            expected = line.quantity - line.received_quantity
-            errors[f"lines[{n}].quantity"].append(
-                f"{line.product.sku}: {expected} still expected, not {receipt.quantity}."
+            errors[f"lines.{n}.line_id"].append(f"{purchase_order} has no line {receipt.line_id}.")
+            continue
+        booked[line.pk] += receipt.quantity
+        expected = line.quantity - line.received_quantity
+        if receipt.quantity < 1:
+            errors[f"lines.{n}.quantity"].append("Must be at least 1.")
+        elif booked[line.pk] > expected:
+            errors[f"lines.{n}.quantity"].append(
+                f"{line.product.sku}: {expected} still expected, not {booked[line.pk]}."
             )
-    if not lines:
+        if line.product.lot_tracked and not receipt.lot_code.strip():
+            errors[f"lines.{n}.lot_code"].append(
+                f"{line.product.sku} is lot-tracked: give the lot code (and its expiry date)."
+            )
+    if not lines and not errors:
         errors["lines"].append("Name at least one line.")
     if errors:
         raise ValidationFailed("The receipt is invalid; nothing was booked.", details=dict(errors))
@@ -239,7 +255,8 @@ def purchase_order_receive(*, purchase_order_id: int, lines: list[ReceiptLine], 
             expiry_date=receipt.expiry_date,
             reference_type=ReferenceType.PURCHASE_ORDER,
             reference=purchase_order.pk,
-            reason=f"received on {purchase_order}",
+            reason=f"received on {purchase_order}"
+            + (f", delivery note {delivery_note}" if delivery_note else ""),
         )
         line.received_quantity += receipt.quantity
         line.save(update_fields=["received_quantity"])

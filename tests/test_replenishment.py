@@ -370,7 +370,7 @@ def test_a_purchase_order_received_in_parts_fills_backorders_and_closes(world, c
         replenishment.purchase_order_receive(
             purchase_order_id=po.pk, lines=[ReceiptLine(line.pk, 11)], actor="t"
         )
-    assert too_many.value.details == {"lines[0].quantity": ["CAP-NAVY: 10 still expected, not 11."]}
+    assert too_many.value.details == {"lines.0.quantity": ["CAP-NAVY: 10 still expected, not 11."]}
     replenishment.purchase_order_receive(
         purchase_order_id=po.pk, lines=[ReceiptLine(line.pk, 6)], actor="rita"
     )
