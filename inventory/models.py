@@ -135,6 +135,7 @@ class ReferenceType(models.TextChoices):
     RETURN = "return", "Return"  # a returned unit put back
     TRANSFER = "transfer", "Transfer"  # goods moving between warehouses
     PURCHASE_ORDER = "purchase_order", "Purchase order"  # goods received from a supplier
+    PRODUCTION_ORDER = "production_order", "Production order"  # goods made at a production site
     IMPORT = "import", "Import batch"  # a receipt, adjustment or count from an integration or a file
     MANUAL = "manual", "Manual"  # typed in by ops
     OPENING = "opening", "Opening stock"  # the first figures of a new position

@@ -300,6 +300,8 @@ REPLENISHMENT_EVALUATE_MINUTES = float(os.environ.get("REPLENISHMENT_EVALUATE_MI
 # that should not run out (the service level; 0.95 -> z = 1.645).
 REPLENISHMENT_DEMAND_WINDOW_DAYS = int(os.environ.get("REPLENISHMENT_DEMAND_WINDOW_DAYS", "56"))
 REPLENISHMENT_SERVICE_LEVEL = float(os.environ.get("REPLENISHMENT_SERVICE_LEVEL", "0.95"))
+# The sender of purchase orders e-mailed to suppliers.
+REPLENISHMENT_PURCHASING_FROM = os.environ.get("REPLENISHMENT_PURCHASING_FROM", DEFAULT_FROM_EMAIL)
 
 # Dashboard list pages.
 DASHBOARD_PAGE_SIZE = 50

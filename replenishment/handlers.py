@@ -11,6 +11,7 @@ from django.core.cache import cache
 from oms.events import subscribe
 from oms.models import DomainEvent
 from orders.models import OrderLine
+from replenishment import services
 
 log = logging.getLogger(__name__)
 QUEUE = "replenishment"
@@ -62,3 +63,9 @@ def order_demand_changed(event: DomainEvent) -> None:
         OrderLine.objects.filter(order_id=event.payload["order_id"]).values_list("product_id", flat=True)
     )
     evaluation_due(product_ids)
+
+
+@subscribe("purchase_order.sent", queue="notifications")
+def purchase_order_sent(event: DomainEvent) -> None:
+    """The supplier gets the order by e-mail (on the notifications queue: it waits on a mail server)."""
+    services.purchase_order_email(purchase_order_id=event.payload["purchase_order_id"])

@@ -147,6 +147,9 @@ class PurchaseOrder(models.Model):
         max_length=20, choices=PurchaseOrderStatus.choices, default=PurchaseOrderStatus.DRAFT
     )
     expected_date = models.DateField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    emailed_to = models.EmailField(blank=True, help_text="Where the order was e-mailed, once sent.")
+    emailed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -184,6 +187,24 @@ class ProductionOrderStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+PRODUCTION_ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    ProductionOrderStatus.PLANNED: frozenset(
+        {ProductionOrderStatus.SCHEDULED, ProductionOrderStatus.CANCELLED}
+    ),
+    ProductionOrderStatus.SCHEDULED: frozenset(
+        {
+            ProductionOrderStatus.SCHEDULED,  # moved to other days when the site's plan changes
+            ProductionOrderStatus.PLANNED,  # pushed past the planning horizon
+            ProductionOrderStatus.IN_PROGRESS,
+            ProductionOrderStatus.CANCELLED,
+        }
+    ),
+    ProductionOrderStatus.IN_PROGRESS: frozenset({ProductionOrderStatus.DONE}),
+    ProductionOrderStatus.DONE: frozenset(),
+    ProductionOrderStatus.CANCELLED: frozenset(),
+}
+
+
 class ProductionOrder(models.Model):
     site = models.ForeignKey(ProductionSite, on_delete=models.PROTECT, related_name="orders")
     product = models.ForeignKey("orders.Product", on_delete=models.PROTECT, related_name="+")
@@ -198,6 +219,30 @@ class ProductionOrder(models.Model):
 
     def __str__(self) -> str:
         return f"MO-{self.pk:06d}" if self.pk else "(unsaved)"
+
+    @property
+    def is_late(self) -> bool:
+        return bool(self.scheduled_date and self.due_date and self.scheduled_date > self.due_date)
+
+
+class ProductionSlot(models.Model):
+    """Units of a production order made on one day at its site: the schedule. The scheduler rewrites
+    the slots of orders not started yet; an order in progress keeps its own."""
+
+    production_order = models.ForeignKey(ProductionOrder, on_delete=models.CASCADE, related_name="slots")
+    site = models.ForeignKey(ProductionSite, on_delete=models.CASCADE, related_name="slots")
+    day = models.DateField()
+    units = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["production_order", "day"], name="production_slot_per_day"),
+            models.CheckConstraint(condition=Q(units__gte=1), name="production_slot_units"),
+        ]
+        indexes = [models.Index(fields=["site", "day"], name="production_slot_site_day")]
+
+    def __str__(self) -> str:
+        return f"{self.units} of {self.production_order} on {self.day}"
 
 
 class SuggestionStatus(models.TextChoices):

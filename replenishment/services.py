@@ -4,17 +4,26 @@ transaction each; rows locked in one order (suggestions by id, then purchase ord
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 
+from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from inventory import services as stock
 from inventory.models import ReferenceType, Warehouse
 from oms.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from oms.events import event_emit
+from replenishment.documents import purchase_order_csv, purchase_order_pdf
 from replenishment.models import (
+    PRODUCTION_ORDER_TRANSITIONS,
     PURCHASE_ORDER_TRANSITIONS,
     ProductionOrder,
+    ProductionOrderStatus,
+    ProductionSite,
+    ProductionSlot,
     PurchaseOrder,
     PurchaseOrderLine,
     PurchaseOrderStatus,
@@ -155,6 +164,10 @@ def suggestions_order(*, suggestion_ids: list[int], actor: str) -> OrdersMade:
         suggestion.save(
             update_fields=["status", "purchase_order_line", "transfer", "production_order", "updated_at"]
         )
+    for site_id in sorted({mo.site_id for mo in made.production_orders}):
+        production_schedule(site_id=site_id)
+    for mo in made.production_orders:
+        mo.refresh_from_db(fields=["status", "scheduled_date"])
     return made
 
 
@@ -182,8 +195,50 @@ def purchase_order_send(*, purchase_order_id: int, actor: str) -> PurchaseOrder:
     if not purchase_order.lines.exists():
         raise ValidationFailed(f"{purchase_order} has no lines.", details={"lines": ["Add a line first."]})
     _move(purchase_order, PurchaseOrderStatus.SENT)
-    purchase_order.save(update_fields=["status", "updated_at"])
+    purchase_order.sent_at = timezone.now()
+    purchase_order.save(update_fields=["status", "sent_at", "updated_at"])
+    event_emit(
+        name="purchase_order.sent",
+        aggregate_type="purchase_order",
+        aggregate_id=purchase_order.pk,
+        payload={"purchase_order_id": purchase_order.pk, "supplier_id": purchase_order.supplier_id},
+    )
     return purchase_order
+
+
+@transaction.atomic
+def purchase_order_email(*, purchase_order_id: int) -> bool:
+    """E-mail a sent purchase order to its supplier, with its PDF and CSV, once: the row lock and
+    ``emailed_at`` make a redelivered event send nothing (the window is the SMTP round trip, as for
+    customer messages). False when the supplier has no address: ops send the PDF themselves."""
+    purchase_order = (
+        PurchaseOrder.objects.select_for_update(of=("self",))
+        .select_related("supplier", "warehouse")
+        .filter(pk=purchase_order_id)
+        .first()
+    )
+    if purchase_order is None:
+        raise NotFound("No such purchase order.")
+    if purchase_order.emailed_at or not purchase_order.supplier.email:
+        return False
+    message = EmailMessage(
+        subject=f"Purchase order {purchase_order} for delivery to {purchase_order.warehouse.name}",
+        body=(
+            f"Dear {purchase_order.supplier.name},\n\nplease find our purchase order {purchase_order} "
+            f"attached (PDF, and CSV for your order entry), for delivery to {purchase_order.warehouse.name}"
+            + (f" by {purchase_order.expected_date:%d %b %Y}" if purchase_order.expected_date else "")
+            + f".\nPlease quote {purchase_order} on the delivery note.\n"
+        ),
+        from_email=settings.REPLENISHMENT_PURCHASING_FROM,
+        to=[purchase_order.supplier.email],
+    )
+    message.attach(f"{purchase_order}.pdf", purchase_order_pdf(purchase_order), "application/pdf")
+    message.attach(f"{purchase_order}.csv", purchase_order_csv(purchase_order), "text/csv")
+    message.send()
+    purchase_order.emailed_to = purchase_order.supplier.email
+    purchase_order.emailed_at = timezone.now()
+    purchase_order.save(update_fields=["emailed_to", "emailed_at", "updated_at"])
+    return True
 
 
 @dataclass(frozen=True)
@@ -266,3 +321,139 @@ def purchase_order_receive(
     )
     purchase_order.save(update_fields=["status", "updated_at"])
     return purchase_order
+
+
+# --- production: the schedule of each site's daily capacity, and what is made
+
+SCHEDULE_HORIZON_DAYS = 365
+NOT_STARTED = [ProductionOrderStatus.PLANNED, ProductionOrderStatus.SCHEDULED]
+
+
+def _production_move(order: ProductionOrder, to_status: str) -> None:
+    if to_status not in PRODUCTION_ORDER_TRANSITIONS[order.status]:
+        raise IllegalTransition(
+            f"{order} cannot go from {ProductionOrderStatus(order.status).label.lower()} "
+            f"to {ProductionOrderStatus(to_status).label.lower()}.",
+            details={"from_status": order.status, "to_status": to_status},
+        )
+    order.status = to_status
+
+
+def _locked_site(site_id: int) -> ProductionSite:
+    site = ProductionSite.objects.select_for_update().filter(pk=site_id).first()
+    if site is None:
+        raise NotFound("No such production site.")
+    return site
+
+
+@transaction.atomic
+def production_schedule(*, site_id: int, today: date | None = None) -> list[ProductionOrder]:
+    """Fill the site's daily capacity with its orders not started yet, earliest due first (then the
+    oldest), from today on. Orders in progress keep their slots and use the capacity first. Each order
+    takes what is left of a day, then the next days, until all its units fit; its scheduled date is
+    the day its last unit is made, when its stock is expected. What does not fit within a year stays
+    planned, with no date (the page shows it). The site's row lock serialises its schedulers."""
+    site = _locked_site(site_id)
+    today = today or timezone.localdate()
+    orders = list(
+        ProductionOrder.objects.select_for_update()
+        .filter(site=site, status__in=NOT_STARTED)
+        .order_by(F("due_date").asc(nulls_last=True), "pk")
+    )
+    ProductionSlot.objects.filter(production_order__in=[o.pk for o in orders]).delete()
+    used = dict(
+        ProductionSlot.objects.filter(site=site, day__gte=today)
+        .values_list("day")
+        .annotate(units=Sum("units"))
+        .values_list("day", "units")
+    )
+    last_day = today + timedelta(days=SCHEDULE_HORIZON_DAYS - 1)
+    day = today
+    free = max(site.capacity_per_day - used.get(day, 0), 0)
+    slots: list[ProductionSlot] = []
+    for order in orders:
+        left = order.quantity - order.produced_quantity
+        own: list[ProductionSlot] = []
+        while left > 0 and day <= last_day:
+            if free == 0:
+                day += timedelta(days=1)
+                free = max(site.capacity_per_day - used.get(day, 0), 0)
+                continue
+            take = min(free, left)
+            own.append(ProductionSlot(production_order=order, site=site, day=day, units=take))
+            free -= take
+            left -= take
+        fits = left == 0 and bool(own)
+        if fits:
+            slots += own
+        status = ProductionOrderStatus.SCHEDULED if fits else ProductionOrderStatus.PLANNED
+        scheduled = own[-1].day if fits else None
+        if (order.status, order.scheduled_date) != (status, scheduled):
+            _production_move(order, status)
+            order.scheduled_date = scheduled
+            order.save(update_fields=["status", "scheduled_date"])
+    ProductionSlot.objects.bulk_create(slots)
+    return orders
+
+
+def _locked_production_order(production_order_id: int) -> ProductionOrder:
+    site_id = ProductionOrder.objects.filter(pk=production_order_id).values_list("site_id", flat=True).first()
+    if site_id is None:
+        raise NotFound("No such production order.")
+    _locked_site(site_id)  # the site before its orders, as the scheduler locks them
+    return (
+        ProductionOrder.objects.select_for_update()
+        .select_related("site", "product")
+        .get(pk=production_order_id)
+    )
+
+
+@transaction.atomic
+def production_order_start(*, production_order_id: int, actor: str) -> ProductionOrder:
+    """The site began making a scheduled order: its slots stay where they are from now on."""
+    order = _locked_production_order(production_order_id)
+    _production_move(order, ProductionOrderStatus.IN_PROGRESS)
+    order.save(update_fields=["status"])
+    return order
+
+
+@transaction.atomic
+def production_order_report(
+    *, production_order_id: int, quantity: int, actor: str, lot_code: str = "", expiry_date=None
+) -> ProductionOrder:
+    """Units made: booked through the ledger at the site's warehouse (serving backorders oldest first,
+    as any receipt does). A scheduled order is started by its first report; the last units make it
+    done, and the days it no longer needs go back to the site's other orders."""
+    order = _locked_production_order(production_order_id)
+    if order.status == ProductionOrderStatus.SCHEDULED:
+        _production_move(order, ProductionOrderStatus.IN_PROGRESS)
+    if order.status != ProductionOrderStatus.IN_PROGRESS:
+        raise IllegalTransition(
+            f"{order} is {order.get_status_display().lower()}: nothing can be reported on it.",
+            details={"status": order.status},
+        )
+    outstanding = order.quantity - order.produced_quantity
+    if not 1 <= quantity <= outstanding:
+        raise ValidationFailed(
+            "The quantity is invalid; nothing was booked.",
+            details={"quantity": [f"From 1 to {outstanding} ({order.product.sku} still to make)."]},
+        )
+    stock.stock_receive(
+        warehouse=order.site.warehouse,
+        product=order.product,
+        quantity=quantity,
+        actor=actor,
+        lot_code=lot_code,
+        expiry_date=expiry_date,
+        reference_type=ReferenceType.PRODUCTION_ORDER,
+        reference=order.pk,
+        reason=f"made on {order} at {order.site.code}",
+    )
+    order.produced_quantity += quantity
+    if order.produced_quantity == order.quantity:
+        _production_move(order, ProductionOrderStatus.DONE)
+    order.save(update_fields=["status", "produced_quantity"])
+    if order.status == ProductionOrderStatus.DONE:
+        ProductionSlot.objects.filter(production_order=order, day__gt=timezone.localdate()).delete()
+        production_schedule(site_id=order.site_id)
+    return order

@@ -2,15 +2,18 @@
 orders (send, receive in parts), and the order page's panel of waiting lines and their expected stock.
 Thin views: each calls the same services as the API."""
 
+from datetime import date
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from oms.dashboard import ops_required, page_of
-from oms.errors import DomainError
-from replenishment import services
+from oms.errors import DomainError, ValidationFailed
+from replenishment import documents, selectors, services
 from replenishment.evaluation import stockout_risk
 from replenishment.models import PurchaseOrder, PurchaseOrderStatus, Suggestion, SuggestionStatus
 from replenishment.selectors import order_expected_stock
@@ -117,11 +120,30 @@ def purchase_order_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status in PurchaseOrderStatus.values:
         rows = rows.filter(status=status)
+    page = page_of(request, rows)
+    incoming = [po for po in page.object_list if po.status in selectors.INCOMING_PO]
+    serves = selectors.supplies_serve(sorted({line.product_id for po in incoming for line in po.lines.all()}))
+    for po in page.object_list:
+        po.serves = serves.get(str(po), [])
     return render(
         request,
         "replenishment/purchase_orders.html",
-        {"page": page_of(request, rows), "status": status, "statuses": PurchaseOrderStatus.choices},
+        {"page": page, "status": status, "statuses": PurchaseOrderStatus.choices},
     )
+
+
+@ops_required
+def purchase_order_document(request: HttpRequest, purchase_order_id: int, kind: str) -> HttpResponse:
+    """The purchase order as the supplier gets it: PDF to print or attach, CSV for order entry."""
+    purchase_order = get_object_or_404(
+        PurchaseOrder.objects.select_related("supplier", "warehouse"), pk=purchase_order_id
+    )
+    if kind == "pdf":
+        response = HttpResponse(documents.purchase_order_pdf(purchase_order), content_type="application/pdf")
+    else:
+        response = HttpResponse(documents.purchase_order_csv(purchase_order), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{purchase_order}.{kind}"'
+    return response
 
 
 @ops_required
@@ -142,16 +164,19 @@ def purchase_order_send(request: HttpRequest, purchase_order_id: int) -> HttpRes
 @require_POST
 def purchase_order_receive(request: HttpRequest, purchase_order_id: int) -> HttpResponse:
     purchase_order = get_object_or_404(PurchaseOrder, pk=purchase_order_id)
-    receipts = []
-    for line in purchase_order.lines.all():
-        raw = request.POST.get(f"receive-{line.pk}", "").strip()
-        if raw.isdigit() and len(raw) < 10 and int(raw) > 0:
-            receipts.append(
-                services.ReceiptLine(
-                    line.pk, int(raw), lot_code=request.POST.get(f"lot-{line.pk}", "").strip()[:64]
-                )
-            )
     try:
+        receipts = []
+        for line in purchase_order.lines.all():
+            raw = request.POST.get(f"receive-{line.pk}", "").strip()
+            if raw.isdigit() and len(raw) < 10 and int(raw) > 0:
+                receipts.append(
+                    services.ReceiptLine(
+                        line.pk,
+                        int(raw),
+                        lot_code=request.POST.get(f"lot-{line.pk}", "").strip()[:64],
+                        expiry_date=_date_or_none(request.POST.get(f"expiry-{line.pk}", "")),
+                    )
+                )
         services.purchase_order_receive(
             purchase_order_id=purchase_order.pk, lines=receipts, actor=request.user.username
         )
@@ -162,3 +187,68 @@ def purchase_order_receive(request: HttpRequest, purchase_order_id: int) -> Http
             request, f"Received on {purchase_order}: {sum(r.quantity for r in receipts)} unit(s)."
         )
     return redirect("replenishment:purchase_orders")
+
+
+# --- production: the schedule and load of each site, starting and reporting production orders
+
+SCHEDULE_DAYS = 14
+
+
+@ops_required
+def production(request: HttpRequest) -> HttpResponse:
+    request.dashboard_section = "replenishment"
+    schedules = selectors.production_schedules(today=timezone.localdate(), days=SCHEDULE_DAYS)
+    return render(request, "replenishment/production.html", {"schedules": schedules, "days": SCHEDULE_DAYS})
+
+
+@ops_required
+@require_POST
+def production_reschedule(request: HttpRequest, site_id: int) -> HttpResponse:
+    try:
+        orders = services.production_schedule(site_id=site_id)
+    except DomainError as exc:
+        messages.error(request, _problem(exc))
+    else:
+        messages.success(request, f"Rescheduled {len(orders)} production order(s), earliest due first.")
+    return redirect("replenishment:production")
+
+
+@ops_required
+@require_POST
+def production_order_action(request: HttpRequest, production_order_id: int) -> HttpResponse:
+    """Start a scheduled order, or report units made (with their lot for lot-tracked SKUs)."""
+    actor = request.user.username
+    try:
+        if request.POST.get("action") == "start":
+            order = services.production_order_start(production_order_id=production_order_id, actor=actor)
+            messages.success(request, f"{order} is in progress.")
+        else:
+            raw = request.POST.get("quantity", "").strip()
+            if not (raw.isdigit() and len(raw) < 10):
+                raise ValidationFailed(
+                    "Say how many units were made.", details={"quantity": ["A whole number."]}
+                )
+            order = services.production_order_report(
+                production_order_id=production_order_id,
+                quantity=int(raw),
+                actor=actor,
+                lot_code=request.POST.get("lot", "").strip()[:64],
+                expiry_date=_date_or_none(request.POST.get("expiry", "")),
+            )
+            messages.success(
+                request,
+                f"{order}: {raw} unit(s) booked into {order.site.warehouse.code}; "
+                f"{order.get_status_display().lower()}.",
+            )
+    except DomainError as exc:
+        messages.error(request, _problem(exc))
+    return redirect("replenishment:production")
+
+
+def _date_or_none(raw: str):
+    try:
+        return date.fromisoformat(raw.strip()) if raw.strip() else None
+    except ValueError as exc:
+        raise ValidationFailed(
+            "The expiry date is invalid.", details={"expiry": ["Use YYYY-MM-DD."]}
+        ) from exc

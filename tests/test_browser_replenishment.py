@@ -53,3 +53,44 @@ def test_ops_order_what_the_rules_suggest_and_receive_it(page, ops_user, product
     page.wait_for_selector(f"#po-{po.pk} [data-status=partially_received]")
     shot(page, "replenishment-purchase-orders")
     assert StockPosition.objects.get(warehouse=dc, product__sku="CAP-NAVY").on_hand == 2 + 12
+
+
+def test_the_production_page_draws_each_sites_load_and_reports_what_was_made(page, ops_user, products):  # noqa: F811
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from replenishment import services as replenishment
+    from replenishment.models import ProductionOrder, ProductionSite
+
+    plant = ProductionSite.objects.create(
+        code="plant",
+        name="Thessaloniki plant",
+        warehouse=make_warehouse("DC"),
+        lead_time_days=5,
+        capacity_per_day=120,
+    )
+    today = timezone.localdate()
+    for sku, quantity, due in (("CAP-NAVY", 300, 4), ("TSHIRT-BLK-M", 90, 2), ("HOODIE-GRY-L", 500, 6)):
+        ProductionOrder.objects.create(
+            site=plant,
+            product=Product.objects.get(sku=sku),
+            quantity=quantity,
+            due_date=today + timedelta(days=due),
+        )
+    replenishment.production_schedule(site_id=plant.pk)
+    log_in(page)
+    page.goto("/dashboard/replenishment/production/")
+    bars = page.locator("#site-plant svg rect")
+    assert bars.count() == 14
+    # 890 units at 120 a day: seven full days, the eighth holds the last 50
+    assert [bars.nth(n).get_attribute("class") for n in range(9)] == ["full"] * 7 + ["used", "idle"]
+    box = bars.nth(0).bounding_box()
+    assert box and box["height"] > 40  # a full day is drawn, not a zero-height bar
+    shot(page, "replenishment-production")
+    first = ProductionOrder.objects.get(product__sku="TSHIRT-BLK-M")
+    page.fill(f"#mo-{first.pk} input[name=quantity]", "90")
+    page.click(f"#mo-{first.pk} button:has-text('Made')")
+    page.wait_for_selector("text=90 unit(s) booked into DC")
+    assert ProductionOrder.objects.get(pk=first.pk).status == "done"
+    assert StockPosition.objects.get(warehouse=plant.warehouse, product=first.product).on_hand == 90
