@@ -169,6 +169,29 @@ def event_emit(
     return event
 
 
+EMIT_CHUNK = 2000  # events per INSERT: PostgreSQL takes at most 65,535 parameters in a statement
+
+
+def events_emit(*, name: str, aggregate_type: str, items: list[tuple[object, dict[str, Any]]]) -> int:
+    """Append many events of one name, (aggregate id, payload) each, in a few statements (a set-based
+    job may raise thousands at once); inside the transaction of the change, as ``event_emit``."""
+    events = [
+        unsaved(
+            DomainEvent,
+            name=name,
+            aggregate_type=aggregate_type,
+            aggregate_id=str(aggregate_id),
+            payload=payload,
+        )
+        for aggregate_id, payload in items
+    ]
+    for start in range(0, len(events), EMIT_CHUNK):
+        insert_rows(events[start : start + EMIT_CHUNK], deferrable=True)
+    if events and not _kick_pending():
+        transaction.on_commit(_kick_relay, robust=True)
+    return len(events)
+
+
 def redelivery_delay(attempts: int) -> timedelta:
     """How long a delivery handed to the broker ``attempts`` times may stay unprocessed before it is sent
     again: the configured bound at first, doubling with each attempt up to an hour, so that a handler

@@ -19,12 +19,15 @@ stock and order-up-to level. An open suggestion
 whose need went away is withdrawn. See docs/adr/0017-replenishment.md.
 """
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
 
+from inventory.models import StockPosition
+from oms.events import events_emit
 from orders.models import OrderStatus
 from replenishment.models import (
     ProductionOrderStatus,
@@ -184,6 +187,7 @@ def _kind_sql() -> str:
 class EvaluationResult:
     upserted: int
     withdrawn: int
+    crossed: int = 0  # positions that got a new open suggestion: they crossed their reorder point
 
 
 def suggestions_evaluate(
@@ -228,10 +232,16 @@ ON CONFLICT (position_id) WHERE status = '{SuggestionStatus.OPEN}' DO UPDATE SET
     supplier_id = excluded.supplier_id, production_site_id = excluded.production_site_id,
     source_warehouse_id = excluded.source_warehouse_id, explanation = excluded.explanation,
     updated_at = excluded.updated_at
+RETURNING position_id, created_at = updated_at, explanation
 """,
             [*params, now, now],
         )
-        upserted = cursor.rowcount
+        rows = cursor.fetchall()
+        upserted = len(rows)
+        # a new open suggestion is a position that just crossed its reorder point (an updated one had)
+        crossed = [
+            (position_id, _figures(explanation)) for position_id, inserted, explanation in rows if inserted
+        ]
         cursor.execute(
             figures
             + f"""
@@ -243,7 +253,42 @@ WHERE status = '{SuggestionStatus.OPEN}'
             [*params, now, *params],
         )
         withdrawn = cursor.rowcount
-    return EvaluationResult(upserted=upserted, withdrawn=withdrawn)
+        if crossed:
+            _crossings_emit(crossed)
+    return EvaluationResult(upserted=upserted, withdrawn=withdrawn, crossed=len(crossed))
+
+
+def _figures(explanation) -> dict:
+    return json.loads(explanation) if isinstance(explanation, str) else explanation
+
+
+def _crossings_emit(crossed: list[tuple[int, dict]]) -> None:
+    """``stock.below_reorder_point`` for each position that crossed, with where and what, for the
+    dashboard's alerts and whoever else listens (ops e-mail, KPIs)."""
+    where = dict(
+        (pk, (warehouse_id, product_id))
+        for pk, warehouse_id, product_id in StockPosition.objects.filter(
+            pk__in=[pk for pk, _ in crossed]
+        ).values_list("pk", "warehouse_id", "product_id")
+    )
+    events_emit(
+        name="stock.below_reorder_point",
+        aggregate_type="stock_position",
+        items=[
+            (
+                position_id,
+                {
+                    "position_id": position_id,
+                    "warehouse_id": where[position_id][0],
+                    "product_id": where[position_id][1],
+                    "inventory_position": figures["inventory_position"],
+                    "reorder_point": figures["reorder_point"],
+                    "safety_stock": figures["safety_stock"],
+                },
+            )
+            for position_id, figures in crossed
+        ],
+    )
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 orders (send, receive in parts), and the order page's panel of waiting lines and their expected stock.
 Thin views: each calls the same services as the API."""
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -30,6 +30,9 @@ def expected_stock_panel(order) -> tuple[str, dict] | None:
 
 
 COUNT_CAP = 10_000
+# The alert: positions that crossed their reorder point lately and still wait for a decision.
+CROSSED_WITHIN_HOURS = 24
+CROSSED_SHOWN = 20
 
 
 def _problem(exc: DomainError) -> str:
@@ -58,10 +61,25 @@ def suggestion_list(request: HttpRequest) -> HttpResponse:
         for value, label in SuggestionStatus.choices
     ]
     risk = stockout_risk(window_days=settings.REPLENISHMENT_DEMAND_WINDOW_DAYS)
+    since = timezone.now() - timedelta(hours=CROSSED_WITHIN_HOURS)
+    crossed = list(
+        Suggestion.objects.filter(status=SuggestionStatus.OPEN, created_at__gte=since)
+        .select_related("position__product", "position__warehouse")
+        .order_by("-created_at", "-pk")[: CROSSED_SHOWN + 1]
+    )
     return render(
         request,
         "replenishment/suggestions.html",
-        {"page": page_of(request, rows), "status": status, "counts": counts, "cap": COUNT_CAP, "risk": risk},
+        {
+            "page": page_of(request, rows),
+            "status": status,
+            "counts": counts,
+            "cap": COUNT_CAP,
+            "risk": risk,
+            "crossed": crossed[:CROSSED_SHOWN],
+            "crossed_more": len(crossed) > CROSSED_SHOWN,
+            "crossed_hours": CROSSED_WITHIN_HOURS,
+        },
     )
 
 

@@ -568,3 +568,35 @@ def test_positions_that_run_out_before_an_order_could_arrive_are_listed(world, o
     settings.REPLENISHMENT_DEMAND_WINDOW_DAYS = 28
     page = ops_client.get("/dashboard/replenishment/").content.decode()
     assert "Will run out before a new order could arrive" in page and ">4.0<" in page
+
+
+def test_crossing_the_reorder_point_raises_one_event_and_an_alert_on_the_dashboard(world, ops_client):
+    from oms.models import DomainEvent
+
+    dc, sku = world["dc"], world["sku"]
+    pos = position(dc, sku, on_hand=30)
+    rule(sku, dc, reorder_point=10, order_up_to=30, supplier=world["supplier"])
+    assert suggestions_evaluate().crossed == 0
+    StockPosition.objects.filter(pk=pos.pk).update(on_hand=8)
+    assert suggestions_evaluate().crossed == 1
+    (event,) = DomainEvent.objects.filter(name="stock.below_reorder_point")
+    assert event.payload == {
+        "position_id": pos.pk,
+        "warehouse_id": dc.pk,
+        "product_id": sku.pk,
+        "inventory_position": 8,
+        "reorder_point": 10,
+        "safety_stock": 0,
+    }
+    # still below: the open suggestion is updated, no second alert
+    StockPosition.objects.filter(pk=pos.pk).update(on_hand=5)
+    assert suggestions_evaluate().crossed == 0
+    assert DomainEvent.objects.filter(name="stock.below_reorder_point").count() == 1
+    page = ops_client.get("/dashboard/replenishment/").content.decode()
+    assert 'id="crossed"' in page and "CAP-NAVY</a></span> at DC: position 5, reorder point 10" in page
+    # back above, then below again: a new crossing
+    StockPosition.objects.filter(pk=pos.pk).update(on_hand=30)
+    suggestions_evaluate()
+    StockPosition.objects.filter(pk=pos.pk).update(on_hand=9)
+    assert suggestions_evaluate().crossed == 1
+    assert DomainEvent.objects.filter(name="stock.below_reorder_point").count() == 2
