@@ -24,14 +24,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from inventory import services as stock
 from inventory.models import StockPosition
 from oms.events import events_emit
 from orders.models import OrderStatus
 from replenishment.models import (
     ProductionOrderStatus,
     PurchaseOrderStatus,
+    ReorderRule,
     Source,
     SuggestionKind,
     SuggestionStatus,
@@ -209,6 +212,7 @@ def suggestions_evaluate(
         params = ids
     figures = _figures_sql(json_object, product_filter)
     with transaction.atomic(), connection.cursor() as cursor:
+        _positions_for_rules(product_ids)
         if postgres:
             if product_ids is None:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [EVALUATION_LOCK])
@@ -256,6 +260,23 @@ WHERE status = '{SuggestionStatus.OPEN}'
         if crossed:
             _crossings_emit(crossed)
     return EvaluationResult(upserted=upserted, withdrawn=withdrawn, crossed=len(crossed))
+
+
+def _positions_for_rules(product_ids: list[int] | None) -> None:
+    """A warehouse's rule for a SKU it never held still needs its position (at zero) to be evaluated:
+    one anti-join finds such rules, usually none."""
+    rules = ReorderRule.objects.filter(is_active=True, warehouse__isnull=False).exclude(
+        Exists(
+            StockPosition.objects.filter(
+                warehouse_id=OuterRef("warehouse_id"), product_id=OuterRef("product_id")
+            )
+        )
+    )
+    if product_ids is not None:
+        rules = rules.filter(product_id__in=product_ids)
+    missing = list(rules.values_list("warehouse_id", "product_id"))
+    if missing:
+        stock.positions_ensure(pairs=missing)
 
 
 def _figures(explanation) -> dict:

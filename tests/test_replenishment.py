@@ -600,3 +600,14 @@ def test_crossing_the_reorder_point_raises_one_event_and_an_alert_on_the_dashboa
     StockPosition.objects.filter(pk=pos.pk).update(on_hand=9)
     assert suggestions_evaluate().crossed == 1
     assert DomainEvent.objects.filter(name="stock.below_reorder_point").count() == 2
+
+
+def test_a_rule_at_a_warehouse_that_never_held_the_sku_still_orders_it(world):
+    dc, sku = world["dc"], world["sku"]
+    rule(sku, dc, reorder_point=4, order_up_to=12, supplier=world["supplier"])
+    assert not StockPosition.objects.filter(warehouse=dc, product=sku).exists()
+    suggestions_evaluate(product_ids=[sku.pk])
+    (suggestion,) = open_suggestions()
+    assert (suggestion.position.warehouse_id, suggestion.quantity) == (dc.pk, 12)
+    position_row = StockPosition.objects.get(warehouse=dc, product=sku)
+    assert (position_row.on_hand, position_row.allocated, position_row.movements.count()) == (0, 0, 0)

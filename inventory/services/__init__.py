@@ -7,7 +7,7 @@ locks in that order, so concurrent allocations queue instead of deadlocking, and
 on figures another transaction could change meanwhile.
 """
 
-from inventory.services.common import ALLOCATABLE_STATUSES, FULFILMENT_STATUSES
+from inventory.services.common import ALLOCATABLE_STATUSES, FULFILMENT_STATUSES, positions_ensure
 from inventory.services.levels import stock_adjust, stock_receive
 from inventory.services.promises import (
     AllocationOutcome,
@@ -34,6 +34,7 @@ __all__ = [
     "AllocationOutcome",
     "PlannedPick",
     "backorders_fill",
+    "positions_ensure",
     "stock_adjust",
     "stock_allocate",
     "stock_receive",

@@ -71,6 +71,17 @@ def _lock_positions(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], S
     return {(p.warehouse_id, p.product_id): p for p in positions}
 
 
+def positions_ensure(*, pairs: Iterable[tuple[int, int]]) -> int:
+    """Empty positions for (warehouse id, product id) pairs that have none yet (a SKU with a reorder
+    rule at a warehouse that never held it); existing ones are left alone. No ledger row: nothing
+    moved."""
+    pairs = sorted(set(pairs))
+    created = StockPosition.objects.bulk_create(
+        [StockPosition(warehouse_id=w, product_id=p) for w, p in pairs], ignore_conflicts=True
+    )
+    return len(created)
+
+
 def _save_figures(objs: Iterable[StockPosition | Lot]) -> None:
     for obj in objs:
         fields = ["on_hand", "allocated"] + (
