@@ -29,6 +29,9 @@ from orders.models import (
     Product,
     ServiceLevel,
 )
+from replenishment import services as replenishment
+from replenishment.evaluation import suggestions_evaluate
+from replenishment.models import ProductionSite, ReorderRule, Source, Suggestion, SuggestionKind, Supplier
 from returns import services as returns
 from returns.models import CreditMethod, Disposition, Grade, ReturnPolicy, ReturnSource
 from routing import services as routing
@@ -416,6 +419,7 @@ class Command(BaseCommand):
                 services.order_cancel(order_id=order.pk, actor=system, reason="customer changed their mind")
         self._follow_parcels()
         self._returns()
+        self._replenishment(products)
         for warehouse in Warehouse.objects.filter(kind="warehouse"):
             WaveSchedule.objects.create(warehouse=warehouse, every_minutes=30)
         return {
@@ -495,6 +499,88 @@ class Command(BaseCommand):
         while moment < now:
             moment = min(moment + timedelta(minutes=20), now)
             tracking.tracking_poll_due(now=moment)
+
+    def _replenishment(self, products: dict) -> None:
+        """Suppliers and a workshop, a default rule per SKU (the store refills from the Athens DC), one
+        evaluation, and what ops would have done with part of it: a purchase order sent and on its
+        way, a production order on the workshop's schedule serving the umbrella backorders, and open
+        suggestions left for the newcomer to decide."""
+        textiles = Supplier.objects.create(
+            code="hellas-textiles",
+            name="Hellas Textiles",
+            email="purchasing@hellas-textiles.example",
+            lead_time_days=10,
+        )
+        foods = Supplier.objects.create(
+            code="aegean-foods", name="Aegean Foods", email="orders@aegean-foods.example", lead_time_days=5
+        )
+        goods = Supplier.objects.create(
+            code="nordic-goods", name="Nordic Goods", email="po@nordic-goods.example", lead_time_days=14
+        )
+        houses = {w.code: w for w in Warehouse.objects.all()}
+        workshop = ProductionSite.objects.create(
+            code="skg-workshop",
+            name="Thessaloniki workshop",
+            warehouse=houses["ATH1"],
+            lead_time_days=4,
+            capacity_per_day=25,
+        )
+        for sku, product in sorted(products.items()):
+            if sku == OUT_OF_STOCK_SKU:
+                # made, not bought; the Athens DC carries its backorders
+                ReorderRule.objects.create(
+                    product=product,
+                    warehouse=houses["ATH1"],
+                    reorder_point=10,
+                    order_up_to=60,
+                    order_multiple=5,
+                    source=Source.PRODUCTION,
+                    production_site=workshop,
+                    covers_backorders=True,
+                )
+                continue
+            supplier = (
+                textiles
+                if sku.split("-")[0] in {"TSHIRT", "HOODIE", "JEANS", "CAP", "SOCKS"}
+                else foods
+                if sku in LOT_TRACKED or sku == "SOAP-OLIVE"
+                else goods
+            )
+            ReorderRule.objects.create(
+                product=product,
+                warehouse=None,
+                reorder_point=40,
+                order_up_to=120,
+                min_order_qty=12,
+                order_multiple=6,
+                source=Source.SUPPLIER,
+                supplier=supplier,
+            )
+            ReorderRule.objects.create(
+                product=product,
+                warehouse=houses["ATH-ST"],
+                reorder_point=4,
+                order_up_to=12,
+                source=Source.TRANSFER,
+                source_warehouse=houses["ATH1"],
+            )
+        suggestions_evaluate()
+        actor = "ops"
+        # the supplier and warehouse with the most to buy: their first three suggestions are ordered
+        groups: dict[tuple[int, int], list] = {}
+        for suggestion in Suggestion.objects.filter(status="open", kind=SuggestionKind.PURCHASE).order_by(
+            "pk"
+        ):
+            groups.setdefault((suggestion.supplier_id, suggestion.position.warehouse_id), []).append(
+                suggestion
+            )
+        purchase = max(groups.values(), key=len, default=[])[:3]
+        made = list(Suggestion.objects.filter(status="open", kind=SuggestionKind.PRODUCTION))
+        for suggestion in purchase + made:
+            replenishment.suggestion_decide(suggestion_id=suggestion.pk, approve=True, actor=actor)
+        ordered = replenishment.suggestions_order(suggestion_ids=[s.pk for s in purchase + made], actor=actor)
+        for purchase_order in ordered.purchase_orders:
+            replenishment.purchase_order_send(purchase_order_id=purchase_order.pk, actor=actor)
 
     def _returns(self) -> None:
         """Returns in the states ops meet, on delivered orders; the other delivered orders are left for
