@@ -130,7 +130,7 @@ def order_expected_stock(order) -> dict:
     """What an order's API detail says of its waiting lines: units, when their stock is expected, and
     from which supply (the channel sees our references, never a supplier's name)."""
     if order.status not in WAITING:
-        return {"expected_stock": []}  # nothing waits: no query
+        return {"expected_stock": [], "expected_stock_date": None}  # nothing waits: no query
     lines = {line.pk: line for line in order.lines.all()}
     covers = backorder_cover(list({line.product_id for line in lines.values()}))
     expected = []
@@ -147,7 +147,10 @@ def order_expected_stock(order) -> dict:
                 "supplies": cover.supplies,
             }
         )
-    return {"expected_stock": expected}
+    dates = [line["expected_date"] for line in expected]
+    # the order's promise from the supply side: complete once its last waiting unit has arrived
+    complete_by = max(dates) if dates and all(dates) else None
+    return {"expected_stock": expected, "expected_stock_date": complete_by}
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,13 @@ from replenishment.selectors import order_expected_stock
 
 
 def expected_stock_panel(order) -> tuple[str, dict] | None:
-    expected = order_expected_stock(order)["expected_stock"]
-    if not expected:
+    stock = order_expected_stock(order)
+    if not stock["expected_stock"]:
         return None
-    return "replenishment/_order_panel.html", {"expected": expected}
+    return "replenishment/_order_panel.html", {
+        "expected": stock["expected_stock"],
+        "complete_by": stock["expected_stock_date"],
+    }
 
 
 # --- the replenishment queue and purchase orders

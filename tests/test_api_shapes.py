@@ -60,5 +60,6 @@ def test_endpoints_answer_with_the_same_body(api, products):
         detail.pop("shipments"),
         detail.pop("tracking_url"),
         detail.pop("expected_stock"),
-    ) == ("created", [], None, [])
+        detail.pop("expected_stock_date"),
+    ) == ("created", [], None, [], None)
     assert created == detail

@@ -475,6 +475,8 @@ def test_a_backordered_line_shows_when_its_stock_is_expected(world, channel_key,
     assert api.get(f"/api/v1/orders/{first}/").json()["expected_stock"] == [
         {"line_number": 1, "sku": "CAP-NAVY", "waiting": 4, "expected_date": None, "supplies": []}
     ]
+    assert api.get(f"/api/v1/orders/{first}/").json()["expected_stock_date"] is None
+    assert "no date yet" in ops_client.get(f"/dashboard/orders/{first}/").content.decode()
     po = PurchaseOrder.objects.create(
         supplier=world["supplier"], warehouse=dc, expected_date=clock_today() + timedelta(days=6)
     )
@@ -495,8 +497,12 @@ def test_a_backordered_line_shows_when_its_stock_is_expected(world, channel_key,
         day20.isoformat(),
         [str(po), str(later)],
     )
+    # the order's own promise: complete once its last waiting unit arrives
+    assert api.get(f"/api/v1/orders/{first}/").json()["expected_stock_date"] == day6.isoformat()
+    assert api.get(f"/api/v1/orders/{second}/").json()["expected_stock_date"] == day20.isoformat()
     page = ops_client.get(f"/dashboard/orders/{second}/").content.decode()
     assert "Waiting for stock" in page and day20.strftime("%-d %b %Y") in page
+    assert f"All of its stock is expected by <strong>{day20.strftime('%a %-d %b %Y')}</strong>" in page
 
 
 def test_ops_work_the_queue_and_the_purchase_orders_in_the_dashboard(world, ops_client):

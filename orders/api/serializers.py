@@ -422,11 +422,15 @@ class OrderDetailOut(OrderOut):
     expected_stock = serializers.SerializerMethodField(
         help_text="Lines waiting for stock (backordered) and when it is expected."
     )
+    expected_stock_date = serializers.SerializerMethodField(
+        help_text="When every waiting unit's stock is expected: the earliest the order can be completed. "
+        "null: nothing waits, or some units are not on order yet."
+    )
 
     def _delivery(self, order) -> dict:
         cache = self.__dict__.setdefault("_delivery_cache", {})
         if order.pk not in cache:
-            part = {"shipments": [], "tracking_url": None, "expected_stock": []}
+            part = {"shipments": [], "tracking_url": None, "expected_stock": [], "expected_stock_date": None}
             for provider in ORDER_DELIVERY_PROVIDERS:
                 part.update(provider(order))
             cache[order.pk] = part
@@ -443,6 +447,11 @@ class OrderDetailOut(OrderOut):
     @extend_schema_field(OrderExpectedStockOut(many=True))
     def get_expected_stock(self, order) -> list[dict]:
         return OrderExpectedStockOut(self._delivery(order)["expected_stock"], many=True).data
+
+    @extend_schema_field(serializers.DateField(allow_null=True))
+    def get_expected_stock_date(self, order) -> str | None:
+        day = self._delivery(order)["expected_stock_date"]
+        return day.isoformat() if day else None
 
 
 @extend_schema_serializer(component_name="ProductsBulkResult")
