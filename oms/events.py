@@ -192,6 +192,24 @@ def events_emit(*, name: str, aggregate_type: str, items: list[tuple[object, dic
     return len(events)
 
 
+def events_insert_sql(*, source: str, aggregate_id: str, payload: str) -> str:
+    """For set-based jobs on PostgreSQL: an INSERT that appends one event per row of ``source`` (SQL
+    over the caller's own CTEs), to be used as a data-modifying CTE of the caller's statement, with
+    parameters ``event_name``, ``event_aggregate_type`` and ``now``. Call ``events_inserted`` after
+    it, in the same transaction, so that the relay is kicked on commit."""
+    table = DomainEvent._meta.db_table
+    return (
+        f"INSERT INTO {table} (name, aggregate_type, aggregate_id, payload, created_at) "
+        f"SELECT %(event_name)s, %(event_aggregate_type)s, CAST({aggregate_id} AS TEXT), {payload}, %(now)s "
+        f"FROM {source}"
+    )
+
+
+def events_inserted() -> None:
+    if not _kick_pending():
+        transaction.on_commit(_kick_relay, robust=True)
+
+
 def redelivery_delay(attempts: int) -> timedelta:
     """How long a delivery handed to the broker ``attempts`` times may stay unprocessed before it is sent
     again: the configured bound at first, doubling with each attempt up to an hour, so that a handler

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from inventory import services as stock
 from inventory.models import StockPosition
-from oms.events import events_emit
+from oms.events import events_emit, events_insert_sql, events_inserted
 from orders.models import OrderStatus
 from replenishment.models import (
     ProductionOrderStatus,
@@ -47,6 +47,9 @@ TRANSFER_LEAD_TIME_DAYS = 2
 # a run for some SKUs holds it shared and each SKU's key exclusively, so two runs never write the
 # same SKU's suggestions at once.
 EVALUATION_LOCK = 0x52504C00
+
+# A position got a new open suggestion: it crossed its reorder point (an updated one had already).
+CROSSING_EVENT = "stock.below_reorder_point"
 
 WAITING = [
     OrderStatus.BACKORDERED,
@@ -67,7 +70,16 @@ def _in(values: list[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-def _figures_sql(json_object: str, product_filter: str) -> str:
+def _products(column: str, product_ids: list[int] | None) -> str:
+    """The SKU filter on one column: nothing for a full run, else the ids as integer literals (each
+    part of the statement filters its own table, so a full run never hashes a million rule rows to
+    find the SKUs it already covers)."""
+    if product_ids is None:
+        return "TRUE"
+    return f"{column} IN ({', '.join(str(int(pk)) for pk in product_ids)})"
+
+
+def _figures_sql(json_object: str, product_ids: list[int] | None) -> str:
     return f"""
 WITH rules AS (
     SELECT p.id AS position_id, p.warehouse_id, p.product_id, p.on_hand, p.allocated, p.in_transit,
@@ -86,27 +98,27 @@ WITH rules AS (
     JOIN replenishment_reorderrule r ON r.id = COALESCE(own.id, dflt.id)
     LEFT JOIN replenishment_supplier sup ON sup.id = r.supplier_id
     LEFT JOIN replenishment_productionsite site ON site.id = r.production_site_id
-    WHERE {product_filter}
+    WHERE {_products("p.product_id", product_ids)}
 ),
 on_order_parts AS (
     SELECT po.warehouse_id, l.product_id, l.quantity - l.received_quantity AS units
     FROM replenishment_purchaseorderline l
     JOIN replenishment_purchaseorder po ON po.id = l.purchase_order_id
-    WHERE po.status IN ({_in(PO_ON_ORDER)}) AND l.product_id IN (SELECT product_id FROM rules)
+    WHERE po.status IN ({_in(PO_ON_ORDER)}) AND {_products("l.product_id", product_ids)}
     UNION ALL
     SELECT s.warehouse_id, mo.product_id, mo.quantity - mo.produced_quantity
     FROM replenishment_productionorder mo
     JOIN replenishment_productionsite s ON s.id = mo.site_id
-    WHERE mo.status IN ({_in(MO_ON_ORDER)}) AND mo.product_id IN (SELECT product_id FROM rules)
+    WHERE mo.status IN ({_in(MO_ON_ORDER)}) AND {_products("mo.product_id", product_ids)}
     UNION ALL
     SELECT t.to_warehouse_id, t.product_id, t.quantity
     FROM inventory_transfer t
-    WHERE t.status = 'planned' AND t.product_id IN (SELECT product_id FROM rules)
+    WHERE t.status = 'planned' AND {_products("t.product_id", product_ids)}
     UNION ALL
     SELECT sp.warehouse_id, sp.product_id, sg.quantity
     FROM replenishment_suggestion sg
     JOIN inventory_stockposition sp ON sp.id = sg.position_id
-    WHERE sg.status = '{SuggestionStatus.APPROVED}' AND sp.product_id IN (SELECT product_id FROM rules)
+    WHERE sg.status = '{SuggestionStatus.APPROVED}' AND {_products("sp.product_id", product_ids)}
 ),
 on_order AS (
     SELECT warehouse_id, product_id, SUM(units) AS units FROM on_order_parts GROUP BY warehouse_id, product_id
@@ -116,7 +128,7 @@ backorders AS (
     FROM orders_orderline l
     JOIN orders_order o ON o.id = l.order_id
     WHERE o.status IN ({_in(WAITING)}) AND l.quantity > l.qty_allocated + l.qty_cancelled
-      AND l.product_id IN (SELECT product_id FROM rules)
+      AND {_products("l.product_id", product_ids)}
     GROUP BY l.product_id
 ),
 hubs AS (
@@ -191,6 +203,7 @@ class EvaluationResult:
     upserted: int
     withdrawn: int
     crossed: int = 0  # positions that got a new open suggestion: they crossed their reorder point
+    # (upserted: suggestions written, new or changed; one whose figures did not change is left alone)
 
 
 def suggestions_evaluate(
@@ -200,66 +213,95 @@ def suggestions_evaluate(
     open suggestions up to date, in one transaction."""
     now = now or timezone.now()
     postgres = connection.vendor == "postgresql"
-    json_object = "jsonb_build_object" if postgres else "json_object"
-    params: list = []
-    if product_ids is None:
-        product_filter = "TRUE"
-    else:
-        ids = sorted({int(pk) for pk in product_ids})
-        if not ids:
+    if product_ids is not None:
+        product_ids = sorted({int(pk) for pk in product_ids})
+        if not product_ids:
             return EvaluationResult(0, 0)
-        product_filter = f"p.product_id IN ({', '.join(['%s'] * len(ids))})"
-        params = ids
-    figures = _figures_sql(json_object, product_filter)
-    with transaction.atomic(), connection.cursor() as cursor:
-        _positions_for_rules(product_ids)
-        if postgres:
-            if product_ids is None:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [EVALUATION_LOCK])
-            else:
-                cursor.execute(
-                    "SELECT pg_advisory_xact_lock_shared(%s, 0); "
-                    "SELECT pg_advisory_xact_lock(%s, (id %% 2147483647)::int) "
-                    "FROM unnest(%s::bigint[]) AS s(id)",
-                    [EVALUATION_LOCK, EVALUATION_LOCK, params],
-                )
-        cursor.execute(
-            figures
-            + f"""
+    figures = _figures_sql("jsonb_build_object" if postgres else "json_object", product_ids)
+    upsert = f"""
 INSERT INTO replenishment_suggestion (position_id, rule_id, kind, quantity, status, supplier_id,
     production_site_id, source_warehouse_id, explanation, decided_by, created_at, updated_at)
 SELECT position_id, rule_id, {_kind_sql()}, quantity, '{SuggestionStatus.OPEN}', supplier_id,
-       production_site_id, source_warehouse_id, explanation, '', %s, %s
+       production_site_id, source_warehouse_id, explanation, '', %(now)s, %(now)s
 FROM final WHERE quantity > 0
 ON CONFLICT (position_id) WHERE status = '{SuggestionStatus.OPEN}' DO UPDATE SET
     rule_id = excluded.rule_id, kind = excluded.kind, quantity = excluded.quantity,
     supplier_id = excluded.supplier_id, production_site_id = excluded.production_site_id,
     source_warehouse_id = excluded.source_warehouse_id, explanation = excluded.explanation,
     updated_at = excluded.updated_at
-RETURNING position_id, created_at = updated_at, explanation
+WHERE (replenishment_suggestion.rule_id, replenishment_suggestion.kind, replenishment_suggestion.quantity,
+       replenishment_suggestion.supplier_id, replenishment_suggestion.production_site_id,
+       replenishment_suggestion.source_warehouse_id, replenishment_suggestion.explanation)
+      IS DISTINCT FROM (excluded.rule_id, excluded.kind, excluded.quantity, excluded.supplier_id,
+       excluded.production_site_id, excluded.source_warehouse_id, excluded.explanation)
+RETURNING position_id, created_at = updated_at AS inserted, explanation"""
+    # open suggestions of the evaluated SKUs whose need went away (an anti-join: NOT IN over a big
+    # list would be rescanned per row)
+    withdraw = f"""
+UPDATE replenishment_suggestion SET status = '{SuggestionStatus.WITHDRAWN}', updated_at = %(now)s
+WHERE id IN (
+    SELECT sg.id FROM replenishment_suggestion sg
+    JOIN inventory_stockposition p ON p.id = sg.position_id
+    WHERE sg.status = '{SuggestionStatus.OPEN}' AND {_products("p.product_id", product_ids)}
+      AND NOT EXISTS (SELECT 1 FROM final f WHERE f.position_id = sg.position_id AND f.quantity > 0)
+)"""
+    with transaction.atomic(), connection.cursor() as cursor:
+        _positions_for_rules(product_ids)
+        if postgres:
+            _lock(cursor, product_ids)
+            # one statement: the figures once, the upsert and the withdrawal as data-modifying CTEs
+            # (they see the same snapshot and touch different rows); only crossings come back
+            # and the crossings' events written by the same statement: nothing comes back but counts
+            crossings = events_insert_sql(
+                source="upserted u JOIN inventory_stockposition sp ON sp.id = u.position_id WHERE u.inserted",
+                aggregate_id="u.position_id",
+                payload=(
+                    "jsonb_build_object('position_id', u.position_id, 'warehouse_id', sp.warehouse_id, "
+                    "'product_id', sp.product_id, "
+                    "'inventory_position', u.explanation->'inventory_position', "
+                    "'reorder_point', u.explanation->'reorder_point', "
+                    "'safety_stock', u.explanation->'safety_stock')"
+                ),
+            )
+            cursor.execute(
+                figures
+                + f""", upserted AS ({upsert}
+), withdrawn AS ({withdraw}
+    RETURNING 1
+), crossings AS ({crossings}
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM upserted), (SELECT count(*) FROM withdrawn), (SELECT count(*) FROM crossings)
 """,
-            [*params, now, now],
-        )
-        rows = cursor.fetchall()
-        upserted = len(rows)
-        # a new open suggestion is a position that just crossed its reorder point (an updated one had)
-        crossed = [
-            (position_id, _figures(explanation)) for position_id, inserted, explanation in rows if inserted
-        ]
+                {"now": now, "event_name": CROSSING_EVENT, "event_aggregate_type": "stock_position"},
+            )
+            upserted, withdrawn, crossed = (int(n) for n in cursor.fetchone())
+            if crossed:
+                events_inserted()
+        else:
+            cursor.execute(figures + upsert, {"now": now})
+            rows = cursor.fetchall()
+            upserted = len(rows)
+            new = [(pk, _figures(explanation)) for pk, inserted, explanation in rows if inserted]
+            # (sqlite3's rowcount is -1 for a statement that starts WITH: count what comes back)
+            cursor.execute(figures + withdraw + " RETURNING id", {"now": now})
+            withdrawn = len(cursor.fetchall())
+            crossed = len(new)
+            if new:
+                _crossings_emit(new)
+    return EvaluationResult(upserted=upserted, withdrawn=withdrawn, crossed=crossed)
+
+
+def _lock(cursor, product_ids: list[int] | None) -> None:
+    if product_ids is None:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [EVALUATION_LOCK])
+    else:
         cursor.execute(
-            figures
-            + f"""
-UPDATE replenishment_suggestion SET status = '{SuggestionStatus.WITHDRAWN}', updated_at = %s
-WHERE status = '{SuggestionStatus.OPEN}'
-  AND position_id IN (SELECT id FROM inventory_stockposition p WHERE {product_filter})
-  AND position_id NOT IN (SELECT position_id FROM final WHERE quantity > 0)
-""",
-            [*params, now, *params],
+            "SELECT pg_advisory_xact_lock_shared(%s, 0); "
+            "SELECT pg_advisory_xact_lock(%s, (id %% 2147483647)::int) "
+            "FROM unnest(%s::bigint[]) AS s(id)",
+            [EVALUATION_LOCK, EVALUATION_LOCK, product_ids],
         )
-        withdrawn = cursor.rowcount
-        if crossed:
-            _crossings_emit(crossed)
-    return EvaluationResult(upserted=upserted, withdrawn=withdrawn, crossed=len(crossed))
 
 
 def _positions_for_rules(product_ids: list[int] | None) -> None:
@@ -293,7 +335,7 @@ def _crossings_emit(crossed: list[tuple[int, dict]]) -> None:
         ).values_list("pk", "warehouse_id", "product_id")
     )
     events_emit(
-        name="stock.below_reorder_point",
+        name=CROSSING_EVENT,
         aggregate_type="stock_position",
         items=[
             (
@@ -330,7 +372,7 @@ def stockout_risk(*, window_days: int, limit: int = 50, now: datetime | None = N
     since = (now or timezone.now()) - timedelta(days=window_days)
     json_object = "jsonb_build_object" if connection.vendor == "postgresql" else "json_object"
     sql = (
-        _figures_sql(json_object, "TRUE")
+        _figures_sql(json_object, None)
         + f"""
 , demand AS (
     SELECT m.position_id, SUM(-m.quantity) AS units

@@ -159,6 +159,18 @@ def test_seed_demo_loads_once_and_its_key_works(tmp_path, settings, monkeypatch)
     outbox_publish_pending()
     results = [messaging.message_send(message_id=pk).result for pk in messaging.messages_due()]
     assert results.count("sent") >= 20
+    # replenishment: open suggestions to decide, a purchase order sent (and e-mailed once its event is
+    # handled), a production order on the workshop's schedule that the umbrella backorders wait for
+    from replenishment.models import ProductionOrder, PurchaseOrder, Suggestion
+    from replenishment.selectors import order_expected_stock
+
+    assert Suggestion.objects.filter(status="open").count() >= 3
+    (purchase_order,) = PurchaseOrder.objects.all()
+    assert purchase_order.status == "sent" and purchase_order.emailed_to.endswith(".example")
+    (production,) = ProductionOrder.objects.all()
+    assert production.status == "scheduled" and production.slots.exists()
+    waiting = Order.objects.filter(status="backordered").first()
+    assert order_expected_stock(waiting)["expected_stock_date"] == production.scheduled_date
     sent = Message.objects.filter(status="sent")
     assert {"order_confirmed", "shipped", "delivered", "order_cancelled", "return_credited"} <= set(
         sent.values_list("trigger", flat=True)

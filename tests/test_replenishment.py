@@ -218,12 +218,17 @@ def test_evaluating_again_updates_the_one_open_suggestion(world):
     dc, sku = world["dc"], world["sku"]
     pos = position(dc, sku, on_hand=2)
     rule(sku, dc, reorder_point=5, order_up_to=20, supplier=world["supplier"])
-    suggestions_evaluate()
-    suggestions_evaluate(product_ids=[sku.pk])
+    assert suggestions_evaluate().upserted == 1
+    written = Suggestion.objects.get().updated_at
+    # the same figures again: the suggestion is left alone (no write, its time says when it changed)
+    assert suggestions_evaluate(product_ids=[sku.pk]).upserted == 0
+    assert suggestions_evaluate().upserted == 0
+    assert Suggestion.objects.get().updated_at == written
     StockPosition.objects.filter(pk=pos.pk).update(on_hand=4)
-    suggestions_evaluate(product_ids=[sku.pk])
+    assert suggestions_evaluate(product_ids=[sku.pk]).upserted == 1
     (suggestion,) = Suggestion.objects.all()
     assert (suggestion.status, suggestion.quantity) == ("open", 16)
+    assert suggestion.updated_at > written
     Suggestion.objects.update(status="rejected")  # ops said no: the next run proposes afresh
     suggestions_evaluate(product_ids=[sku.pk])
     assert sorted(Suggestion.objects.values_list("status", flat=True)) == ["open", "rejected"]
