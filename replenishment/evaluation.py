@@ -48,6 +48,9 @@ TRANSFER_LEAD_TIME_DAYS = 2
 # same SKU's suggestions at once.
 EVALUATION_LOCK = 0x52504C00
 
+# Memory for the evaluation's hashes and sorts, in its own transaction only.
+EVALUATION_WORK_MEM = "64MB"
+
 # A position got a new open suggestion: it crossed its reorder point (an updated one had already).
 CROSSING_EVENT = "stock.below_reorder_point"
 
@@ -79,7 +82,7 @@ def _products(column: str, product_ids: list[int] | None) -> str:
     return f"{column} IN ({', '.join(str(int(pk)) for pk in product_ids)})"
 
 
-def _figures_sql(json_object: str, product_ids: list[int] | None) -> str:
+def _figures_sql(product_ids: list[int] | None) -> str:
     return f"""
 WITH rules AS (
     SELECT p.id AS position_id, p.warehouse_id, p.product_id, p.on_hand, p.allocated, p.in_transit,
@@ -132,23 +135,23 @@ backorders AS (
     GROUP BY l.product_id
 ),
 hubs AS (
-    SELECT position_id FROM (
-        SELECT position_id, ROW_NUMBER() OVER (
-            PARTITION BY product_id
-            ORDER BY CASE WHEN covers_backorders THEN 0 ELSE 1 END,
-                     CASE WHEN source = '{Source.TRANSFER}' THEN 1 ELSE 0 END,
-                     warehouse_id
-        ) AS rank
-        FROM rules
-    ) ranked WHERE rank = 1
+    -- the position that carries a SKU's backorders: its covering rule, else the first warehouse
+    -- that buys or makes it, else the first; an aggregate, so a million positions need no sort
+    SELECT r.product_id, b.units,
+           COALESCE(MIN(r.warehouse_id)
+                        FILTER (WHERE r.covers_backorders AND r.source <> '{Source.TRANSFER}'),
+                    MIN(r.warehouse_id) FILTER (WHERE r.covers_backorders),
+                    MIN(r.warehouse_id) FILTER (WHERE r.source <> '{Source.TRANSFER}'),
+                    MIN(r.warehouse_id)) AS warehouse_id
+    FROM rules r JOIN backorders b ON b.product_id = r.product_id
+    GROUP BY r.product_id, b.units
 ),
 positions AS (
-    SELECT r.*, COALESCE(oo.units, 0) AS on_order,
-           CASE WHEN h.position_id IS NULL THEN 0 ELSE COALESCE(b.units, 0) END AS backordered
+    SELECT r.*, COALESCE(oo.units, 0) AS on_order, COALESCE(h.units, 0) AS backordered,
+           h.product_id IS NOT NULL AS is_hub
     FROM rules r
     LEFT JOIN on_order oo ON oo.warehouse_id = r.warehouse_id AND oo.product_id = r.product_id
-    LEFT JOIN hubs h ON h.position_id = r.position_id
-    LEFT JOIN backorders b ON b.product_id = r.product_id
+    LEFT JOIN hubs h ON h.product_id = r.product_id AND h.warehouse_id = r.warehouse_id
 ),
 needs AS (
     SELECT p.*, p.on_hand + p.in_transit + p.on_order - p.allocated - p.backordered AS inventory_position
@@ -162,33 +165,76 @@ sized AS (
     FROM needs n
     WHERE n.inventory_position <= n.reorder_point + n.safety_stock
 ),
-rounded AS (
-    SELECT s.*, ((s.wanted + s.order_multiple - 1) / s.order_multiple) * s.order_multiple AS rounded_qty,
+sources AS (
+    -- what a transfer's source holds above its own safety stock and order-up-to level (only the
+    -- transfer rows look it up)
+    SELECT s.position_id,
            src.on_hand - src.allocated - src.safety_stock - COALESCE(src_rule.order_up_to, 0) AS surplus
     FROM sized s
-    LEFT JOIN inventory_stockposition src
-           ON src.warehouse_id = s.source_warehouse_id AND src.product_id = s.product_id
+    JOIN inventory_stockposition src
+      ON src.warehouse_id = s.source_warehouse_id AND src.product_id = s.product_id
     LEFT JOIN rules src_rule ON src_rule.position_id = src.id
+    WHERE s.source = '{Source.TRANSFER}'
+),
+rounded AS (
+    SELECT s.*, ((s.wanted + s.order_multiple - 1) / s.order_multiple) * s.order_multiple AS rounded_qty,
+           src.surplus
+    FROM sized s
+    LEFT JOIN sources src ON src.position_id = s.position_id
 ),
 final AS (
-    SELECT r.*,
+    SELECT r.*, {_kind_sql()} AS kind,
            CASE WHEN r.source <> '{Source.TRANSFER}' THEN r.rounded_qty
                 WHEN COALESCE(r.surplus, 0) < r.rounded_qty THEN COALESCE(r.surplus, 0)
                 ELSE r.rounded_qty END AS quantity,
-           {json_object}(
-               'on_hand', r.on_hand, 'in_transit', r.in_transit, 'on_order', r.on_order,
-               'allocated', r.allocated, 'backordered', r.backordered,
-               'inventory_position', r.inventory_position, 'reorder_point', r.reorder_point,
-               'order_up_to', r.order_up_to, 'safety_stock', r.safety_stock, 'need', r.need,
-               'min_order_qty', r.min_order_qty,
-               'order_multiple', r.order_multiple, 'rule', r.rule_id,
-               'rule_scope', CASE WHEN r.is_default THEN 'default' ELSE 'warehouse' END,
-               'carries_backorders', r.position_id IN (SELECT position_id FROM hubs),
-               'source', r.source, 'surplus_at_source', r.surplus
-           ) AS explanation
+           CASE WHEN r.is_default THEN 'default' ELSE 'warehouse' END AS rule_scope
     FROM rounded r
 )
 """
+
+
+# The figures a suggestion keeps in ``explanation``: its key, the column of ``final`` it comes from,
+# and the SQL type to compare it as. Built as JSON only for the rows that are written; a row whose
+# figures all equal what its open suggestion keeps is left alone.
+EXPLAINED = [
+    ("on_hand", "on_hand", "int"),
+    ("in_transit", "in_transit", "int"),
+    ("on_order", "on_order", "int"),
+    ("allocated", "allocated", "int"),
+    ("backordered", "backordered", "int"),
+    ("inventory_position", "inventory_position", "int"),
+    ("reorder_point", "reorder_point", "int"),
+    ("order_up_to", "order_up_to", "int"),
+    ("safety_stock", "safety_stock", "int"),
+    ("need", "need", "int"),
+    ("min_order_qty", "min_order_qty", "int"),
+    ("order_multiple", "order_multiple", "int"),
+    ("rule", "rule_id", "int"),
+    ("rule_scope", "rule_scope", "text"),
+    ("carries_backorders", "is_hub", "boolean"),
+    ("source", "source", "text"),
+    ("surplus_at_source", "surplus", "int"),
+]
+
+
+def _explanation_sql(postgres: bool, alias: str) -> str:
+    pairs = ", ".join(f"'{key}', {alias}.{column}" for key, column, _ in EXPLAINED)
+    return f"{'jsonb_build_object' if postgres else 'json_object'}({pairs})"
+
+
+def _explanation_changed_sql(postgres: bool, kept: str, alias: str) -> str:
+    """True where a figure differs from the one the open suggestion ``kept`` holds (null-safe)."""
+    if postgres:
+        parts = [
+            f"({kept}.explanation->>'{key}')::{kind} IS DISTINCT FROM {alias}.{column}"
+            for key, column, kind in EXPLAINED
+        ]
+    else:
+        parts = [
+            f"json_extract({kept}.explanation, '$.{key}') IS NOT {alias}.{column}"
+            for key, column, _ in EXPLAINED
+        ]
+    return "(" + " OR ".join(parts) + ")"
 
 
 def _kind_sql() -> str:
@@ -217,13 +263,23 @@ def suggestions_evaluate(
         product_ids = sorted({int(pk) for pk in product_ids})
         if not product_ids:
             return EvaluationResult(0, 0)
-    figures = _figures_sql("jsonb_build_object" if postgres else "json_object", product_ids)
+    figures = _figures_sql(product_ids)
     upsert = f"""
 INSERT INTO replenishment_suggestion (position_id, rule_id, kind, quantity, status, supplier_id,
     production_site_id, source_warehouse_id, explanation, decided_by, created_at, updated_at)
-SELECT position_id, rule_id, {_kind_sql()}, quantity, '{SuggestionStatus.OPEN}', supplier_id,
-       production_site_id, source_warehouse_id, explanation, '', %(now)s, %(now)s
-FROM final WHERE quantity > 0
+SELECT f.position_id, f.rule_id, f.kind, f.quantity, '{SuggestionStatus.OPEN}', f.supplier_id,
+       f.production_site_id, f.source_warehouse_id, {_explanation_sql(postgres, "f")}, '', %(now)s, %(now)s
+FROM final f
+LEFT JOIN replenishment_suggestion cur
+       ON cur.position_id = f.position_id AND cur.status = '{SuggestionStatus.OPEN}'
+WHERE f.quantity > 0
+  -- new or changed only: ON CONFLICT would lock every unchanged row just to leave it alone
+  AND (cur.id IS NULL
+       OR (cur.rule_id, cur.kind, cur.quantity, cur.supplier_id, cur.production_site_id,
+           cur.source_warehouse_id)
+          IS DISTINCT FROM (f.rule_id, f.kind, f.quantity, f.supplier_id, f.production_site_id,
+           f.source_warehouse_id)
+       OR {_explanation_changed_sql(postgres, "cur", "f")})
 ON CONFLICT (position_id) WHERE status = '{SuggestionStatus.OPEN}' DO UPDATE SET
     rule_id = excluded.rule_id, kind = excluded.kind, quantity = excluded.quantity,
     supplier_id = excluded.supplier_id, production_site_id = excluded.production_site_id,
@@ -248,6 +304,9 @@ WHERE id IN (
     with transaction.atomic(), connection.cursor() as cursor:
         _positions_for_rules(product_ids)
         if postgres:
+            # a full run hashes and sorts a million positions: at the default 4 MB they spill to
+            # disk, and compiling the statement (JIT) costs a second and buys nothing here
+            cursor.execute(f"SET LOCAL work_mem = '{EVALUATION_WORK_MEM}'; SET LOCAL jit = off")
             _lock(cursor, product_ids)
             # one statement: the figures once, the upsert and the withdrawal as data-modifying CTEs
             # (they see the same snapshot and touch different rows); only crossings come back
@@ -370,9 +429,8 @@ def stockout_risk(*, window_days: int, limit: int = 50, now: datetime | None = N
     (inventory position / average daily shipments over the window) shorter than their lead time,
     fewest days first. The same figures as the evaluation, in the same one statement."""
     since = (now or timezone.now()) - timedelta(days=window_days)
-    json_object = "jsonb_build_object" if connection.vendor == "postgresql" else "json_object"
     sql = (
-        _figures_sql(json_object, None)
+        _figures_sql(None)
         + f"""
 , demand AS (
     SELECT m.position_id, SUM(-m.quantity) AS units

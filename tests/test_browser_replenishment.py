@@ -32,6 +32,9 @@ def test_ops_order_what_the_rules_suggest_and_receive_it(page, ops_user, product
     log_in(page)
     page.goto("/dashboard/replenishment/")
     assert page.locator("#suggestions tbody tr").count() == 2
+    # both positions have just crossed their reorder point: the alert names them
+    assert page.locator("#crossed li").count() == 2
+    assert "CAP-NAVY at DC: position 2, reorder point 5" in page.locator("#crossed").inner_text()
     shot(page, "replenishment-queue")
     page.check("input[aria-label='Select all']")
     first = page.locator("#suggestions tbody tr").first
@@ -51,6 +54,9 @@ def test_ops_order_what_the_rules_suggest_and_receive_it(page, ops_user, product
     page.fill(f"input[name=receive-{line.pk}]", "12")
     page.click(f"#po-{po.pk} button:has-text('Receive')")
     page.wait_for_selector(f"#po-{po.pk} [data-status=partially_received]")
+    with page.expect_download() as download:
+        page.click(f"#po-{po.pk} a:has-text('CSV')")
+    assert download.value.suggested_filename == f"{po}.csv"
     shot(page, "replenishment-purchase-orders")
     assert StockPosition.objects.get(warehouse=dc, product__sku="CAP-NAVY").on_hand == 2 + 12
 
