@@ -218,7 +218,13 @@ EXPLAINED = [
 
 
 def _explanation_sql(postgres: bool, alias: str) -> str:
-    pairs = ", ".join(f"'{key}', {alias}.{column}" for key, column, _ in EXPLAINED)
+    def value(column: str, kind: str) -> str:
+        # SQLite has no boolean: its JSON would say 0 / 1 where PostgreSQL's says false / true
+        if kind == "boolean" and not postgres:
+            return f"CASE WHEN {alias}.{column} THEN json('true') ELSE json('false') END"
+        return f"{alias}.{column}"
+
+    pairs = ", ".join(f"'{key}', {value(column, kind)}" for key, column, kind in EXPLAINED)
     return f"{'jsonb_build_object' if postgres else 'json_object'}({pairs})"
 
 
