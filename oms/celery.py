@@ -53,6 +53,12 @@ def schedule_periodic_jobs(sender: Celery, **_: object) -> None:
         sender.signature("replenishment.evaluate_all"),
         name="reorder evaluation",
     )
+    # Production schedules move on with the days: what was not started yesterday is planned again.
+    sender.add_periodic_task(
+        3600,
+        sender.signature("replenishment.schedule_production"),
+        name="production schedules",
+    )
     # Customer messages whose task was lost, whose retry is due or whose quiet hours ended.
     sender.add_periodic_task(
         settings.NOTIFICATION_SWEEP_SECONDS,

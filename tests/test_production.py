@@ -208,3 +208,36 @@ def test_the_production_page_shows_the_load_and_the_orders(plant, ops_client):
     assert (
         ops_client.post(f"/dashboard/replenishment/production/sites/{plant.pk}/schedule/").status_code == 302
     )
+
+
+def test_orders_not_started_on_their_day_are_planned_again_from_today(plant, clock):
+    from replenishment.tasks import schedule_production
+
+    order = mo(plant, 150, due_in_days=5)
+    replenishment.production_schedule(site_id=plant.pk)
+    first_day = today()
+    clock.move_to(timezone.now() + timedelta(days=3))
+    assert schedule_production() == 1  # the hourly beat job
+    assert today() == first_day + timedelta(days=3)
+    assert slots(order) == [(0, 100), (1, 50)]
+    order.refresh_from_db()
+    assert order.scheduled_date == today() + timedelta(days=1)
+
+
+def test_the_production_and_purchase_order_pages_have_a_query_budget(
+    plant, ops_client, channel, django_assert_max_num_queries
+):
+    supplier = Supplier.objects.create(code="acme", name="Acme", lead_time_days=7)
+    for n, sku in enumerate(("CAP-NAVY", "TSHIRT-BLK-M", "HOODIE-GRY-L")):
+        mo(plant, 40 + n, due_in_days=n + 1, sku=sku)
+        po = PurchaseOrder.objects.create(supplier=supplier, warehouse=plant.warehouse, status="sent")
+        PurchaseOrderLine.objects.create(purchase_order=po, product=Product.objects.get(sku=sku), quantity=5)
+    ProductionSite.objects.create(
+        code="second", name="Second", warehouse=plant.warehouse, lead_time_days=2, capacity_per_day=10
+    )
+    replenishment.production_schedule(site_id=plant.pk)
+    ops_client.get("/dashboard/replenishment/production/")  # the session and the menu warm up
+    with django_assert_max_num_queries(8):
+        assert ops_client.get("/dashboard/replenishment/production/").status_code == 200
+    with django_assert_max_num_queries(9):
+        assert ops_client.get("/dashboard/replenishment/purchase-orders/").status_code == 200
