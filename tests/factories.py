@@ -71,3 +71,32 @@ def make_warehouse(
         longitude=Decimal(lon),
         **extra,
     )
+
+
+def waiting_order(channel, external_id: str, sku: str, units: int):
+    """A one-line order of ``units`` of ``sku`` that has asked the stock for its units (backordered
+    where there are none)."""
+    from decimal import Decimal
+
+    from inventory import services as stock
+    from orders import services as orders
+
+    order = orders.order_create(
+        channel=channel,
+        actor=orders.Actor.system("t"),
+        data=orders.OrderInput(
+            external_id=external_id,
+            customer=orders.CustomerInput(email=f"{external_id.lower()}@example.com"),
+            shipping_address={
+                "name": "B",
+                "line1": "Odos 1",
+                "city": "Athens",
+                "postal_code": "10434",
+                "country": "GR",
+            },
+            lines=[orders.LineInput(sku=sku, quantity=units, unit_price=Decimal("5.00"))],
+            currency="EUR",
+        ),
+    )
+    stock.stock_allocate(order_id=order.pk, actor="t")
+    return order

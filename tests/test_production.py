@@ -3,16 +3,13 @@ an order in progress keeps, what is made booked through the ledger and serving b
 page, and which waiting order lines each production or purchase order will serve."""
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
-from inventory import services as stock
 from inventory.models import StockMovement, StockPosition
 from oms.errors import IllegalTransition, ValidationFailed
 from oms.events import outbox_publish_pending
-from orders import services as orders
 from orders.models import OrderLine, Product
 from replenishment import services as replenishment
 from replenishment.models import (
@@ -24,7 +21,7 @@ from replenishment.models import (
     Supplier,
 )
 from replenishment.selectors import supplies_serve
-from tests.factories import make_warehouse
+from tests.factories import make_warehouse, waiting_order
 
 pytestmark = pytest.mark.django_db
 
@@ -92,24 +89,7 @@ def test_an_order_in_progress_keeps_its_days_and_its_units_are_booked_into_stock
     assert slots(started) == [(0, 100), (1, 50)]
     assert slots(newer) == [(1, 50), (2, 10)]
     # a customer waits for 30 caps; production's receipt serves them
-    order = orders.order_create(
-        channel=channel,
-        actor=orders.Actor.system("t"),
-        data=orders.OrderInput(
-            external_id="MO-WAIT",
-            customer=orders.CustomerInput(email="w@example.com"),
-            shipping_address={
-                "name": "W",
-                "line1": "Odos 1",
-                "city": "Athens",
-                "postal_code": "10434",
-                "country": "GR",
-            },
-            lines=[orders.LineInput(sku="CAP-NAVY", quantity=30, unit_price=Decimal("5.00"))],
-            currency="EUR",
-        ),
-    )
-    stock.stock_allocate(order_id=order.pk, actor="t")
+    order = waiting_order(channel, "MO-WAIT", "CAP-NAVY", 30)
     with pytest.raises(ValidationFailed) as too_many:
         replenishment.production_order_report(production_order_id=started.pk, quantity=151, actor="line-1")
     assert too_many.value.details == {"quantity": ["From 1 to 150 (CAP-NAVY still to make)."]}
@@ -155,24 +135,7 @@ def test_each_supply_names_the_backorders_it_will_serve(plant, channel):
     replenishment.production_schedule(site_id=plant.pk)  # ready in two days, after the purchase order
     waiting = []
     for n, units in enumerate((4, 6), start=1):
-        order = orders.order_create(
-            channel=channel,
-            actor=orders.Actor.system("t"),
-            data=orders.OrderInput(
-                external_id=f"BO-{n}",
-                customer=orders.CustomerInput(email=f"b{n}@example.com"),
-                shipping_address={
-                    "name": "B",
-                    "line1": "Odos 1",
-                    "city": "Athens",
-                    "postal_code": "10434",
-                    "country": "GR",
-                },
-                lines=[orders.LineInput(sku="CAP-NAVY", quantity=units, unit_price=Decimal("5.00"))],
-                currency="EUR",
-            ),
-        )
-        stock.stock_allocate(order_id=order.pk, actor="t")
+        order = waiting_order(channel, f"BO-{n}", "CAP-NAVY", units)
         waiting.append(order)
     served = supplies_serve([cap.pk])
     # the purchase order arrives first: 4 units to the oldest order, 1 to the next; production the rest
