@@ -20,9 +20,27 @@ class ChannelAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "prefix", "channel", "scopes", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "name",
+        "prefix",
+        "channel",
+        "scopes",
+        "rate_limit_per_minute",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_filter = ["channel"]
-    fields = ["name", "channel", "scopes", "prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = [
+        "name",
+        "channel",
+        "scopes",
+        "rate_limit_per_minute",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
 
@@ -36,9 +54,16 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["name"])
+            services.api_key_update(
+                key_id=obj.pk, name=obj.name, rate_limit_per_minute=obj.rate_limit_per_minute
+            )
             return
-        key, raw = services.api_key_create(name=obj.name, channel=obj.channel, scopes=obj.scopes or [])
+        key, raw = services.api_key_create(
+            name=obj.name,
+            channel=obj.channel,
+            scopes=obj.scopes or [],
+            rate_limit_per_minute=obj.rate_limit_per_minute,
+        )
         obj.pk = key.pk
         self.message_user(
             request, f"New key for {key.name}: {raw} — copy it now, it is not shown again.", messages.WARNING

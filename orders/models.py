@@ -57,6 +57,12 @@ class ApiKey(models.Model):
         Channel, null=True, blank=True, on_delete=models.PROTECT, related_name="api_keys"
     )
     scopes = models.JSONField(default=list)
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Calls a minute this key may make; blank: the default (API_RATE_LIMIT_PER_MINUTE); "
+        "0: no limit.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)

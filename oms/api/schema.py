@@ -67,6 +67,7 @@ ERROR_TEXTS = {
     415: "The body is not JSON (Content-Type application/json).",
     422: "Idempotency-Key reused with a different body.",
     503: "A carrier or another outside service did not answer; retrying is safe.",
+    429: "The key's rate limit (requests a minute) is used up: wait `Retry-After` seconds.",
 }
 
 
@@ -285,6 +286,20 @@ def postprocess(result: dict, generator, request, public) -> dict:
             for status in sorted(statuses):
                 body = {"content": {"application/json": {"schema": error_schema}}}
                 responses.setdefault(str(status), body | {"description": ERROR_TEXTS[status]})
+            if "401" in responses:  # a keyed call: the key's rate limit applies (oms.api.throttling)
+                responses.setdefault(
+                    "429",
+                    {
+                        "content": {"application/json": {"schema": error_schema}},
+                        "description": ERROR_TEXTS[429],
+                        "headers": {
+                            "Retry-After": {
+                                "schema": {"type": "integer", "minimum": 1},
+                                "description": "Seconds until the key's next window opens.",
+                            }
+                        },
+                    },
+                )
             for parameter in operation.get("parameters", []):
                 schema = parameter.get("schema", {})
                 _no_nul(schema)

@@ -12,6 +12,7 @@ from orders.services.access import (
     api_key_hash,
     api_key_revoke,
     api_key_touch,
+    api_key_update,
     api_keys_forget,
     channel_create,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "api_key_hash",
     "api_key_revoke",
     "api_key_touch",
+    "api_key_update",
     "api_keys_forget",
     "channel_create",
     "customer_resolve",

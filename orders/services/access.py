@@ -42,7 +42,11 @@ def channel_create(*, code: str, name: str, kind: str) -> Channel:
 
 @transaction.atomic
 def api_key_create(
-    *, name: str, channel: Channel | None = None, scopes: Iterable[str] = ()
+    *,
+    name: str,
+    channel: Channel | None = None,
+    scopes: Iterable[str] = (),
+    rate_limit_per_minute: int | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its secret, which is never stored and cannot be shown again."""
     scopes = sorted(set(scopes) | ({ApiScope.ORDERS.value} if channel else set()))
@@ -60,9 +64,27 @@ def api_key_create(
         )
     raw = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey.objects.create(
-        name=name, prefix=raw[:10], key_hash=api_key_hash(raw), channel=channel, scopes=scopes
+        name=name,
+        prefix=raw[:10],
+        key_hash=api_key_hash(raw),
+        channel=channel,
+        scopes=scopes,
+        rate_limit_per_minute=rate_limit_per_minute,
     )
     return key, raw
+
+
+@transaction.atomic
+def api_key_update(*, key_id: int, name: str, rate_limit_per_minute: int | None) -> ApiKey:
+    """Rename a key or change its rate limit; every process sees the new limit on its next call."""
+    key = ApiKey.objects.select_for_update().filter(pk=key_id).first()
+    if key is None:
+        raise NotFound("No such API key.")
+    key.name = name
+    key.rate_limit_per_minute = rate_limit_per_minute
+    key.save(update_fields=["name", "rate_limit_per_minute"])
+    api_keys_forget(key_hashes=[key.key_hash])
+    return key
 
 
 @transaction.atomic
