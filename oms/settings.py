@@ -228,6 +228,11 @@ API_KEY_CACHE_SECONDS = int(os.environ.get("API_KEY_CACHE_SECONDS", "60" if REDI
 # Calls a minute per API key unless the key has a limit of its own (admin); 0: no limit. A flash sale
 # from one channel is about 200 orders a second at most on two cores: the default leaves it room.
 API_RATE_LIMIT_PER_MINUTE = int(os.environ.get("API_RATE_LIMIT_PER_MINUTE", "20000"))
+# Sign-in throttling (dashboard and admin): wrong passwords per user name, and per address (an office
+# behind one proxy shares it), within the window (oms.login_throttle).
+LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
+LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES_PER_ADDRESS", "30"))
+LOGIN_LOCKOUT_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "900"))
 
 LOGGING = {
     "version": 1,
