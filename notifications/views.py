@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from notifications import selectors, services
+from notifications.links import without_open_pixel
 from notifications.models import Medium, Message, MessageStatus, Trigger
 from notifications.rendering import sms_segments
 from notifications.templatetags.notifications_tags import TONES
@@ -142,6 +143,7 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
         "notifications/detail.html",
         {
             "message": message,
+            "preview_html": without_open_pixel(message.body_html) if message.body_html else "",
             "events": message.events.order_by("at", "pk"),
             "segments": segments,
             "tone": TONES.get(message.status, "info"),

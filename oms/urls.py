@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from oms.api.exceptions import body_too_large_message, rendered_error
 from oms.login_throttle import ThrottledAdminAuthenticationForm, ThrottledAuthenticationForm
@@ -49,7 +49,9 @@ urlpatterns = [
     ),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
+        SpectacularSwaggerSplitView.as_view(
+            url_name="schema", authentication_classes=[], permission_classes=[]
+        ),
         name="api-docs",
     ),
 ]

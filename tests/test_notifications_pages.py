@@ -103,6 +103,8 @@ def test_the_sent_messages_pages_show_what_the_customer_read(
     assert "Order M-1 confirmed" in by_number
     detail = ops_client.get(f"/dashboard/messages/{shipped.pk}/").content.decode()
     assert "srcdoc=" in detail and "Sandbox Post" in detail and 'sandbox=""' in detail
+    # ops looking at the e-mail do not count as the customer opening it: the preview has no pixel
+    assert "/n/o/" in shipped.body_html and "/n/o/" not in detail
     rows = list(
         csv.reader(
             io.StringIO(b"".join(ops_client.get("/dashboard/messages/export.csv").streaming_content).decode())
