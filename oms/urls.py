@@ -8,6 +8,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from oms.api.exceptions import body_too_large_message, rendered_error
+from oms.health import healthz
 from oms.login_throttle import ThrottledAdminAuthenticationForm, ThrottledAuthenticationForm
 
 admin.site.login_form = ThrottledAdminAuthenticationForm
@@ -36,6 +37,7 @@ urlpatterns = [
     path("n/", include("notifications.public_urls")),
     path("track/<str:token>/returns/", include(("returns.public_urls", "returns-public"))),
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
     path("api/v1/", include(("orders.api.urls", "api"))),
     path("api/v1/", include(("inventory.api.urls", "inventory-api"))),
     path("api/v1/", include(("shipments.api.urls", "shipments-api"))),

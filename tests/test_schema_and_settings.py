@@ -207,3 +207,24 @@ def test_the_architecture_document_names_every_app_event_handler_and_registry():
     for source in sorted(ROOT.glob("*/**/*.py")):
         if ".venv" not in source.parts:
             assert outside not in source.read_text(), source
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_health_check_answers_while_the_database_does(client):
+    from django.db import connection
+
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+    # the web process keeps answering, and says so, with its database gone (nothing listens on 9)
+    port = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = "9"
+    try:
+        down = client.get("/healthz")
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = port
+    assert down.status_code == 503 and down["Retry-After"] == "5"
+    assert down.json()["database"] == "down"
+    assert client.get("/healthz").status_code == 200  # and recovers without a restart
