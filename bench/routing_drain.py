@@ -1,5 +1,5 @@
-"""A sale's backlog: orders accepted by the API with no worker running, then one Celery worker in
-docker-compose's shape drains them (routed and reserved); the drain rate against the intake rate
+"""A sale's backlog: orders accepted by the API with no worker running, then Celery workers in
+docker-compose's shape drain them (routed and reserved); the drain rate against the intake rate
 measured in the same run.
 
     .venv/bin/python bench/routing_drain.py [--orders 1000] [--warehouses 3] [--skus 50] [--lines 3]
@@ -10,10 +10,11 @@ On a fresh database ``oms_bench_drain``: warehouses spread over Greece with ampl
 routing on (``ROUTING_ON_RECEIPT``), the default rules. gunicorn (3 sync workers, as
 ``gunicorn.conf.py`` gives two cores) takes ``--orders`` orders of ``--lines`` lines from 8 client
 threads, each with its own keep-alive connection and Idempotency-Key; their outbox kicks queue the
-routing tasks in Redis. Then ``celery -A oms worker -Q default,routing,replenishment --concurrency 4``
-starts (docker-compose.yml's main worker) and the bench polls until no order is ``received`` any
-more: drain rate = orders / (time from the worker's start to the last order routed). The check at
-the end: every order allocated, and every stock figure equal to its ledger.
+routing tasks in Redis. Then the workers start, in docker-compose.yml's shape (``--shape compose``:
+routing alone with 4 processes, default with 2, replenishment with 1) or as one worker on the three
+queues with 4 processes (``--shape one``, the shape before), and the bench polls until no order is
+``received`` any more: drain rate = orders / (time from the workers' start to the last order
+routed). The check at the end: every order allocated, and every stock figure equal to its ledger.
 """
 
 import argparse
@@ -155,7 +156,7 @@ def main() -> None:
     parser.add_argument("--warehouses", type=int, default=3)
     parser.add_argument("--skus", type=int, default=50)
     parser.add_argument("--lines", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=4, help="the worker's pool (docker-compose: 4)")
+    parser.add_argument("--shape", choices=["compose", "one"], default="compose", help="which workers run")
     args = parser.parse_args()
     recreate_database()
     env = bench_env() | {"ROUTING_ON_RECEIPT": "1"}
@@ -187,7 +188,8 @@ def main() -> None:
         env=env,
         start_new_session=True,
     )
-    worker = sampler = None
+    workers: list = []
+    sampler = None
     try:
         wait_for_port(PORT)
         intake_rate = intake(key, bodies)
@@ -199,25 +201,37 @@ def main() -> None:
             f"{waiting} waiting to be routed"
         )
         started = time.perf_counter()
-        worker = subprocess.Popen(
-            [
-                str(ROOT / ".venv/bin/celery"),
-                "-A",
-                "oms",
-                "worker",
-                "-Q",
-                "default,routing,replenishment",
-                "--concurrency",
-                str(args.concurrency),
-                "--loglevel",
-                "WARNING",
-                "-n",
-                "drain@%h",
+        shapes = {
+            "compose": [
+                ("routing", "routing", 4),
+                ("default", "default", 2),
+                ("replenishment", "replenishment", 1),
             ],
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
-        )
+            "one": [("drain", "default,routing,replenishment", 4)],
+        }
+        workers = [
+            subprocess.Popen(
+                [
+                    str(ROOT / ".venv/bin/celery"),
+                    "-A",
+                    "oms",
+                    "worker",
+                    "-Q",
+                    queues,
+                    "--concurrency",
+                    str(processes),
+                    "--loglevel",
+                    "WARNING",
+                    "-n",
+                    f"{name}@%h",
+                ],
+                cwd=ROOT,
+                env=env,
+                start_new_session=True,
+            )
+            for name, queues, processes in shapes[args.shape]
+        ]
+        worker = workers[0]
         py_spy = os.environ.get("BENCH_PY_SPY")
         if py_spy:
             sampler = subprocess.Popen(
@@ -242,7 +256,7 @@ def main() -> None:
             time.sleep(0.1)
         drain_seconds = time.perf_counter() - started
     finally:
-        for process in (worker, server):
+        for process in (*workers, server):
             if process is not None:
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait(timeout=60)
@@ -259,8 +273,8 @@ def main() -> None:
     assert stock_drifts() == [], "a stock figure differs from its ledger"
     drain_rate = args.orders / drain_seconds
     print(
-        f"drain: {drain_rate:.1f} orders/s on one worker (concurrency {args.concurrency}), "
-        f"{drain_seconds:.1f} s from its start; statuses {statuses}"
+        f"drain: {drain_rate:.1f} orders/s, workers as {args.shape}, "
+        f"{drain_seconds:.1f} s from their start; statuses {statuses}"
     )
     print(
         f"drain / intake: {drain_rate / intake_rate:.2f}   ({args.warehouses} warehouses, {args.skus} SKUs, "
