@@ -1,8 +1,13 @@
-"""Requests refused before any view sees them."""
+"""Requests refused before any view sees them, the headers every response carries, and the answer
+when the database goes away mid-request."""
+
+import logging
 
 from django.shortcuts import render
 
 from oms.api.exceptions import rendered_error
+
+log = logging.getLogger(__name__)
 
 NUL = "\x00"
 
@@ -61,4 +66,38 @@ class ContentSecurityPolicy:
         response = self.get_response(request)
         if self.policy:
             response.headers.setdefault("Content-Security-Policy", self.policy)
+        return response
+
+
+class DatabaseUnavailable:
+    """PostgreSQL restarted or unreachable in the middle of a request: the transaction is gone with
+    its connection, so nothing was saved; the caller hears 503 with ``Retry-After`` (a channel
+    retries with its Idempotency-Key and gets its order exactly once), not a server error. The
+    connection is dropped here, so the process's next request opens a new one: it recovers without a
+    restart."""
+
+    RETRY_AFTER_SECONDS = 5
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.db import InterfaceError, OperationalError, connections
+
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        log.warning("database unavailable during %s %s: %s", request.method, request.path, exception)
+        for connection in connections.all(initialized_only=True):
+            connection.close_if_unusable_or_obsolete()
+            if connection.errors_occurred:
+                connection.close()
+        message = "The database did not answer; nothing was saved. Retry in a few seconds."
+        if request.path.startswith("/api/"):
+            response = rendered_error(503, "database_unavailable", message)
+        else:
+            response = render(request, "503.html", {"message": message}, status=503)
+        response["Retry-After"] = str(self.RETRY_AFTER_SECONDS)
         return response

@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "oms.middleware.ContentSecurityPolicy",
+    "oms.middleware.DatabaseUnavailable",
 ]
 # Scripts from our own static files only (htmx, the dashboard's and the API docs' scripts), no inline
 # script; e-mail previews are sandboxed srcdoc frames, so they need no frame source of their own.

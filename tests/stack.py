@@ -156,14 +156,15 @@ class Stack:
         self.processes.append(process)
         return process
 
-    def web(self) -> str:
+    def web(self, workers: int = 1) -> str:
         """gunicorn as in production (threaded workers); returns its base URL once it answers."""
         port = free_port()
-        self._start(
+        self.web_process = self._start(
             "web",
             [
                 *(str(BIN / "gunicorn"), "oms.wsgi:application", "--bind", f"127.0.0.1:{port}"),
-                *("--workers", "1", "--worker-class", "gthread", "--threads", "4", "--log-level", "warning"),
+                *("--workers", str(workers), "--worker-class", "gthread", "--threads", "4"),
+                *("--log-level", "warning"),
             ],
         )
         base = f"http://127.0.0.1:{port}"

@@ -1,6 +1,8 @@
 """Nothing lost, nothing stuck: the OMS's own processes (gunicorn, Celery worker and beat) on a Redis the
 test owns, with workers killed mid-task and Redis stopped under traffic."""
 
+import os
+import signal
 import threading
 import time
 
@@ -251,3 +253,67 @@ def test_a_worker_killed_mid_send_loses_no_message_and_sends_none_twice(
     assert received["Subject"].strip() == "Order MAIL-1 confirmed"
     message.refresh_from_db()
     assert message.attempts == 1  # the killed attempt left no trace: its transaction rolled back
+
+
+def gunicorn_workers(master_pid: int) -> set[int]:
+    with open(f"/proc/{master_pid}/task/{master_pid}/children") as children:
+        return {int(pid) for pid in children.read().split()}
+
+
+def test_a_web_worker_killed_under_load_fails_only_its_requests_and_their_retries_land_once(
+    stack, channel_key, warehouse_with_caps
+):
+    """A gunicorn worker SIGKILLed while orders pour in: the requests it held fail (the connection
+    drops), the master starts a new worker, and each client's retry with the same Idempotency-Key
+    creates its order exactly once."""
+    _, key = channel_key
+    base = stack.web(workers=2)
+    master = stack.web_process.process.pid
+    wait_for(lambda: len(gunicorn_workers(master)) == 2, seconds=30, what="two gunicorn workers")
+    before = gunicorn_workers(master)
+    failed_in_flight: list[str] = []
+    outcomes: dict[str, int] = {}
+
+    def client(n: int) -> None:
+        for m in range(12):
+            external_id = f"KILL-{n}-{m}"
+            for _ in range(20):
+                try:
+                    response = post(base, key, one_cap(external_id))
+                except requests.RequestException as exc:
+                    failed_in_flight.append(f"{external_id}: {type(exc).__name__}")
+                    time.sleep(0.2)
+                    continue
+                if response.status_code >= 500:
+                    failed_in_flight.append(f"{external_id}: {response.status_code}")
+                    time.sleep(0.2)
+                    continue
+                outcomes[external_id] = response.status_code
+                break
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    wait_for(
+        lambda: Order.objects.filter(external_id__startswith="KILL-").count() >= 10,
+        seconds=30,
+        what="the load to start",
+    )
+    victim = min(before)
+    os.kill(victim, signal.SIGKILL)
+    for thread in threads:
+        thread.join(120)
+    expected = {f"KILL-{n}-{m}" for n in range(6) for m in range(12)}
+    assert set(outcomes) == expected and set(outcomes.values()) <= {201}, (outcomes, failed_in_flight)
+    created = list(
+        Order.objects.filter(external_id__startswith="KILL-").values_list("external_id", flat=True)
+    )
+    assert sorted(created) == sorted(expected)  # each exactly once
+    # the master replaced the killed worker and the web answers as before
+    wait_for(
+        lambda: len(gunicorn_workers(master)) == 2 and victim not in gunicorn_workers(master),
+        seconds=30,
+        what="gunicorn to replace the killed worker",
+    )
+    assert requests.get(f"{base}/api/v1/orders/", headers={"Authorization": f"Bearer {key}"}, timeout=10).ok
+    print(f"requests that failed in flight and were retried: {len(failed_in_flight)}")

@@ -45,7 +45,19 @@ def test_schema_lists_every_endpoint_with_its_errors(schema):
         "/api/v1/products/bulk/",
     }
     create = paths["/api/v1/orders/"]["post"]
-    assert set(create["responses"]) == {"201", "400", "401", "403", "406", "409", "413", "415", "422", "429"}
+    assert set(create["responses"]) == {
+        "201",
+        "400",
+        "401",
+        "403",
+        "406",
+        "409",
+        "413",
+        "415",
+        "422",
+        "429",
+        "503",
+    }
     error_ref = create["responses"]["400"]["content"]["application/json"]["schema"]["$ref"]
     assert error_ref.endswith("/Error")
     assert "OrderCreateRequest" in create["requestBody"]["content"]["application/json"]["schema"]["$ref"]

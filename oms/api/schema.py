@@ -66,7 +66,8 @@ ERROR_TEXTS = {
     413: "The body is larger than the limit (8 MiB).",
     415: "The body is not JSON (Content-Type application/json).",
     422: "Idempotency-Key reused with a different body.",
-    503: "A carrier or another outside service did not answer; retrying is safe.",
+    503: "A carrier, another outside service or the database did not answer; nothing was saved and "
+    "retrying is safe (after `Retry-After` seconds when given).",
     429: "The key's rate limit (requests a minute) is used up: wait `Retry-After` seconds.",
 }
 
@@ -249,9 +250,10 @@ class AutoSchema(drf_openapi.AutoSchema):
 
 NO_NUL = "^[^\\u0000]*$"
 # What any operation may answer, whatever its own errors: a NUL character in the address, an empty
-# query parameter (oms.middleware), or an Accept header asking for something other than JSON; and,
+# query parameter (oms.middleware), an Accept header asking for something other than JSON, or the
+# database gone mid-request (oms.middleware.DatabaseUnavailable); and,
 # with a body, one that is too large, not JSON, or nested too deeply.
-COMMON_STATUSES = (400, 406)
+COMMON_STATUSES = (400, 406, 503)
 BODY_STATUSES = (400, 413, 415)
 
 
