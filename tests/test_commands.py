@@ -187,3 +187,63 @@ def test_seed_demo_loads_once_and_its_key_works(tmp_path, settings, monkeypatch)
     )
     assert response.status_code == 201, response.json()
     assert "ops / ops-demo-2026" in second
+
+
+def test_seed_scale_writes_a_consistent_year_of_orders_repeatably():
+    from datetime import timedelta
+
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from demo.management.commands.seed_scale import PATHS, plan_orders
+    from inventory.selectors import stock_drifts
+    from orders.models import OrderEvent, OrderLine
+
+    # the same seed plans the same orders
+    assert plan_orders(seed=7, orders=50, skus=20, customers=10) == plan_orders(
+        seed=7, orders=50, skus=20, customers=10
+    )
+    assert plan_orders(seed=7, orders=50, skus=20, customers=10) != plan_orders(
+        seed=8, orders=50, skus=20, customers=10
+    )
+    out = StringIO()
+    call_command("seed_scale", orders=600, skus=40, warehouses=6, seed=11, stdout=out)
+    assert "Seeded 600 orders, 40 SKUs, 6 warehouses" in out.getvalue()
+    assert "order lines: " in out.getvalue() and "history rows: " in out.getvalue()
+    orders = Order.objects.filter(external_id__startswith="SC-")
+    assert orders.count() == 600
+    statuses = dict(orders.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    assert set(statuses) == {"delivered", "shipped", "cancelled", "backordered", "received", "on_hold"}
+    assert statuses["delivered"] > 300  # mostly delivered, as a year's orders are
+    now = timezone.now()
+    assert not orders.filter(placed_at__gt=now).exists() and not orders.filter(updated_at__gt=now).exists()
+    assert orders.filter(placed_at__lt=now - timedelta(days=300)).exists()
+    # every order has lines, totals matching them, and its history from "created" to its status
+    for order in orders.prefetch_related("lines", "events")[:200]:
+        lines = list(order.lines.all())
+        assert lines and order.subtotal == sum(line.total for line in lines)
+        history = sorted(order.events.all(), key=lambda e: (e.created_at, e.pk))
+        assert history[0].kind == "created"
+        assert [e.to_status for e in history][1:] == [str(s) for s in PATHS[order.status]]
+        for line in lines:
+            if order.status == "delivered":
+                assert line.qty_shipped == line.qty_delivered == line.quantity
+            if order.status == "cancelled":
+                assert line.qty_cancelled == line.quantity and line.qty_shipped == 0
+    assert OrderLine.objects.filter(order__in=orders).count() >= 600
+    assert OrderEvent.objects.filter(order__in=orders, kind="created").count() == 600
+    assert stock_drifts() == []  # every position is the sum of its ledger
+    # the OMS's own orders go on after the seeded ones (the id sequences moved on)
+    created = api_post_order_after_seed()
+    assert created.status_code == 201, created.content
+    with pytest.raises(CommandError):  # it fills an empty database only
+        call_command("seed_scale", orders=10, skus=5, warehouses=5, stdout=StringIO())
+
+
+def api_post_order_after_seed():
+    channel = Channel.objects.get(code="scale-web")
+    from orders import services
+
+    raw = services.api_key_create(name="after seed", channel=channel)[1]
+    body = order_payload("AFTER-SEED", lines=[{"sku": "SC-000001", "quantity": 1, "unit_price": "5.00"}])
+    return api_client_for(raw).post("/api/v1/orders/", body, format="json")
