@@ -1,11 +1,11 @@
 """Reads of orders that more than one caller needs, with the joins they need and nothing more."""
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Value
 from django.utils import timezone
 
 from orders.models import ApiKey, Order, OrderEvent, OrderLine, OrderStatus, order_pk_from_number
@@ -95,6 +95,10 @@ def order_search(
     if placed_to:
         query = query.filter(placed_at__lte=datetime.combine(placed_to, time.max, tzinfo=tz))
     field = ORDER_SORTS.get(sort.lstrip("-"))
+    if field is None and text:
+        # A search matches a handful of orders: walking the newest-first index until 50 of them turn
+        # up reads the whole table through it (6 s at a million orders, against 1.7 s for a scan).
+        return query.order_by((F("placed_at") + Value(timedelta(0))).desc(), "-id")
     if field is None:
         return query.order_by("-placed_at", "-id")
     descending = sort.startswith("-")

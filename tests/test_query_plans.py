@@ -1,0 +1,47 @@
+"""The queries behind the busiest lists keep using their indexes: with sequential scans priced out,
+each plan must name its index, so a change that makes a query unable to use it (a new sort, a
+function around a column) fails here instead of at a million orders (docs/benchmarks.md, "At a
+real merchant's size")."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.utils import timezone
+
+from orders import selectors
+from orders.models import Order
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def seeded():
+    call_command("seed_scale", orders=400, skus=30, warehouses=5, seed=3, stdout=StringIO())
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE orders_order")
+
+
+def plan(queryset) -> str:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = queryset.query.sql_with_params()
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_the_order_list_reads_its_first_page_from_an_index(seeded):
+    assert "order_placed_recent" in plan(selectors.order_search()[:50])
+
+
+def test_the_order_list_filtered_by_status_reads_its_index(seeded):
+    assert "order_status_placed" in plan(selectors.order_search(statuses=["backordered"])[:50])
+
+
+def test_a_channels_updated_since_page_reads_an_index(seeded):
+    since = timezone.now() - timedelta(days=30)
+    channel_id = Order.objects.values_list("channel_id", flat=True).first()
+    page = Order.objects.filter(channel_id=channel_id, updated_at__gte=since).order_by("-id")[:51]
+    assert "Index" in plan(page) and "Seq Scan" not in plan(page)
