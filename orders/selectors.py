@@ -1,5 +1,6 @@
 """Reads of orders that more than one caller needs, with the joins they need and nothing more."""
 
+import re
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
@@ -57,6 +58,9 @@ def order_detail(*, order_id: int, channel_id: int | None = None) -> Order | Non
     return query.filter(pk=order_id).first()
 
 
+FULL_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
 def order_search(
     *,
     text: str = "",
@@ -75,6 +79,12 @@ def order_search(
         # counting lines groups every matching order: only when the list is sorted by it (or exported)
         query = query.annotate(line_count=Count("lines"))
     text = text.strip()
+    searched = bool(text)
+    if text and FULL_EMAIL.match(text):
+        # a whole e-mail address: the customer's unique e-mail, then their orders, both by index
+        # (the general match below scans every order: 1.7 s at a million)
+        query = query.filter(customer__email=text.lower())
+        text = ""
     if text:
         match = Q(external_id__iexact=text) | Q(customer__email__istartswith=text.lower())
         pk = order_pk_from_number(text)
@@ -95,7 +105,7 @@ def order_search(
     if placed_to:
         query = query.filter(placed_at__lte=datetime.combine(placed_to, time.max, tzinfo=tz))
     field = ORDER_SORTS.get(sort.lstrip("-"))
-    if field is None and text:
+    if field is None and searched:
         # A search matches a handful of orders: walking the newest-first index until 50 of them turn
         # up reads the whole table through it (6 s at a million orders, against 1.7 s for a scan).
         return query.order_by((F("placed_at") + Value(timedelta(0))).desc(), "-id")

@@ -65,6 +65,8 @@ def listed(response) -> list[str]:
         ({}, ["WEB-1", "WEB-2", "MP-77"]),
         ({"q": "mp-77"}, ["MP-77"]),
         ({"q": "NIKOS@example"}, ["WEB-2"]),
+        ({"q": " Nikos@Example.GR "}, ["WEB-2"]),  # a whole address: the indexed exact lookup
+        ({"q": "nobody@example.gr"}, []),
         ({"q": "maria papadopoulou"}, ["WEB-1"]),
         ({"q": "schmidt"}, ["MP-77"]),
         ({"channel": "marketplace"}, ["MP-77"]),
