@@ -68,7 +68,7 @@ def suggestion_list(request: HttpRequest) -> HttpResponse:
     crossed = list(
         Suggestion.objects.filter(status=SuggestionStatus.OPEN, created_at__gte=since)
         .select_related("position__product", "position__warehouse")
-        .order_by("-created_at", "-pk")[: CROSSED_SHOWN + 1]
+        .order_by("-pk")[: CROSSED_SHOWN + 1]  # newest first by the (status, -id) index
     )
     return render(
         request,
