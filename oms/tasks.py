@@ -1,6 +1,16 @@
+import logging
+
 from celery import shared_task
 
-from oms.events import event_deliver, event_delivery_failed, outbox_publish_pending, outbox_sweep
+from oms.events import (
+    event_deliver,
+    event_delivery_failed,
+    events_deliver,
+    outbox_publish_pending,
+    outbox_sweep,
+)
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="oms.outbox_relay", ignore_result=True)
@@ -22,3 +32,24 @@ def handle_event(event_id: int, handler_name: str) -> bool:
     except Exception as exc:
         event_delivery_failed(event_id=event_id, handler_name=handler_name, error=exc)
         raise
+
+
+@shared_task(name="oms.handle_events", ignore_result=True)
+def handle_events(event_ids: list[int], handler_name: str) -> int:
+    """A batch handler's deliveries. If the batch fails, each event is tried alone, so that one
+    event that cannot be handled leaves the others handled and only its own delivery pending."""
+    try:
+        return events_deliver(event_ids=event_ids, handler_name=handler_name)
+    except Exception as exc:
+        if len(event_ids) == 1:
+            event_delivery_failed(event_id=event_ids[0], handler_name=handler_name, error=exc)
+            raise
+        log.warning("a batch of %s for %s failed; trying each event alone", len(event_ids), handler_name)
+    handled = 0
+    for event_id in event_ids:
+        try:
+            handled += events_deliver(event_ids=[event_id], handler_name=handler_name)
+        except Exception as exc:
+            log.exception("event %s failed in %s", event_id, handler_name)
+            event_delivery_failed(event_id=event_id, handler_name=handler_name, error=exc)
+    return handled

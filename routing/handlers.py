@@ -7,10 +7,11 @@ from oms.models import DomainEvent
 from routing import services
 
 
-@subscribe("order.received", queue="routing")
-def route_received_order(event: DomainEvent) -> None:
+@subscribe("order.received", queue="routing", batch=services.ROUTING_BATCH)
+def route_received_order(events: list[DomainEvent]) -> None:
+    """Orders that arrive together (a sale's backlog) are routed together, oldest first."""
     if services.routing_enabled():
-        services.route_order(order_id=event.payload["order_id"])
+        services.orders_route(order_ids=[event.payload["order_id"] for event in events])
 
 
 @subscribe("stock.received", queue="routing")

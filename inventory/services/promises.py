@@ -1,7 +1,7 @@
 """Stock promised to order lines: allocation (routing's plan or most-available-first, FEFO for lots),
 release, shipment, and short picks."""
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -65,16 +65,67 @@ def _open_need(line: OrderLine) -> int:
 
 
 def stock_allocate(
-    *, order_id: int, actor: str, plan: list[PlannedPick] | None = None, locked: Order | None = None
+    *,
+    order_id: int,
+    actor: str,
+    plan: list[PlannedPick] | None = None,
+    locked: Order | None = None,
+    day_loads: Counter[int] | None = None,
 ) -> AllocationOutcome:
     """See ``_stock_allocate``. ``locked``: the order as the caller (routing) already locked it in its
-    transaction; then no savepoint and no second lock are needed."""
+    transaction; then no savepoint and no second lock are needed. ``day_loads``: the caller counts
+    the order against its warehouses' day loads there and writes them with ``day_loads_count`` (a
+    batch of orders writes each warehouse's count once, in warehouse order)."""
     with transaction.atomic(savepoint=locked is None):
-        return _stock_allocate(order_id=order_id, actor=actor, plan=plan, locked=locked)
+        return _stock_allocate(order_id=order_id, actor=actor, plan=plan, locked=locked, day_loads=day_loads)
+
+
+def stock_lock_for_orders(*, product_ids: Iterable[int]) -> None:
+    """Lock every active warehouse's positions of these products in pk order, then their lots: a
+    caller that reserves for many orders in one transaction (routing a batch) takes all its stock
+    locks up front in the global order, instead of order by order in an order no other path shares.
+    """
+    ids = sorted(set(product_ids))
+    if not ids:
+        return
+    positions = list(
+        StockPosition.objects.select_for_update(of=("self",))
+        .filter(product_id__in=ids, warehouse__is_active=True)
+        .order_by("pk")
+        .values_list("pk", "product__lot_tracked")
+    )
+    lot_tracked = [pk for pk, tracked in positions if tracked]
+    if lot_tracked:
+        list(
+            Lot.objects.select_for_update()
+            .filter(position_id__in=lot_tracked)
+            .order_by("pk")
+            .values_list("pk")
+        )
+
+
+def day_loads_count(*, counts: Mapping[int, int], day: date | None = None) -> None:
+    """Add orders to warehouses' counts of the day (``stock_allocate``'s ``day_loads``), one upsert
+    per warehouse in warehouse order, under the row lock each takes."""
+    day = day or timezone.localdate()
+    table = connection.ops.quote_name(WarehouseDayLoad._meta.db_table)
+    with connection.cursor() as cursor:
+        for warehouse_id, orders in sorted(counts.items()):
+            if orders:
+                cursor.execute(
+                    f"INSERT INTO {table} (warehouse_id, day, orders) VALUES (%s, %s, %s) "
+                    f"ON CONFLICT (warehouse_id, day) DO UPDATE SET orders = {table}.orders + %s",
+                    [warehouse_id, day, orders, orders],
+                )
 
 
 def _stock_allocate(
-    *, order_id: int, actor: str, plan: list[PlannedPick] | None, locked: Order | None
+    *,
+    order_id: int,
+    actor: str,
+    plan: list[PlannedPick] | None,
+    locked: Order | None,
+    day_loads: Counter[int] | None = None,
 ) -> AllocationOutcome:
     """Reserve stock for an order's open quantities and move it to allocated, partially allocated or
     backordered.
@@ -199,7 +250,9 @@ def _stock_allocate(
 
     _save_figures(sorted(touched_positions.values(), key=lambda p: p.pk))
     _save_figures(sorted(touched_lots.values(), key=lambda lot: lot.pk))
-    _count_day_load(order, {a.position.warehouse_id for a in new_allocations}, first=first_allocation)
+    _count_day_load(
+        order, {a.position.warehouse_id for a in new_allocations}, first=first_allocation, into=day_loads
+    )
     Allocation.objects.bulk_create(new_allocations)
     StockMovement.objects.bulk_create(movements)
     if progress:
@@ -225,9 +278,12 @@ def _stock_allocate(
     return outcome
 
 
-def _count_day_load(order: Order, warehouse_ids: set[int], *, first: bool = False) -> None:
+def _count_day_load(
+    order: Order, warehouse_ids: set[int], *, first: bool = False, into: Counter[int] | None = None
+) -> None:
     """Count the order once against each warehouse that serves it for the first time today.
-    ``first``: the order had no allocation before, so every warehouse is new to it."""
+    ``first``: the order had no allocation before, so every warehouse is new to it. ``into``: add
+    to these counts instead of writing them."""
     if not warehouse_ids:
         return
     already = (
@@ -241,6 +297,9 @@ def _count_day_load(order: Order, warehouse_ids: set[int], *, first: bool = Fals
     )
     fresh = sorted(warehouse_ids - already)
     if not fresh:
+        return
+    if into is not None:
+        into.update(fresh)
         return
     table = connection.ops.quote_name(WarehouseDayLoad._meta.db_table)
     with connection.cursor() as cursor:

@@ -41,6 +41,7 @@ from orders.services.lifecycle import (
     order_release_hold,
     order_transition,
     order_update,
+    orders_lock,
 )
 
 __all__ = [
@@ -77,6 +78,7 @@ __all__ = [
     "orders_act",
     "orders_cancel",
     "orders_hold",
+    "orders_lock",
     "orders_release",
     "products_upsert",
     "raise_duplicate_external_id",

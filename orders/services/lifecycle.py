@@ -46,6 +46,17 @@ def order_lock(order_id: int, channel: Channel | None = None) -> Order:
     return _locked_order(order_id, channel)
 
 
+def orders_lock(order_ids: list[int]) -> list[Order]:
+    """Lock several orders in id order (every path that locks more than one order takes them in that
+    order, so two of them queue instead of deadlocking); those that do not exist are left out."""
+    return list(
+        Order.objects.select_for_update(of=("self",))
+        .select_related("channel")
+        .filter(pk__in=order_ids)
+        .order_by("pk")
+    )
+
+
 def order_ensure_editable(order: Order) -> None:
     """Refuse (409) to edit an order whose picking has started: its units are on their way to a box."""
     if order.status not in EDITABLE_STATUSES:

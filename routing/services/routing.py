@@ -23,7 +23,7 @@ from routing.models import (
     WhenUnroutable,
 )
 from routing.services.rule_sets import rule_set_in_force, rules_of
-from routing.services.snapshot import _open_lines, _past_cutoff, snapshot
+from routing.services.snapshot import SnapshotCache, _open_lines, _past_cutoff, snapshot
 
 # In fulfilment, an order is routed again only for units a warehouse found short (its status stays).
 ROUTABLE = frozenset(
@@ -160,14 +160,62 @@ def route_order(
     snapshot, up to ``MAX_ATTEMPTS`` times. Returns None for an order that is not waiting to be routed.
     ``exclude_warehouse_ids``: not asked this time (a warehouse that has just found units missing).
     """
-    now = now or timezone.now()
     order = order_services.order_lock(order_id)
+    return _route(order, now or timezone.now(), exclude_warehouse_ids, None)
+
+
+# Orders routed together by one task when a backlog waits (the routing handler's batch).
+ROUTING_BATCH = 50
+
+
+@transaction.atomic
+def orders_route(*, order_ids: list[int], now: datetime | None = None) -> list[RoutingDecision]:
+    """Route many waiting orders in one transaction, in order of arrival, each under its own rules
+    and with its own decision, as ``route_order`` would one by one.
+
+    The orders, then every active warehouse's stock of what they need, are locked up front in the
+    global order (orders, positions, lots by key), so the plans hold as made and two batches queue
+    instead of deadlocking; the warehouses' day loads are counted in memory and written once at
+    the end, in warehouse order. The batch shares one commit, the rule sets, warehouses and lanes.
+    """
+    now = now or timezone.now()
+    orders = [o for o in order_services.orders_lock(order_ids) if o.status in ROUTABLE]
+    if not orders:
+        return []
+    stock.stock_lock_for_orders(
+        product_ids=OrderLine.objects.filter(order__in=orders).values_list("product_id", flat=True)
+    )
+    cache = SnapshotCache()
+    decisions = []
+    for order in orders:
+        decision = _route(order, now, frozenset(), cache)
+        if decision is not None:
+            decisions.append(decision)
+    stock.day_loads_count(counts=cache.day_loads)
+    return decisions
+
+
+def _rule_set(order: Order, cache: SnapshotCache | None) -> RuleSet | None:
+    if cache is None:
+        return rule_set_in_force(channel_id=order.channel_id, service_level=order.service_level)
+    key = (order.channel_id, order.service_level)
+    if key not in cache.rule_sets:
+        cache.rule_sets[key] = rule_set_in_force(
+            channel_id=order.channel_id, service_level=order.service_level
+        )
+    return cache.rule_sets[key]
+
+
+def _route(
+    order: Order, now: datetime, exclude_warehouse_ids: frozenset[int], cache: SnapshotCache | None
+) -> RoutingDecision | None:
+    """``route_order`` on an order its caller has locked; ``cache``: shared by a batch."""
     if order.status not in ROUTABLE:
         return None
     held_before = inventory_selectors.active_allocations(order.pk)
-    rule_set = rule_set_in_force(channel_id=order.channel_id, service_level=order.service_level)
+    rule_set = _rule_set(order, cache)
     if order.service_level == ServiceLevel.PICKUP:
-        return _route_pickup(order, rule_set, now, held_before)
+        return _route_pickup(order, rule_set, now, held_before, cache)
     rules = rules_of(rule_set)
     started = time.perf_counter()
     attempts = 0
@@ -175,7 +223,9 @@ def route_order(
     candidates_by_id: dict[int, engine.Candidate] = {}
     while attempts < MAX_ATTEMPTS:
         attempts += 1
-        lines, destination, candidates = snapshot(order, rule_set, now, exclude=exclude_warehouse_ids)
+        lines, destination, candidates = snapshot(
+            order, rule_set, now, exclude=exclude_warehouse_ids, cache=cache
+        )
         candidates_by_id = {c.warehouse_id: c for c in candidates}
         if not lines:
             break
@@ -190,6 +240,7 @@ def route_order(
                 stock.PlannedPick(order_line_id=p.line_id, warehouse_id=p.warehouse_id, quantity=p.quantity)
                 for p in plan.picks
             ],
+            day_loads=cache.day_loads if cache is not None else None,
         )
         order.status = outcome.status  # stock_allocate moved the order it had locked
         planned = sum(p.quantity for p in plan.picks)
@@ -267,7 +318,11 @@ def _reserved(before: list[dict], after: list[dict]) -> list[dict]:
 
 
 def _route_pickup(
-    order: Order, rule_set: RuleSet | None, now: datetime, held_before: list[dict]
+    order: Order,
+    rule_set: RuleSet | None,
+    now: datetime,
+    held_before: list[dict],
+    cache: SnapshotCache | None = None,
 ) -> RoutingDecision:
     """Pick-up in store: the store's own stock first; what it lacks comes from the best warehouse
     (planned as a parcel to the store), and the promised hand-over date follows the slowest part."""
@@ -289,7 +344,8 @@ def _route_pickup(
             alerts=[{"code": "unknown_store", "message": f"No active store '{order.pickup_location}'."}],
         )
     rules = rules_of(rule_set)
-    lines, _, candidates = snapshot(order, None, now)
+    lines, _, candidates = snapshot(order, None, now, cache=cache)
+    day_loads = cache.day_loads if cache is not None else None
     at_store = engine.Destination(store.country, float(store.latitude), float(store.longitude))
     trace: list[dict] = []
     promised = None
@@ -310,6 +366,7 @@ def _route_pickup(
                 stock.PlannedPick(order_line_id=p.line_id, warehouse_id=p.warehouse_id, quantity=p.quantity)
                 for p in own.picks
             ],
+            day_loads=day_loads,
         )
         days = 1 if _past_cutoff(store, now) else 0
         promised = now + timedelta(days=days)
@@ -346,6 +403,7 @@ def _route_pickup(
                     )
                     for p in supply.picks
                 ],
+                day_loads=day_loads,
             )
             by_id = {c.warehouse_id: c for c in others}
             distances = {t.warehouse_id: t.distance_km for t in supply.candidates}

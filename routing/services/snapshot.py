@@ -1,7 +1,9 @@
 """What the engine needs to know about an order, read once: its open lines, its destination, and
 the candidate warehouses with stock, capacity, cut-off, lanes and (when the rules weigh cost) quotes."""
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -65,19 +67,45 @@ def _past_cutoff(warehouse: Warehouse, now: datetime) -> bool:
     return local.time() >= warehouse.cutoff_time
 
 
-def _capacity_left(warehouses: list[Warehouse], now: datetime) -> dict[int, int | None]:
-    """Orders each warehouse can still take today: its daily capacity less today's count."""
+def _capacity_left(
+    warehouses: list[Warehouse], now: datetime, pending: Mapping[int, int] | None = None
+) -> dict[int, int | None]:
+    """Orders each warehouse can still take today: its daily capacity less today's count (and less
+    ``pending``, what the caller's batch has counted and not written yet)."""
     if all(w.capacity_per_day is None for w in warehouses):
         return {w.pk: None for w in warehouses}
-    used = dict(
-        WarehouseDayLoad.objects.filter(day=timezone.localdate(now), warehouse__in=warehouses).values_list(
-            "warehouse_id", "orders"
+    used = Counter(pending or {})
+    used.update(
+        dict(
+            WarehouseDayLoad.objects.filter(
+                day=timezone.localdate(now), warehouse__in=warehouses
+            ).values_list("warehouse_id", "orders")
         )
     )
     return {
         w.pk: None if w.capacity_per_day is None else w.capacity_per_day - used.get(w.pk, 0)
         for w in warehouses
     }
+
+
+@dataclass
+class SnapshotCache:
+    """What stays the same for every order of a batch routed in one transaction: the warehouses each
+    rule set may use, with their ranks, the lanes to each country, and the rule set in force per
+    channel and service level. ``day_loads``: the orders the
+    batch has counted against each warehouse today and not written yet."""
+
+    warehouses: dict[int | None, tuple[list[Warehouse], dict[int, int | None]]] = field(default_factory=dict)
+    lanes: dict[tuple[int | None, str], list[LaneTransit]] = field(default_factory=dict)
+    rule_sets: dict[tuple[int, str], RuleSet | None] = field(default_factory=dict)
+    day_loads: Counter[int] = field(default_factory=Counter)
+
+
+def _warehouses_of(rule_set: RuleSet | None) -> tuple[list[Warehouse], dict[int, int | None]]:
+    if rule_set is None:
+        return list(Warehouse.objects.filter(is_active=True)), {}
+    ranks = dict(rule_set.warehouses.values_list("warehouse_id", "rank"))
+    return list(Warehouse.objects.filter(pk__in=ranks, is_active=True)), ranks
 
 
 def snapshot(
@@ -87,11 +115,13 @@ def snapshot(
     *,
     whole: bool = False,
     exclude: frozenset[int] = frozenset(),
+    cache: SnapshotCache | None = None,
 ) -> tuple[list[engine.LineNeed], engine.Destination, list[engine.Candidate]]:
     """What the engine needs to know, read once: lines, destination, candidate warehouses with stock.
 
     ``whole`` (dry runs): the whole order as if it arrived now, its own reservations counted as free.
     ``exclude``: warehouses not to ask this time (one that just found the goods missing).
+    ``cache``: shared by the orders of one batch (see ``SnapshotCache``).
     """
     lines = _open_lines(order, whole=whole)
     address = order.shipping_address
@@ -100,12 +130,13 @@ def snapshot(
         float(address.latitude) if address.latitude is not None else None,
         float(address.longitude) if address.longitude is not None else None,
     )
-    ranks: dict[int, int | None] = {}
-    if rule_set is not None:
-        ranks = dict(rule_set.warehouses.values_list("warehouse_id", "rank"))
-        warehouses = list(Warehouse.objects.filter(pk__in=ranks, is_active=True))
+    rule_set_id = rule_set.pk if rule_set is not None else None
+    if cache is None:
+        warehouses, ranks = _warehouses_of(rule_set)
     else:
-        warehouses = list(Warehouse.objects.filter(is_active=True))
+        if rule_set_id not in cache.warehouses:
+            cache.warehouses[rule_set_id] = _warehouses_of(rule_set)
+        warehouses, ranks = cache.warehouses[rule_set_id]
     warehouses = [w for w in warehouses if w.pk not in exclude]
     products = {line.product_id for line in lines}
     available: dict[int, dict[int, int]] = {w.pk: {} for w in warehouses}
@@ -120,13 +151,28 @@ def snapshot(
             if by_product is not None:
                 product = next(ln.product_id for ln in lines if ln.line_id == held["line_id"])
                 by_product[product] = by_product.get(product, 0) + held["quantity"]
+    if cache is None:
+        country_lanes = list(
+            LaneTransit.objects.filter(warehouse__in=warehouses, country=destination.country)
+        )
+    else:
+        key = (rule_set_id, destination.country)
+        if key not in cache.lanes:
+            # every lane of the rule set's warehouses; those excluded now are skipped below
+            cache.lanes[key] = list(
+                LaneTransit.objects.filter(
+                    warehouse__in=cache.warehouses[rule_set_id][0], country=destination.country
+                )
+            )
+        included = {w.pk for w in warehouses}
+        country_lanes = [lane for lane in cache.lanes[key] if lane.warehouse_id in included]
     lanes = {}
-    for lane in LaneTransit.objects.filter(warehouse__in=warehouses, country=destination.country):
+    for lane in country_lanes:
         if address.postal_code.replace(" ", "").startswith(lane.postal_prefix.replace(" ", "")):
             best = lanes.get(lane.warehouse_id)
             if best is None or len(lane.postal_prefix) > len(best.postal_prefix):
                 lanes[lane.warehouse_id] = lane
-    capacity = _capacity_left(warehouses, now)
+    capacity = _capacity_left(warehouses, now, cache.day_loads if cache is not None else None)
     # Quotes only when the rules weigh cost, and only from warehouses that hold something wanted.
     costs = (
         _shipping_costs(order, [w for w in warehouses if any(available[w.pk].values())], lines)
