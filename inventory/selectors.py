@@ -163,24 +163,36 @@ def expiring_lots(*, within_days: int) -> list[Lot]:
 
 def active_allocations(order_id: int) -> list[dict]:
     """What is reserved for an order now, per line and warehouse."""
+    return active_allocations_of([order_id]).get(order_id, [])
+
+
+def active_allocations_of(order_ids: list[int]) -> dict[int, list[dict]]:
+    """``active_allocations`` of many orders in one query, by order id (orders holding nothing are
+    left out)."""
     rows = (
-        Allocation.objects.filter(order_line__order_id=order_id, status=AllocationStatus.ACTIVE)
+        Allocation.objects.filter(order_line__order_id__in=order_ids, status=AllocationStatus.ACTIVE)
         .values(
-            "order_line_id", "order_line__line_number", "position__warehouse_id", "position__warehouse__code"
+            "order_line__order_id",
+            "order_line_id",
+            "order_line__line_number",
+            "position__warehouse_id",
+            "position__warehouse__code",
         )
         .annotate(quantity=Sum("quantity"))
         .order_by("order_line_id", "position__warehouse__code")
     )
-    return [
-        {
-            "line_id": r["order_line_id"],
-            "line_number": r["order_line__line_number"],
-            "warehouse_id": r["position__warehouse_id"],
-            "warehouse": r["position__warehouse__code"],
-            "quantity": r["quantity"],
-        }
-        for r in rows
-    ]
+    held: dict[int, list[dict]] = {}
+    for r in rows:
+        held.setdefault(r["order_line__order_id"], []).append(
+            {
+                "line_id": r["order_line_id"],
+                "line_number": r["order_line__line_number"],
+                "warehouse_id": r["position__warehouse_id"],
+                "warehouse": r["position__warehouse__code"],
+                "quantity": r["quantity"],
+            }
+        )
+    return held
 
 
 def orders_waiting_for(product_id: int) -> list[int]:

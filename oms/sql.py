@@ -495,3 +495,32 @@ def _send(connection, waiting: list[tuple[str, list]]) -> None:
     for sql, params in waiting:
         with hot_cursor(connection) as cursor:
             cursor.execute(sql, params)
+
+
+def update_rows(objs: list[M], field_names: tuple[str, ...]) -> None:
+    """UPDATE ``field_names`` of many saved ``objs`` (all of one model) in one statement, each row's
+    new values joined by primary key from a VALUES list.
+
+    ``bulk_update`` builds a CASE expression per field with a branch per row; for the few hundred
+    rows a batch of orders changes, building it cost more than the database spent running it.
+    Values are prepared as ``save()`` prepares them, and cast to the columns' types (a VALUES list
+    has no types of its own). PostgreSQL and SQLite 3.33+ both take UPDATE ... FROM.
+    """
+    if not objs:
+        return
+    model = type(objs[0])
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    fields = [model._meta.pk, *(model._meta.get_field(name) for name in field_names)]
+    row = "(" + ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in fields) + ")"
+    table = quote(model._meta.db_table)
+    names = ", ".join(quote(f.column) for f in fields)
+    sets = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields[1:])
+    pk = quote(fields[0].column)
+    sql = (
+        f"WITH v ({names}) AS (VALUES {', '.join([row] * len(objs))}) "
+        f"UPDATE {table} SET {sets} FROM v WHERE {table}.{pk} = v.{pk}"
+    )
+    params = [f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in objs for f in fields]
+    with hot_cursor(connection) as cursor:
+        cursor.execute(sql, params)

@@ -12,6 +12,7 @@ from inventory.services.levels import stock_adjust, stock_receive
 from inventory.services.promises import (
     AllocationOutcome,
     PlannedPick,
+    StockBook,
     day_loads_count,
     stock_allocate,
     stock_lock_for_orders,
@@ -35,6 +36,7 @@ __all__ = [
     "FULFILMENT_STATUSES",
     "AllocationOutcome",
     "PlannedPick",
+    "StockBook",
     "backorders_fill",
     "day_loads_count",
     "positions_ensure",

@@ -29,6 +29,7 @@ from inventory.services.common import (
     _save_figures,
 )
 from oms.errors import Conflict, NotFound, ValidationFailed
+from oms.sql import insert_rows, objects_from_rows, update_rows
 from orders import services as order_services
 from orders.models import Order, OrderLine, OrderStatus
 
@@ -62,6 +63,61 @@ def _usable_lots(lots: list[Lot], *, today: date, min_shelf_life_days: int | Non
 
 def _open_need(line: OrderLine) -> int:
     return max(line.quantity - line.qty_cancelled - line.qty_allocated, 0)
+
+
+@dataclass
+class _Draft:
+    """A reservation gathered in memory before it is written: the allocations with their ledger rows,
+    and the positions and lots whose figures changed."""
+
+    actor: str
+    today: date
+    allocations: list[Allocation] = field(default_factory=list)
+    movements: list[StockMovement] = field(default_factory=list)
+    positions: dict[int, StockPosition] = field(default_factory=dict)
+    lots: dict[int, Lot] = field(default_factory=dict)
+
+    def take(
+        self, line: OrderLine, position: StockPosition, units: int, lots: list[Lot], *, shelf_life: int | None
+    ) -> int:
+        """Reserve up to ``units`` of the line from the position, never its safety stock; a lot-tracked
+        product first-expiry-first from lots usable for the channel. Returns the units taken."""
+        take = min(units, position.on_hand - position.allocated - position.safety_stock)
+        if take <= 0:
+            return 0
+        parts: list[tuple[Lot | None, int]] = []
+        if line.product.lot_tracked:
+            remaining = take
+            for lot in _usable_lots(lots, today=self.today, min_shelf_life_days=shelf_life):
+                part = min(remaining, lot.on_hand - lot.allocated)
+                if part > 0:
+                    parts.append((lot, part))
+                    remaining -= part
+                if remaining == 0:
+                    break
+            take -= remaining
+        else:
+            parts.append((None, take))
+        for lot, part in parts:
+            if lot is not None:
+                lot.allocated += part
+                self.lots[lot.pk] = lot
+            self.allocations.append(Allocation(order_line=line, position=position, lot=lot, quantity=part))
+            self.movements.append(
+                _movement(
+                    position,
+                    MovementKind.ALLOCATION,
+                    self.actor,
+                    lot=lot,
+                    allocated=part,
+                    reference_type=ReferenceType.ORDER_LINE,
+                    reference=line.pk,
+                )
+            )
+        if take > 0:
+            position.allocated += take
+            self.positions[position.pk] = position
+        return take
 
 
 def stock_allocate(
@@ -185,10 +241,7 @@ def _stock_allocate(
 
     today = timezone.localdate()
     shelf_life = order.channel.min_shelf_life_days
-    new_allocations: list[Allocation] = []
-    movements: list[StockMovement] = []
-    touched_positions: dict[int, StockPosition] = {}
-    touched_lots: dict[int, Lot] = {}
+    draft = _Draft(actor=actor, today=today)
     progress: dict[int, dict[str, int]] = {}
     for line in lines:
         need = _open_need(line)
@@ -202,59 +255,28 @@ def _stock_allocate(
         for position, limit in sources:
             if position is None or need == 0:
                 continue
-            room = position.on_hand - position.allocated - position.safety_stock
-            take = min(need, room, limit if limit is not None else need)
-            if take <= 0:
-                continue
-            parts: list[tuple[Lot | None, int]] = []
-            if line.product.lot_tracked:
-                remaining = take
-                for lot in _usable_lots(
-                    lots_by_position[position.pk], today=today, min_shelf_life_days=shelf_life
-                ):
-                    part = min(remaining, lot.on_hand - lot.allocated)
-                    if part > 0:
-                        parts.append((lot, part))
-                        remaining -= part
-                    if remaining == 0:
-                        break
-                take -= remaining
-            else:
-                parts.append((None, take))
-            for lot, part in parts:
-                if lot is not None:
-                    lot.allocated += part
-                    touched_lots[lot.pk] = lot
-                new_allocations.append(Allocation(order_line=line, position=position, lot=lot, quantity=part))
-                movements.append(
-                    _movement(
-                        position,
-                        MovementKind.ALLOCATION,
-                        actor,
-                        lot=lot,
-                        allocated=part,
-                        reference_type=ReferenceType.ORDER_LINE,
-                        reference=line.pk,
-                    )
-                )
-            if take > 0:
-                position.allocated += take
-                touched_positions[position.pk] = position
-                need -= take
-                taken_total += take
+            take = draft.take(
+                line,
+                position,
+                min(need, limit if limit is not None else need),
+                lots_by_position[position.pk],
+                shelf_life=shelf_life,
+            )
+            need -= take
+            taken_total += take
         if taken_total:
             outcome.allocated[line.pk] = taken_total
             progress[line.line_number] = {"qty_allocated": line.qty_allocated + taken_total}
         if need:
             outcome.short[line.pk] = need
 
-    _save_figures(sorted(touched_positions.values(), key=lambda p: p.pk))
-    _save_figures(sorted(touched_lots.values(), key=lambda lot: lot.pk))
+    _save_figures(sorted(draft.positions.values(), key=lambda p: p.pk))
+    _save_figures(sorted(draft.lots.values(), key=lambda lot: lot.pk))
     _count_day_load(
-        order, {a.position.warehouse_id for a in new_allocations}, first=first_allocation, into=day_loads
+        order, {a.position.warehouse_id for a in draft.allocations}, first=first_allocation, into=day_loads
     )
-    Allocation.objects.bulk_create(new_allocations)
-    StockMovement.objects.bulk_create(movements)
+    Allocation.objects.bulk_create(draft.allocations)
+    StockMovement.objects.bulk_create(draft.movements)
     if progress:
         order_services.order_lines_record_progress(
             order_id=order.pk, quantities=progress, locked=order, locked_lines=all_lines
@@ -586,3 +608,112 @@ def stock_short_pick(*, allocation_id: int, missing: int, actor: str, reference:
         quantities={line.line_number: {"qty_allocated": line.qty_allocated - missing}},
     )
     return allocation
+
+
+class StockBook:
+    """The stock of many orders' products, locked by one transaction and kept in memory while it
+    reserves for the orders one after the other (routing a batch), then written in a few statements.
+
+    Every active warehouse's positions of the products are locked up front in key order, then their
+    lots, so nothing another transaction commits can change a figure the book decides on; the plans
+    are made against ``available`` and hold as made. The caller holds the orders' locks (orders come
+    before stock, ADR 0005) and passes their lines, locked, with their products.
+    """
+
+    # A position's figures as read; made an instance (with only these fields) once it is reserved
+    # from, since a batch over many warehouses reads thousands of positions and touches a few.
+    FIELDS = ("id", "warehouse_id", "product_id", "on_hand", "allocated", "safety_stock")
+    COLUMNS = ("id", "warehouse", "product", "on_hand", "allocated", "safety_stock")  # the same, by name
+
+    def __init__(self, *, lines: list[OrderLine], actor: str) -> None:
+        product_ids = sorted({line.product_id for line in lines})
+        self.rows: dict[tuple[int, int], tuple] = {
+            (row[1], row[2]): row
+            for row in StockPosition.objects.select_for_update(of=("self",))
+            .filter(product_id__in=product_ids, warehouse__is_active=True)
+            .order_by("pk")
+            .values_list(*self.FIELDS)
+        }
+        self.positions: dict[tuple[int, int], StockPosition] = {}
+        tracked = {line.product_id for line in lines if line.product.lot_tracked}
+        self.lots: dict[int, list[Lot]] = defaultdict(list)
+        tracked_positions = [row[0] for (_, product), row in self.rows.items() if product in tracked]
+        if tracked_positions:
+            for lot in (
+                Lot.objects.select_for_update().filter(position_id__in=tracked_positions).order_by("pk")
+            ):
+                self.lots[lot.position_id].append(lot)
+        self.draft = _Draft(actor=actor, today=timezone.localdate())
+        self.lines: dict[int, OrderLine] = {}
+
+    def available(self, warehouse_id: int, product_id: int) -> int | None:
+        """Units that may still be promised from a position (None: the warehouse has no position)."""
+        position = self.positions.get((warehouse_id, product_id))
+        if position is not None:
+            return max(position.on_hand - position.allocated - position.safety_stock, 0)
+        row = self.rows.get((warehouse_id, product_id))
+        if row is None:
+            return None
+        return max(row[3] - row[4] - row[5], 0)
+
+    def _position(self, warehouse_id: int, product_id: int) -> StockPosition | None:
+        key = (warehouse_id, product_id)
+        if key not in self.positions:
+            row = self.rows.get(key)
+            if row is None:
+                return None
+            self.positions[key] = objects_from_rows(StockPosition, self.COLUMNS, [row])[0]
+        return self.positions[key]
+
+    def reserve(
+        self, *, order: Order, lines: list[OrderLine], plan: list[PlannedPick]
+    ) -> tuple[AllocationOutcome, set[int]]:
+        """Reserve a plan for an order's lines in memory, as ``stock_allocate`` with a plan would; the
+        lines' ``qty_allocated`` move on. Returns the outcome and the warehouses that took units."""
+        by_id = {line.pk: line for line in lines if _open_need(line) > 0}
+        wanted: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for pick in plan:
+            if pick.order_line_id not in by_id or pick.quantity <= 0:
+                raise ValidationFailed(
+                    "The plan does not fit the order's open lines.",
+                    details={"plan": [f"Line {pick.order_line_id} x {pick.quantity}."]},
+                )
+            wanted[pick.order_line_id].append((pick.warehouse_id, pick.quantity))
+        outcome = AllocationOutcome(order_id=order.pk, status=order.status)
+        served: set[int] = set()
+        shelf_life = order.channel.min_shelf_life_days
+        for line in sorted(by_id.values(), key=lambda ln: ln.line_number):
+            need = _open_need(line)
+            taken_total = 0
+            for warehouse_id, limit in wanted.get(line.pk, []):
+                position = self._position(warehouse_id, line.product_id) if need else None
+                if position is None:
+                    continue
+                take = self.draft.take(
+                    line, position, min(need, limit), self.lots[position.pk], shelf_life=shelf_life
+                )
+                if take:
+                    served.add(warehouse_id)
+                need -= take
+                taken_total += take
+            if taken_total:
+                outcome.allocated[line.pk] = taken_total
+                line.qty_allocated += taken_total
+                self.lines[line.pk] = line
+            if need:
+                outcome.short[line.pk] = need
+        return outcome, served
+
+    def write(self) -> None:
+        """Write what the book reserved: each changed position and lot once, the allocations and their
+        ledger rows, the lines' progress."""
+        now = timezone.now()
+        positions = sorted(self.draft.positions.values(), key=lambda p: p.pk)
+        for position in positions:
+            position.updated_at = now  # bulk_update leaves auto_now alone
+        update_rows(positions, ("allocated", "updated_at"))
+        update_rows(sorted(self.draft.lots.values(), key=lambda lot: lot.pk), ("allocated",))
+        insert_rows(self.draft.allocations)
+        insert_rows(self.draft.movements)
+        if self.lines:
+            order_services.order_lines_save_progress(lines=list(self.lines.values()))

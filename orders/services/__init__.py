@@ -36,12 +36,14 @@ from orders.services.lifecycle import (
     order_ensure_editable,
     order_hold,
     order_lines_record_progress,
+    order_lines_save_progress,
     order_lock,
     order_note_add,
     order_release_hold,
     order_transition,
     order_update,
     orders_lock,
+    orders_transition,
 )
 
 __all__ = [
@@ -70,6 +72,7 @@ __all__ = [
     "order_ensure_editable",
     "order_hold",
     "order_lines_record_progress",
+    "order_lines_save_progress",
     "order_lock",
     "order_note_add",
     "order_release_hold",
@@ -80,6 +83,7 @@ __all__ = [
     "orders_hold",
     "orders_lock",
     "orders_release",
+    "orders_transition",
     "products_upsert",
     "raise_duplicate_external_id",
 ]

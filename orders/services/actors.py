@@ -39,7 +39,12 @@ class Actor:
 
 
 def _history(order: Order, actor: Actor, kind: str, **fields: Any) -> OrderEvent:
-    event = unsaved(
+    return insert_rows([_history_entry(order, actor, kind, **fields)], deferrable=True)[0]
+
+
+def _history_entry(order: Order, actor: Actor, kind: str, **fields: Any) -> OrderEvent:
+    """A history row, not saved yet (a caller writing many saves them in one statement)."""
+    return unsaved(
         OrderEvent,
         order=order,
         kind=kind,
@@ -48,4 +53,3 @@ def _history(order: Order, actor: Actor, kind: str, **fields: Any) -> OrderEvent
         actor_label=actor.label[:120],
         **fields,
     )
-    return insert_rows([event], deferrable=True)[0]

@@ -1,14 +1,17 @@
 """An order's life after capture: locks, status changes along the declared table, cancel, hold,
 edits, line progress and notes."""
 
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from oms.errors import Conflict, IllegalTransition, NotFound, ValidationFailed, merge_errors
-from oms.events import event_emit
+from oms.events import event_emit, events_emit
+from oms.sql import insert_rows, update_rows
 from orders.geocoding import address_locate
 from orders.models import (
     EDITABLE_STATUSES,
@@ -22,7 +25,7 @@ from orders.models import (
     OrderLine,
     OrderStatus,
 )
-from orders.services.actors import Actor, _history
+from orders.services.actors import Actor, _history, _history_entry
 from orders.services.intake import ADDRESS_FIELDS, _line_total
 from orders.validation import (
     Errors,
@@ -396,19 +399,81 @@ def _order_lines_record_progress(
             continue
         for name, value in values.items():
             setattr(line, name, value)
-        ceiling = line.quantity
-        for name in PROGRESS_STAGES[:4]:
-            value = getattr(line, name)
-            if not 0 <= value <= ceiling:
-                errors[f"lines.{line_number}.{name}"] = [f"Must be between 0 and {ceiling}."]
-            ceiling = value
-        if not 0 <= line.qty_returned <= line.qty_shipped:
-            errors[f"lines.{line_number}.qty_returned"] = [f"Must be between 0 and {line.qty_shipped}."]
+        errors.update(_progress_errors(line))
     if errors:
         raise ValidationFailed("The line progress is inconsistent; nothing was saved.", details=errors)
     changed = [lines[n] for n in quantities]
     OrderLine.objects.bulk_update(changed, list(PROGRESS_STAGES))
     return changed
+
+
+def _progress_errors(line: OrderLine) -> Errors:
+    errors: Errors = {}
+    ceiling = line.quantity
+    for name in PROGRESS_STAGES[:4]:
+        value = getattr(line, name)
+        if not 0 <= value <= ceiling:
+            errors[f"lines.{line.line_number}.{name}"] = [f"Must be between 0 and {ceiling}."]
+        ceiling = value
+    if not 0 <= line.qty_returned <= line.qty_shipped:
+        errors[f"lines.{line.line_number}.qty_returned"] = [f"Must be between 0 and {line.qty_shipped}."]
+    return errors
+
+
+def order_lines_save_progress(*, lines: list[OrderLine]) -> None:
+    """Save lines of many orders whose counters the caller moved in memory (stock reserving for a
+    batch of orders it has locked), checked as ``order_lines_record_progress`` checks them, in one
+    statement."""
+    errors: Errors = {}
+    for line in lines:
+        errors.update({f"orders.{line.order_id}.{k}": v for k, v in _progress_errors(line).items()})
+    if errors:
+        raise ValidationFailed("The line progress is inconsistent; nothing was saved.", details=errors)
+    update_rows(sorted(lines, key=lambda line: line.pk), PROGRESS_STAGES)
+
+
+def orders_transition(*, moves: list[tuple[Order, str]], actor: Actor, note: str = "") -> None:
+    """Move many orders, each locked by the caller, along the declared status table, as
+    ``order_transition`` would one by one: a history row and an ``order.<status>`` event each,
+    written in a few statements (one update per target status)."""
+    now = timezone.now()
+    targets: dict[str, list[int]] = defaultdict(list)
+    history: list[OrderEvent] = []
+    events: dict[str, list[tuple[object, dict]]] = defaultdict(list)
+    for order, to_status in moves:
+        if to_status in (OrderStatus.ON_HOLD, OrderStatus.CANCELLED):
+            raise ValueError("Use order_hold or order_cancel: they record a reason.")
+        from_status = order.status
+        if to_status not in ORDER_TRANSITIONS.get(from_status, frozenset()):
+            raise IllegalTransition(
+                f"Order {order.number} cannot go from {OrderStatus(from_status).label.lower()} "
+                f"to {OrderStatus(to_status).label.lower()}.",
+                details={"from_status": from_status, "to_status": to_status},
+            )
+        order.status, order.hold_reason, order.updated_at = to_status, "", now
+        targets[to_status].append(order.pk)
+        history.append(
+            _history_entry(
+                order,
+                actor,
+                OrderEventKind.STATUS_CHANGED,
+                from_status=from_status,
+                to_status=to_status,
+                note=note,
+            )
+        )
+        events[f"order.{to_status}"].append(
+            (
+                order.pk,
+                {"order_id": order.pk, "from_status": from_status, "to_status": to_status, "hold_reason": ""},
+            )
+        )
+    for to_status, ids in targets.items():
+        Order.objects.filter(pk__in=ids).update(status=to_status, hold_reason="", updated_at=now)
+    if history:
+        insert_rows(history, deferrable=True)
+    for name, items in events.items():
+        events_emit(name=name, aggregate_type="order", items=items)
 
 
 @transaction.atomic

@@ -12,9 +12,10 @@ from inventory import selectors as inventory_selectors
 from inventory import services as stock
 from inventory.models import Warehouse
 from oms.errors import Conflict
-from oms.events import event_emit
+from oms.events import event_emit, events_emit
+from oms.sql import insert_rows
 from orders import services as order_services
-from orders.models import HoldReason, Order, OrderLine, OrderStatus, ServiceLevel
+from orders.models import Address, HoldReason, Order, OrderLine, OrderStatus, ServiceLevel
 from routing import engine
 from routing.models import (
     DecisionOutcome,
@@ -170,29 +171,190 @@ ROUTING_BATCH = 50
 
 @transaction.atomic
 def orders_route(*, order_ids: list[int], now: datetime | None = None) -> list[RoutingDecision]:
-    """Route many waiting orders in one transaction, in order of arrival, each under its own rules
-    and with its own decision, as ``route_order`` would one by one.
+    """Route many waiting orders in one transaction, each under its own rules and with its own
+    decision and trace, as ``route_order`` would one by one in order of arrival.
 
-    The orders, then every active warehouse's stock of what they need, are locked up front in the
-    global order (orders, positions, lots by key), so the plans hold as made and two batches queue
-    instead of deadlocking; the warehouses' day loads are counted in memory and written once at
-    the end, in warehouse order. The batch shares one commit, the rule sets, warehouses and lanes.
+    Orders just received (not for pick-up) are planned one after the other against a ``StockBook``:
+    the orders, then every active warehouse's stock of what they need, are locked up front in the
+    global order (orders, positions, lots by key), so each plan holds as made and two batches queue
+    instead of deadlocking; everything the batch reserves, moves and records is then written in a
+    few statements. The others (pick-ups, orders coming back) are routed one by one after them,
+    under the same locks. The warehouses' day loads are counted in memory and written at the end.
     """
     now = now or timezone.now()
     orders = [o for o in order_services.orders_lock(order_ids) if o.status in ROUTABLE]
     if not orders:
         return []
-    stock.stock_lock_for_orders(
-        product_ids=OrderLine.objects.filter(order__in=orders).values_list("product_id", flat=True)
-    )
+    together = [
+        o for o in orders if o.status == OrderStatus.RECEIVED and o.service_level != ServiceLevel.PICKUP
+    ]
     cache = SnapshotCache()
-    decisions = []
-    for order in orders:
+    decisions = _route_together(together, now, cache) if together else []
+    rest = [o for o in orders if o not in together]
+    if rest:
+        stock.stock_lock_for_orders(
+            product_ids=OrderLine.objects.filter(order__in=rest).values_list("product_id", flat=True)
+        )
+    for order in rest:
         decision = _route(order, now, frozenset(), cache)
         if decision is not None:
             decisions.append(decision)
     stock.day_loads_count(counts=cache.day_loads)
     return decisions
+
+
+def _route_together(orders: list[Order], now: datetime, cache: SnapshotCache) -> list[RoutingDecision]:
+    """The received orders of a batch, planned in order against one stock book (see ``orders_route``)."""
+    lines_of: dict[int, list[OrderLine]] = {o.pk: [] for o in orders}
+    lines = list(
+        OrderLine.objects.select_for_update(of=("self",))
+        .filter(order__in=orders)
+        .select_related("product")
+        .order_by("order_id", "line_number")
+    )
+    for line in lines:
+        lines_of[line.order_id].append(line)
+    book = stock.StockBook(lines=lines, actor=ACTOR)
+    held_before = inventory_selectors.active_allocations_of([o.pk for o in orders])
+    addresses = {a.pk: a for a in Address.objects.filter(pk__in={o.shipping_address_id for o in orders})}
+    system = order_services.Actor.system(ACTOR)
+    moves: list[tuple[Order, str]] = []
+    to_hold: list[Order] = []
+    decisions: list[RoutingDecision] = []
+    alert_events: dict[str, list[tuple[object, dict]]] = {}
+    for order in orders:
+        started = time.perf_counter()
+        order.shipping_address = addresses[order.shipping_address_id]
+        rule_set = _rule_set(order, cache)
+        rules = rules_of(rule_set)
+        before = held_before.get(order.pk, [])
+        order_lines = lines_of[order.pk]
+        served = {h["warehouse_id"] for h in before}
+        reserved_any = False
+        plan = None
+        candidates_by_id: dict[int, engine.Candidate] = {}
+        attempts = 0
+        codes: dict[int, str] = {}
+        while attempts < MAX_ATTEMPTS:
+            attempts += 1
+            needs = [
+                engine.LineNeed(line.pk, line.product_id, units)
+                for line in order_lines
+                if (units := line.quantity - line.qty_cancelled - line.qty_allocated) > 0
+            ]
+            needs_, destination, candidates = snapshot(
+                order, rule_set, now, cache=cache, lines=needs, stock_available=book.available
+            )
+            candidates_by_id = {c.warehouse_id: c for c in candidates}
+            codes.update({c.warehouse_id: c.code for c in candidates})
+            if not needs_:
+                break
+            plan = engine.plan_order(
+                lines=needs_, destination=destination, candidates=candidates, rules=rules
+            )
+            if not plan.picks:
+                break
+            outcome, took_from = book.reserve(
+                order=order,
+                lines=order_lines,
+                plan=[
+                    stock.PlannedPick(
+                        order_line_id=p.line_id, warehouse_id=p.warehouse_id, quantity=p.quantity
+                    )
+                    for p in plan.picks
+                ],
+            )
+            reserved_any = True
+            cache.day_loads.update(took_from - served)
+            served |= took_from
+            if not outcome.short:
+                break  # the plan held (short only where a lot was too close to expiry)
+        numbers = {line.pk: line.line_number for line in order_lines}
+        backordered = {
+            str(numbers[line_id]): units for line_id, units in (plan.backordered if plan else {}).items()
+        }
+        if not reserved_any:
+            if rule_set is not None and rule_set.when_unroutable == WhenUnroutable.HOLD:
+                to_hold.append(order)
+                outcome_name = DecisionOutcome.HELD
+            else:
+                moves.append((order, OrderStatus.BACKORDERED))
+                outcome_name = DecisionOutcome.BACKORDERED
+        else:
+            total_need = sum(max(ln.quantity - ln.qty_cancelled - ln.qty_allocated, 0) for ln in order_lines)
+            any_allocated = any(ln.qty_allocated > ln.qty_shipped for ln in order_lines)
+            target = (
+                OrderStatus.ALLOCATED
+                if total_need == 0
+                else OrderStatus.PARTIALLY_ALLOCATED
+                if any_allocated
+                else OrderStatus.BACKORDERED
+            )
+            moves.append((order, target))
+            outcome_name = {
+                OrderStatus.ALLOCATED: DecisionOutcome.ALLOCATED,
+                OrderStatus.PARTIALLY_ALLOCATED: DecisionOutcome.PARTIAL,
+            }.get(target, DecisionOutcome.BACKORDERED)
+        alerts = _alerts(order, plan, candidates_by_id, now)
+        for alert in alerts:
+            alert_events.setdefault(f"routing.{alert['code']}", []).append(
+                (order.pk, {"order_id": order.pk, **alert})
+            )
+        held = _held_after(before, book, order_lines, codes)
+        decisions.append(
+            RoutingDecision(
+                order=order,
+                alerts=alerts,
+                rule_set=rule_set,
+                outcome=outcome_name,
+                attempts=attempts,
+                plan=held,
+                reserved=_reserved(before, held),
+                backordered=backordered,
+                trace=_trace_json(plan, candidates_by_id, estimated_destination=_estimated(order))
+                if plan
+                else [],
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
+        )
+    book.write()
+    order_services.orders_transition(moves=moves, actor=system)
+    for order in to_hold:
+        order_services.order_hold(
+            order_id=order.pk,
+            reason=HoldReason.UNROUTABLE,
+            actor=system,
+            note="No warehouse can serve this order under the routing rules.",
+        )
+    for name, items in alert_events.items():
+        events_emit(name=name, aggregate_type="order", items=items)
+    return insert_rows(decisions)
+
+
+def _held_after(
+    before: list[dict], book: stock.StockBook, lines: list[OrderLine], codes: dict[int, str]
+) -> list[dict]:
+    """What the order holds once the book's reservations for it are written, in ``active_allocations``'
+    shape and order (by line, then warehouse code)."""
+    units = {(h["line_id"], h["warehouse_id"]): h["quantity"] for h in before}
+    known = {h["warehouse_id"]: h["warehouse"] for h in before} | codes
+    line_ids = {line.pk: line.line_number for line in lines}
+    for allocation in book.draft.allocations:
+        if allocation.order_line_id in line_ids:
+            key = (allocation.order_line_id, allocation.position.warehouse_id)
+            units[key] = units.get(key, 0) + allocation.quantity
+    return [
+        {
+            "line_id": line_id,
+            "line_number": line_ids[line_id],
+            "warehouse_id": warehouse_id,
+            "warehouse": known[warehouse_id],
+            "quantity": quantity,
+        }
+        for (line_id, warehouse_id), quantity in sorted(
+            units.items(), key=lambda i: (i[0][0], known[i[0][1]])
+        )
+    ]
 
 
 def _rule_set(order: Order, cache: SnapshotCache | None) -> RuleSet | None:

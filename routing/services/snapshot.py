@@ -116,14 +116,19 @@ def snapshot(
     whole: bool = False,
     exclude: frozenset[int] = frozenset(),
     cache: SnapshotCache | None = None,
+    lines: list[engine.LineNeed] | None = None,
+    stock_available: Callable[[int, int], int | None] | None = None,
 ) -> tuple[list[engine.LineNeed], engine.Destination, list[engine.Candidate]]:
     """What the engine needs to know, read once: lines, destination, candidate warehouses with stock.
 
     ``whole`` (dry runs): the whole order as if it arrived now, its own reservations counted as free.
     ``exclude``: warehouses not to ask this time (one that just found the goods missing).
-    ``cache``: shared by the orders of one batch (see ``SnapshotCache``).
+    ``cache``: shared by the orders of one batch (see ``SnapshotCache``); such a batch also passes
+    the order's open ``lines`` and ``stock_available`` (warehouse id, product id -> units, None
+    without a position), the stock it holds locked and reserves from in memory.
     """
-    lines = _open_lines(order, whole=whole)
+    if lines is None:
+        lines = _open_lines(order, whole=whole)
     address = order.shipping_address
     destination = engine.Destination(
         address.country,
@@ -140,11 +145,18 @@ def snapshot(
     warehouses = [w for w in warehouses if w.pk not in exclude]
     products = {line.product_id for line in lines}
     available: dict[int, dict[int, int]] = {w.pk: {} for w in warehouses}
-    rows = StockPosition.objects.filter(warehouse__in=warehouses, product_id__in=products).values_list(
-        "warehouse_id", "product_id", "on_hand", "allocated", "safety_stock"
-    )
-    for warehouse_id, product_id, on_hand, allocated, safety in rows:
-        available[warehouse_id][product_id] = max(on_hand - allocated - safety, 0)
+    if stock_available is not None:
+        for warehouse in warehouses:
+            for product_id in products:
+                units = stock_available(warehouse.pk, product_id)
+                if units is not None:
+                    available[warehouse.pk][product_id] = units
+    else:
+        rows = StockPosition.objects.filter(warehouse__in=warehouses, product_id__in=products).values_list(
+            "warehouse_id", "product_id", "on_hand", "allocated", "safety_stock"
+        )
+        for warehouse_id, product_id, on_hand, allocated, safety in rows:
+            available[warehouse_id][product_id] = max(on_hand - allocated - safety, 0)
     if whole:
         for held in inventory_selectors.active_allocations(order.pk):
             by_product = available.get(held["warehouse_id"])
