@@ -251,3 +251,68 @@ def test_real_worker_delivers_through_redis(channel_key, products):
         assert Order.objects.get(pk=order_id).status == "received"
     finally:
         celery_app.conf.task_always_eager = True
+
+
+BATCHES: list[list[int]] = []
+BATCH_HANDLER = "tests.test_outbox.notes_in_a_batch"
+
+
+@subscribe("test.batch_note", batch=3)
+def notes_in_a_batch(events: list[DomainEvent]) -> None:
+    """Writes each event's note; an event asking for "boom" fails the batch it is in."""
+    BATCHES.append([event.pk for event in events])
+    for event in events:
+        if event.payload["note"] == "boom":
+            raise RuntimeError("this event cannot be handled")
+        services.order_note_add(
+            order_id=event.payload["order_id"],
+            actor=services.Actor.system("handler"),
+            note=event.payload["note"],
+        )
+
+
+def emit_batch_notes(order_id: int, texts: list[str]) -> list[DomainEvent]:
+    with transaction.atomic():
+        return [
+            event_emit(
+                name="test.batch_note",
+                aggregate_type="order",
+                aggregate_id=order_id,
+                payload={"order_id": order_id, "note": text},
+            )
+            for text in texts
+        ]
+
+
+@pytest.mark.django_db
+def test_a_batch_handler_gets_waiting_events_together_and_each_is_handled_once(api, products):
+    BATCHES.clear()
+    order_id = api.post("/api/v1/orders/", order_payload(), format="json").json()["id"]
+    events = emit_batch_notes(order_id, ["a", "b", "c", "d", "e"])
+    outbox_publish_pending()  # in-process: the relay hands them over in batches of at most 3
+    ids = [e.pk for e in events]
+    assert [ids[:3], ids[3:]] == BATCHES
+    assert sorted(notes(order_id)) == ["a", "b", "c", "d", "e"]
+    assert not EventDelivery.objects.filter(handler=BATCH_HANDLER, processed_at__isnull=True).exists()
+    # a copy of a batch (a redelivery, a duplicate message), or one overlapping handled events: nothing
+    from oms.events import events_deliver
+
+    assert events_deliver(event_ids=ids[1:4], handler_name=BATCH_HANDLER) == 0
+    assert sorted(notes(order_id)) == ["a", "b", "c", "d", "e"]
+    assert EventDelivery.objects.filter(handler=BATCH_HANDLER).count() == 5
+
+
+@pytest.mark.django_db
+def test_one_event_that_fails_holds_back_no_other_in_its_batch(api, products):
+    BATCHES.clear()
+    order_id = api.post("/api/v1/orders/", order_payload(), format="json").json()["id"]
+    events = emit_batch_notes(order_id, ["first", "boom", "third"])
+    outbox_publish_pending()
+    ids = [e.pk for e in events]
+    # the batch failed and rolled back as a whole, then each event was tried alone
+    assert [ids, [ids[0]], [ids[1]], [ids[2]]] == BATCHES
+    assert sorted(notes(order_id)) == ["first", "third"]
+    pending = EventDelivery.objects.get(handler=BATCH_HANDLER, processed_at__isnull=True)
+    assert pending.event_id == ids[1]
+    assert "cannot be handled" in pending.last_error
+    assert pending.due_at is not None  # the sweep sends it again when due

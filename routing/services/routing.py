@@ -267,8 +267,8 @@ def _route_together(orders: list[Order], now: datetime, cache: SnapshotCache) ->
             reserved_any = True
             cache.day_loads.update(took_from - served)
             served |= took_from
-            if not outcome.short:
-                break  # the plan held (short only where a lot was too close to expiry)
+            if sum(outcome.allocated.values()) == sum(p.quantity for p in plan.picks):
+                break  # the plan held (it falls short only where lots are too close to expiry)
         numbers = {line.pk: line.line_number for line in order_lines}
         backordered = {
             str(numbers[line_id]): units for line_id, units in (plan.backordered if plan else {}).items()
