@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 
 
 class ChannelKind(models.TextChoices):
@@ -357,6 +358,8 @@ class Order(models.Model):
             # first page reads 50 index entries instead of sorting the table)
             models.Index(fields=["-placed_at", "-id"], name="order_placed_recent"),
             models.Index(fields=["status", "-placed_at", "-id"], name="order_status_placed"),
+            # the order list's search by the channel's order number, in any case
+            models.Index(Upper("external_id"), name="order_external_id_upper"),
         ]
 
     def __str__(self) -> str:

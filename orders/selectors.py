@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Value
 from django.utils import timezone
 
-from orders.models import ApiKey, Order, OrderEvent, OrderLine, OrderStatus, order_pk_from_number
+from orders.models import ApiKey, Customer, Order, OrderEvent, OrderLine, OrderStatus, order_pk_from_number
 from orders.services import API_KEYS, api_key_cache_key, api_key_hash
 
 
@@ -86,15 +86,25 @@ def order_search(
         query = query.filter(customer__email=text.lower())
         text = ""
     if text:
-        match = Q(external_id__iexact=text) | Q(customer__email__istartswith=text.lower())
-        pk = order_pk_from_number(text)
-        if pk is not None:
-            match |= Q(pk=pk)
+        # Each way of matching as its own indexed query, and the orders in their union: an OR across
+        # the joined tables could only be answered by reading every order (1.7 - 2.2 s at a million).
+        customers = Q(email__istartswith=text.lower())
         name_match = Q()
         for word in text.split():
-            name_match &= Q(customer__first_name__icontains=word) | Q(customer__last_name__icontains=word)
-        match |= name_match
-        query = query.filter(match)
+            name_match &= Q(first_name__icontains=word) | Q(last_name__icontains=word)
+        matching = (
+            Order.objects.filter(external_id__iexact=text)
+            .values("pk")
+            .union(
+                Order.objects.filter(customer__in=Customer.objects.filter(customers | name_match)).values(
+                    "pk"
+                )
+            )
+        )
+        pk = order_pk_from_number(text)
+        if pk is not None:
+            matching = matching.union(Order.objects.filter(pk=pk).values("pk"))
+        query = query.filter(pk__in=matching)
     if statuses:
         query = query.filter(status__in=statuses)
     if channel_ids:
