@@ -91,7 +91,7 @@ def order_body(run_id: str) -> dict:
     }
 
 
-def setup_and_capture() -> tuple[str, list[tuple[str, tuple]], dict]:
+def setup_and_capture(channel_code: str = "bench") -> tuple[str, list[tuple[str, tuple]], dict]:
     """Create the channel, key and products; capture the SQL of one order as the endpoint issues it."""
     os.environ.update(bench_env())
     import django
@@ -104,7 +104,7 @@ def setup_and_capture() -> tuple[str, list[tuple[str, tuple]], dict]:
     from orders import services
 
     call_command("migrate", verbosity=0)
-    channel = services.channel_create(code="bench", name="Bench", kind="web")
+    channel = services.channel_create(code=channel_code, name="Bench", kind="web")
     _, raw_key = services.api_key_create(name="bench", channel=channel)
     services.products_upsert(
         products=[services.ProductInput(sku=s, name=f"Bench {s}", weight_grams=300) for s in SKUS]
@@ -449,6 +449,12 @@ def main() -> None:
     )
     parser.add_argument("--keep-script", action="store_true", help="print the pgbench script")
     parser.add_argument(
+        "--keep-database",
+        action="store_true",
+        help="post into BENCH_DB as it is (e.g. BENCH_DB=oms_bench_scale after bench/scale_pages.py) "
+        "instead of a fresh one, under a channel of the run's own",
+    )
+    parser.add_argument(
         "--profile",
         metavar="DIR",
         help="sample the gunicorn workers with py-spy (pip install py-spy) during the first API run and "
@@ -459,8 +465,11 @@ def main() -> None:
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: apt-get install {'wrk' if tool == 'wrk' else 'postgresql-client'}")
 
-    recreate_database()
-    raw_key, statements, dynamic = setup_and_capture()
+    if args.keep_database:
+        raw_key, statements, dynamic = setup_and_capture(f"bench-{int(time.time())}")
+    else:
+        recreate_database()
+        raw_key, statements, dynamic = setup_and_capture()
     script = pgbench_script(statements, dynamic)
     if args.keep_script:
         print(script)

@@ -79,7 +79,8 @@ def main() -> None:
     api = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
     total = Order.objects.count()
     some = Order.objects.filter(channel=channel).order_by("-id").values_list("id", flat=True)[1000]
-    email = Order.objects.filter(pk=some).values_list("contact_email", flat=True).get()
+    email, external_id = Order.objects.filter(pk=some).values_list("contact_email", "external_id").get()
+    external_id = external_id.lower()  # ops type it in any case
     since = (timezone.now() - timezone.timedelta(days=30)).isoformat()
     first_page = api.get("/api/v1/orders/", {"updated_since": since}).json()
     cursor_page = first_page["next"].split("testserver", 1)[-1]
@@ -87,6 +88,14 @@ def main() -> None:
         ("dashboard: order list, first page", ops.get, "/dashboard/orders/", 150),
         ("dashboard: order list, status filter", ops.get, "/dashboard/orders/?status=backordered", 150),
         ("dashboard: order list, search by e-mail", ops.get, f"/dashboard/orders/?q={email}", 150),
+        ("dashboard: order list, search by external id", ops.get, f"/dashboard/orders/?q={external_id}", 150),
+        (
+            "dashboard: order list, search by an e-mail's start",
+            ops.get,
+            f"/dashboard/orders/?q={email[:6]}",
+            150,
+        ),
+        ("dashboard: order list, search by a name", ops.get, "/dashboard/orders/?q=Sofia+Rossi", 150),
         ("dashboard: order list, page 200", ops.get, "/dashboard/orders/?page=200", 150),
         ("dashboard: an order's page", ops.get, f"/dashboard/orders/{some}/", 150),
         ("dashboard: stock list", ops.get, "/dashboard/inventory/", 150),
