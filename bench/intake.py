@@ -132,7 +132,7 @@ def setup_and_capture(channel_code: str = "bench") -> tuple[str, list[tuple[str,
     from oms.idempotency import idempotency_lock_id
     from orders.models import ApiKey, Order
 
-    key = ApiKey.objects.get(name="bench")
+    key = ApiKey.objects.get(name="bench", channel=channel)
     dynamic = {
         "external_id": "B-capture",
         "email": "ccapture@example.com",
