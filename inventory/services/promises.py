@@ -65,6 +65,19 @@ def _open_need(line: OrderLine) -> int:
     return max(line.quantity - line.qty_cancelled - line.qty_allocated, 0)
 
 
+def _planned_by_line(plan: list[PlannedPick], open_line_ids: set[int]) -> dict[int, list[tuple[int, int]]]:
+    """Routing's picks by line: [(warehouse id, units)]; a pick for a line with nothing open is refused."""
+    wanted: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for pick in plan:
+        if pick.order_line_id not in open_line_ids or pick.quantity <= 0:
+            raise ValidationFailed(
+                "The plan does not fit the order's open lines.",
+                details={"plan": [f"Line {pick.order_line_id} x {pick.quantity}."]},
+            )
+        wanted[pick.order_line_id].append((pick.warehouse_id, pick.quantity))
+    return wanted
+
+
 @dataclass
 class _Draft:
     """A reservation gathered in memory before it is written: the allocations with their ledger rows,
@@ -207,16 +220,9 @@ def _stock_allocate(
     lines = [ln for ln in all_lines if _open_need(ln) > 0]
     first_allocation = not any(ln.qty_allocated for ln in all_lines)
     outcome = AllocationOutcome(order_id=order.pk, status=order.status)
-    wanted: dict[int, list[tuple[int, int | None]]] = defaultdict(list)  # line id -> [(warehouse, max qty)]
+    wanted: dict[int, list[tuple[int, int]]] = {}
     if plan is not None:
-        line_ids = {ln.pk for ln in lines}
-        for pick in plan:
-            if pick.order_line_id not in line_ids or pick.quantity <= 0:
-                raise ValidationFailed(
-                    "The plan does not fit the order's open lines.",
-                    details={"plan": [f"Line {pick.order_line_id} x {pick.quantity}."]},
-                )
-            wanted[pick.order_line_id].append((pick.warehouse_id, pick.quantity))
+        wanted = _planned_by_line(plan, {ln.pk for ln in lines})
         warehouse_ids = {pick.warehouse_id for pick in plan}
     else:
         warehouse_ids = set(Warehouse.objects.filter(is_active=True).values_list("pk", flat=True))
@@ -671,14 +677,7 @@ class StockBook:
         """Reserve a plan for an order's lines in memory, as ``stock_allocate`` with a plan would; the
         lines' ``qty_allocated`` move on. Returns the outcome and the warehouses that took units."""
         by_id = {line.pk: line for line in lines if _open_need(line) > 0}
-        wanted: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for pick in plan:
-            if pick.order_line_id not in by_id or pick.quantity <= 0:
-                raise ValidationFailed(
-                    "The plan does not fit the order's open lines.",
-                    details={"plan": [f"Line {pick.order_line_id} x {pick.quantity}."]},
-                )
-            wanted[pick.order_line_id].append((pick.warehouse_id, pick.quantity))
+        wanted = _planned_by_line(plan, set(by_id))
         outcome = AllocationOutcome(order_id=order.pk, status=order.status)
         served: set[int] = set()
         shelf_life = order.channel.min_shelf_life_days
