@@ -170,9 +170,11 @@ class Stack:
         base = f"http://127.0.0.1:{port}"
 
         def answers() -> bool:
+            # gunicorn's master accepts connections before its worker has imported the app, so on a
+            # slow machine the first request can wait longer than one try: a timeout is "not yet".
             try:
-                return requests.get(f"{base}/api/v1/orders/", timeout=2).status_code == 401
-            except requests.ConnectionError:
+                return requests.get(f"{base}/api/v1/orders/", timeout=5).status_code == 401
+            except (requests.ConnectionError, requests.Timeout):
                 return False
 
         wait_for(answers, seconds=60, what="gunicorn to answer")
