@@ -5,17 +5,22 @@ Only for tests marked ``django_db(transaction=True)``: the processes see committ
 process before the test ends (the fixtures do), or the database flush after the test waits for them.
 """
 
+import glob
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import requests
 from django.db import connection
+
+from tests.factories import order_payload
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -92,6 +97,69 @@ class RedisServer:
             self.process.kill()
             self.process.wait(10)
             self.process = None
+
+
+class PostgresServer:
+    """A PostgreSQL cluster of the test's own (initdb in a temporary folder, a free port, trust auth),
+    holding a copy of the test database, that the test may restart: the machine's server is shared
+    with the rest of the suite and must stay up."""
+
+    def __init__(self):
+        initdb = shutil.which("initdb") or max(glob.glob("/usr/lib/postgresql/*/bin/initdb"), default="")
+        if not initdb:
+            raise AssertionError("PostgreSQL's initdb is not installed (the postgresql package)")
+        self.bin = Path(initdb).resolve().parent  # the version's own folder: psql and pg_dump beside it
+        self.port = free_port()
+        # postgres refuses to run as root: as root, the cluster belongs to the postgres user
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.folder = Path(tempfile.mkdtemp(prefix="oms-pg-"))
+        if self.as_user:
+            shutil.chown(self.folder, "postgres")
+        self.data = self.folder / "data"
+        self.env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/oms"
+
+    def _run(self, *command: str) -> None:
+        subprocess.run(
+            [*self.as_user, *command], check=True, env=self.env, cwd=self.folder, capture_output=True
+        )
+
+    def _pg_ctl(self, action: str, *extra: str) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            str(self.bin / "pg_ctl"), action, "-D", str(self.data), "-w", "-t", "60",
+            "-o", options, "-l", str(self.folder / "server.log"), *extra,
+        )  # fmt: skip
+
+    def start(self, copy_of: str) -> None:
+        """initdb, start, and restore ``copy_of`` (a database URL) into the database ``oms``."""
+        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-N")
+        self._pg_ctl("start")
+        admin = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+        subprocess.run(
+            [str(self.bin / "psql"), admin, "-qc", "CREATE DATABASE oms"], check=True, env=self.env
+        )
+        dump = subprocess.run(
+            [str(self.bin / "pg_dump"), "--no-owner", "--no-privileges", copy_of],
+            check=True, env=self.env, capture_output=True,
+        )  # fmt: skip
+        subprocess.run(
+            [str(self.bin / "psql"), self.url, "-q", "-v", "ON_ERROR_STOP=1"],
+            input=dump.stdout, check=True, env=self.env, capture_output=True,
+        )  # fmt: skip
+
+    def restart(self) -> None:
+        """As an operator's restart does: every session terminated, in-flight transactions rolled
+        back, the server down until it has started again."""
+        self._pg_ctl("restart", "-m", "fast")
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._pg_ctl("stop", "-m", "immediate")
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class OmsProcess:
@@ -223,3 +291,24 @@ class Stack:
     def stop(self) -> None:
         for process in self.processes:
             process.stop()
+
+
+def one_cap(external_id: str) -> dict:
+    body = order_payload(external_id, lines=[{"sku": "CAP-NAVY", "quantity": 1, "unit_price": "15.00"}])
+    # The OMS's processes keep the machine's time, not the tests' pinned clock: no dates from here.
+    del body["placed_at"], body["requested_delivery_window"]
+    return body
+
+
+def post(base: str, key: str, body: dict) -> requests.Response:
+    return requests.post(
+        f"{base}/api/v1/orders/",
+        json=body,
+        headers={"Authorization": f"Bearer {key}", "Idempotency-Key": body["external_id"]},
+        timeout=10,
+    )
+
+
+def gunicorn_workers(master_pid: int) -> set[int]:
+    with open(f"/proc/{master_pid}/task/{master_pid}/children") as children:
+        return {int(pid) for pid in children.read().split()}

@@ -15,8 +15,8 @@ from oms.models import DomainEvent, EventDelivery
 from orders import services
 from orders.models import Order, OrderEvent, OrderStatus, Product
 from routing.models import RoutingDecision
-from tests.factories import make_warehouse, order_payload
-from tests.stack import RedisServer, Stack, database_url, wait_for
+from tests.factories import make_warehouse
+from tests.stack import RedisServer, Stack, database_url, gunicorn_workers, one_cap, post, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,22 +53,6 @@ def warehouse_with_caps(products):
         warehouse=athens, product=Product.objects.get(sku="CAP-NAVY"), quantity=10_000, actor="t"
     )
     return athens
-
-
-def one_cap(external_id: str) -> dict:
-    body = order_payload(external_id, lines=[{"sku": "CAP-NAVY", "quantity": 1, "unit_price": "15.00"}])
-    # The OMS's processes keep the machine's time, not the tests' pinned clock: no dates from here.
-    del body["placed_at"], body["requested_delivery_window"]
-    return body
-
-
-def post(base: str, key: str, body: dict) -> requests.Response:
-    return requests.post(
-        f"{base}/api/v1/orders/",
-        json=body,
-        headers={"Authorization": f"Bearer {key}", "Idempotency-Key": body["external_id"]},
-        timeout=10,
-    )
 
 
 def statuses(order_ids: list[int]) -> set[str]:
@@ -253,11 +237,6 @@ def test_a_worker_killed_mid_send_loses_no_message_and_sends_none_twice(
     assert received["Subject"].strip() == "Order MAIL-1 confirmed"
     message.refresh_from_db()
     assert message.attempts == 1  # the killed attempt left no trace: its transaction rolled back
-
-
-def gunicorn_workers(master_pid: int) -> set[int]:
-    with open(f"/proc/{master_pid}/task/{master_pid}/children") as children:
-        return {int(pid) for pid in children.read().split()}
 
 
 def test_a_web_worker_killed_under_load_fails_only_its_requests_and_their_retries_land_once(
