@@ -125,6 +125,24 @@ class CappedPaginator(Paginator):
     def capped(self) -> bool:
         return self.count > self.cap
 
+    def page(self, number):
+        """A later page as a deferred join: first the keys of its rows alone (an index-only walk
+        past the earlier pages' entries), then the page's rows with their joins. OFFSET over the full
+        query joins every skipped row before dropping it: page 200 of the order list took 143 ms that
+        way, 1.4 ms for its keys this way."""
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        rows = self.object_list
+        if not bottom or not hasattr(rows, "values_list"):
+            return super().page(number)
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        keys = list(rows.values_list("pk", flat=True)[bottom:top])
+        # unordered: an ORDER BY on the fetch could walk the sort's index looking for these keys
+        by_key = {row.pk: row for row in rows.order_by().filter(pk__in=keys)}
+        return self._get_page([by_key[key] for key in keys if key in by_key], number, self)
+
 
 def page_of(request: HttpRequest, rows, *, per_page: int | None = None):
     """The requested page of ``rows`` (a bad page number gives the nearest page)."""

@@ -66,3 +66,13 @@ def test_a_search_reads_indexes_instead_of_every_order(seeded, text):
     assert "Seq Scan" not in found, found
     assert "order_external_id_upper" in found
     assert "_trgm" in found  # the customer's e-mail or names through their trigram indexes
+
+
+def test_a_deep_page_of_the_order_list_reads_its_keys_from_the_index_alone(seeded):
+    """Page 200 walks 9,950 index entries for its keys and joins 50 rows, not 10,000 (the
+    paginator's deferred join): the keys' query must stay an index-only scan of the list's index.
+    On this small, unvacuumed table the planner prefers other plans, so they are priced out: what
+    is left is an index-only scan if the query allows one, else a priced-out plan that fails here."""
+    keys = selectors.order_search().values_list("pk", flat=True)[150:200]
+    found = plan(keys, "enable_indexscan = off", "enable_bitmapscan = off", "enable_sort = off")
+    assert "Index Only Scan using order_placed_recent" in found, found
