@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "tracking",
     "returns",
     "notifications",
+    "kpis",
     "anymail",
     "demo",
 ]
