@@ -142,7 +142,7 @@ STORAGES = {
 }
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "dashboard:order_list"
+LOGIN_REDIRECT_URL = "kpis:home"
 LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {

@@ -14,7 +14,7 @@ from oms.login_throttle import ThrottledAdminAuthenticationForm, ThrottledAuthen
 admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="dashboard:order_list", permanent=False)),
+    path("", RedirectView.as_view(pattern_name="kpis:home", permanent=False)),
     # Browsers and tools ask for /favicon.ico whatever the page says.
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path(
@@ -33,6 +33,7 @@ urlpatterns = [
     path("dashboard/tracking/", include(("tracking.dashboard_urls", "tracking"))),
     path("dashboard/returns/", include(("returns.dashboard_urls", "returns"))),
     path("dashboard/messages/", include(("notifications.dashboard_urls", "notifications"))),
+    path("dashboard/kpis/", include(("kpis.dashboard_urls", "kpis"))),
     path("track/", include("tracking.public_urls")),
     path("n/", include("notifications.public_urls")),
     path("track/<str:token>/returns/", include(("returns.public_urls", "returns-public"))),

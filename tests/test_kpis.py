@@ -12,7 +12,7 @@ from django.core.management import call_command
 
 from kpis import services as kpis
 from kpis.definitions import BY_CODE, Span, orders_behind
-from kpis.models import DailyFigure, HandlingCost
+from kpis.models import DailyFigure, Grain, HandlingCost
 from kpis.selectors import Filters, kpi_sum
 from orders import services as orders
 from orders.models import Order, Product
@@ -258,3 +258,43 @@ def test_the_drill_down_lists_the_orders_behind_a_figure(history):
     assert set(orders_behind(BY_CODE["return_rate"], Span(DAY_ONE, DAY_ONE), missed=True)) == {
         orders["KPI-C"]
     }
+
+
+def test_a_threshold_alerts_once_per_crossing_and_notices_the_recovery(db):
+    """On-time delivery must stay at 85 % or more; an alert closes at 95 %. The figure of each day
+    (a window of one day) wobbles around the line: one alert, one recovery, then a second crossing."""
+    from kpis.models import AlertStatus, KpiAlert, Threshold
+    from oms.models import DomainEvent
+
+    threshold = Threshold.objects.create(
+        kpi="on_time",
+        direction="below",
+        alert_at=Decimal("0.85"),
+        recover_at=Decimal("0.95"),
+        window_days=1,
+        min_count=10,
+    )
+    days = [
+        (80, 100, "raised"),
+        (90, 100, ""),  # between the lines: still open
+        (84, 100, ""),  # below again: the same alert, not a new one
+        (4, 5, ""),  # too few shipments for a verdict (and 80 % would not recover it)
+        (96, 100, "recovered"),
+        (90, 100, ""),  # above the alert line: nothing
+        (70, 100, "raised"),
+    ]
+    seen = []
+    for n, (hit, count, _) in enumerate(days):
+        day = DAY_ONE + timedelta(days=n)
+        DailyFigure.objects.create(day=day, kpi="on_time", grain=Grain.ALL, numerator=hit, denominator=count)
+        outcome = kpis.thresholds_evaluate(today=day)
+        seen.append("raised" if outcome.raised else "recovered" if outcome.recovered else "")
+    assert seen == [expected for _, _, expected in days]
+    alerts = list(KpiAlert.objects.filter(threshold=threshold).order_by("pk"))
+    assert [a.status for a in alerts] == [AlertStatus.RECOVERED, AlertStatus.OPEN]
+    assert alerts[0].value == Decimal("0.8") and alerts[0].recovered_value == Decimal("0.96")
+    assert alerts[0].window_start == DAY_ONE and alerts[1].window_start == DAY_ONE + timedelta(days=6)
+    names = list(
+        DomainEvent.objects.filter(aggregate_type="kpi_alert").order_by("pk").values_list("name", flat=True)
+    )
+    assert names == ["kpi.alert_raised", "kpi.alert_recovered", "kpi.alert_raised"]
