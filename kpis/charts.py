@@ -38,6 +38,9 @@ def trend_svg(
     scale: float = 1.0,
     line_at: Decimal | None = None,
     caption: str,
+    axis: Callable[[Decimal], str] | None = None,
+    width: int = WIDTH,
+    height: int = HEIGHT,
 ) -> SafeString:
     """A line (or bars, for counts) of daily values; days without a figure leave a gap. ``scale``
     turns a stored value into the axis's (a share into a percentage); ``line_at`` draws a threshold.
@@ -45,6 +48,8 @@ def trend_svg(
     values = [float(v) * scale for _, v in points if v is not None]
     reference = float(line_at) * scale if line_at is not None else None
     top = _nice_top(max(values + ([reference] if reference is not None else []), default=0))
+    WIDTH, HEIGHT = width, height  # this drawing's size (the module's are the defaults)
+    axis = axis or label
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / max(len(points), 1)
 
@@ -76,7 +81,7 @@ def trend_svg(
                 '<text class="axis" x="{}" y="{}" text-anchor="end">{}</text>',
                 LEFT - 4,
                 _f(gy + 4),
-                label(Decimal(str(top * fraction / scale))),
+                axis(Decimal(str(top * fraction / scale))),
             )
         )
     if points:

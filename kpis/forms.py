@@ -7,7 +7,13 @@ from inventory.models import Warehouse
 from orders.models import Channel
 from shipments.models import Carrier
 
-PERIODS = [("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"), ("365", "Last 365 days")]
+PERIODS = [
+    ("", "The days below"),
+    ("7", "Last 7 days"),
+    ("30", "Last 30 days"),
+    ("90", "Last 90 days"),
+    ("365", "Last 365 days"),
+]
 LONGEST_PERIOD_DAYS = 731
 
 
@@ -16,6 +22,14 @@ class KpiFilterForm(forms.Form):
     (the last N days, today included) or a range of days; a channel, warehouse and carrier by code."""
 
     days = forms.ChoiceField(required=False, choices=PERIODS, initial="30", label="Period")
+
+    def __init__(self, data=None, **kwargs):
+        # no period asked for: the last 30 days, and the menu says so
+        if data is not None and not any(data.get(k) for k in ("days", "start", "end")):
+            data = data.copy()
+            data["days"] = "30"
+        super().__init__(data, **kwargs)
+
     start = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, label="to", widget=forms.DateInput(attrs={"type": "date"}))
     channel = forms.ModelChoiceField(

@@ -42,6 +42,16 @@ def display(kpi: Kpi, value: Decimal | None) -> str:
     return f"{value:.1f}"
 
 
+def axis_words(kpi: Kpi, value: Decimal) -> str:
+    """An axis label: as short as the figure allows."""
+    if kpi.kind == "rate":
+        return f"{value * 100:.0f} %"
+    if kpi.unit == "money":
+        return f"{value:.0f}"
+    text = display(kpi, value)
+    return text.replace(".0 ", " ") if text.endswith((" h", " s", " min")) else text
+
+
 def change_words(kpi: Kpi, figure: selectors.Figure) -> str:
     change = figure.change
     if change is None:
@@ -86,7 +96,7 @@ def _thresholds(filters: Filters) -> dict[str, Decimal]:
     return {t.kpi: t.alert_at for t in rows}
 
 
-def _chart(kpi: Kpi, figure: selectors.Figure, query: dict, line_at: Decimal | None) -> str:
+def _chart(kpi: Kpi, figure: selectors.Figure, query: dict, line_at: Decimal | None, **size) -> str:
     return trend_svg(
         figure.trend,
         label=lambda v: display(kpi, v),
@@ -95,6 +105,8 @@ def _chart(kpi: Kpi, figure: selectors.Figure, query: dict, line_at: Decimal | N
         scale=100 if kpi.kind == "rate" else 1,
         line_at=line_at,
         caption=f"{kpi.label} per day",
+        axis=lambda v: axis_words(kpi, v),
+        **size,
     )
 
 
