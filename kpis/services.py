@@ -348,3 +348,46 @@ def threshold_check(*, threshold_id: int, value: Decimal, count: Decimal, first:
     alert.save(update_fields=["status", "recovered_value", "recovered_at"])
     event_emit(name="kpi.alert_recovered", aggregate_type="kpi_alert", aggregate_id=alert.pk, payload=payload)
     return "recovered"
+
+
+def alert_email(*, alert_id: int, recovered: bool) -> bool:
+    """Tell the ops list that a KPI crossed its line, or came back. Sent when the outbox hands the
+    event over; a crash between sending and recording the delivery sends it again (an ops e-mail
+    twice beats none). Returns whether anything was sent."""
+    from django.conf import settings
+    from django.core.mail import EmailMessage
+    from django.urls import reverse
+
+    from kpis.definitions import BY_CODE
+    from kpis.models import KpiAlert
+
+    recipients = settings.KPI_ALERT_RECIPIENTS
+    alert = (
+        KpiAlert.objects.select_related("threshold__channel", "threshold__warehouse", "threshold__carrier")
+        .filter(pk=alert_id)
+        .first()
+    )
+    kpi = BY_CODE.get(alert.threshold.kpi) if alert else None
+    if not recipients or alert is None or kpi is None:
+        return False
+    from kpis.formatting import display
+
+    t = alert.threshold
+    scope = " · ".join(str(x) for x in (t.channel, t.warehouse, t.carrier) if x) or "every order"
+    value = display(kpi, alert.recovered_value if recovered else alert.value)
+    if recovered:
+        subject = f"[OMS] Recovered: {kpi.label} ({scope}) is back at {value}"
+    else:
+        line = display(kpi, t.alert_at)
+        subject = f"[OMS] {kpi.label} ({scope}) at {value}, {t.direction} its line of {line}"
+    body = "\n".join(
+        [
+            subject.removeprefix("[OMS] "),
+            f"Over the {t.window_days} days from {alert.window_start:%d %b} to {alert.window_end:%d %b}, "
+            f"{alert.count.normalize():f} {kpi.counts}.",
+            "" if recovered else f"It closes when back past {display(kpi, t.recover_at)}.",
+            f"{settings.PUBLIC_BASE_URL}{reverse('kpis:alerts')}",
+        ]
+    )
+    EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=recipients).send()
+    return True

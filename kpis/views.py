@@ -14,42 +14,11 @@ from django.utils.http import urlencode
 from kpis import selectors
 from kpis.charts import trend_svg
 from kpis.definitions import BY_CODE, Kpi, Span, orders_behind
+from kpis.formatting import axis_words, display
 from kpis.forms import KpiFilterForm
 from kpis.models import Threshold
 from kpis.selectors import Filters
 from oms.dashboard import ops_required, page_of
-
-
-def display(kpi: Kpi, value: Decimal | None) -> str:
-    """A figure as ops read it: a share in percent, hours, seconds in the unit that fits, a count."""
-    if value is None:
-        return "—"
-    if kpi.kind == "rate":
-        return f"{value * 100:.1f} %"
-    if kpi.unit == "h":
-        return f"{value:.1f} h"
-    if kpi.unit == "s":
-        seconds = float(value)
-        if seconds < 120:
-            return f"{seconds:.0f} s"
-        if seconds < 7200:
-            return f"{seconds / 60:.0f} min"
-        return f"{seconds / 3600:.1f} h"
-    if kpi.unit == "money":
-        return f"{value:.2f}"
-    if kpi.kind == "count":
-        return f"{int(value):,}"
-    return f"{value:.1f}"
-
-
-def axis_words(kpi: Kpi, value: Decimal) -> str:
-    """An axis label: as short as the figure allows."""
-    if kpi.kind == "rate":
-        return f"{value * 100:.0f} %"
-    if kpi.unit == "money":
-        return f"{value:.0f}"
-    text = display(kpi, value)
-    return text.replace(".0 ", " ") if text.endswith((" h", " s", " min")) else text
 
 
 def change_words(kpi: Kpi, figure: selectors.Figure) -> str:
@@ -344,3 +313,13 @@ def alert_rows(alerts) -> list[dict]:
 def alerts(request: HttpRequest) -> HttpResponse:
     request.dashboard_section = "kpis"
     return render(request, "kpis/alerts.html", {"rows": alert_rows(selectors.recent_alerts(100))})
+
+
+def alert_banner(request: HttpRequest) -> tuple[str, str] | None:
+    """ "2 KPI alerts open" on every dashboard page while any is (one indexed count, at most 100)."""
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return None
+    count = selectors.open_alerts().order_by()[:100].count()
+    if not count:
+        return None
+    return f"{count} KPI alert{'s' if count != 1 else ''} open: see which", reverse("kpis:alerts")

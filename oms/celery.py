@@ -59,6 +59,8 @@ def schedule_periodic_jobs(sender: Celery, **_: object) -> None:
         sender.signature("replenishment.schedule_production"),
         name="production schedules",
     )
+    # The KPI figures: what the histories gained, folded into the days it changes; then thresholds.
+    sender.add_periodic_task(settings.KPI_FOLD_SECONDS, sender.signature("kpis.fold"), name="kpi figures")
     # Customer messages whose task was lost, whose retry is due or whose quiet hours ended.
     sender.add_periodic_task(
         settings.NOTIFICATION_SWEEP_SECONDS,

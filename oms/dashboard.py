@@ -27,6 +27,12 @@ NAVIGATION: list[NavItem] = [
 ]
 
 
+# What every dashboard page says at its top, from later apps: functions request -> (text, url) or
+# None (the KPI app's open alerts). Each costs a query per page view: keep them to an index.
+Banner = Callable[[HttpRequest], tuple[str, str] | None]
+BANNERS: list[Banner] = []
+
+
 # Panels that later apps add to the order page, as functions order -> (template, context) or None;
 # the orders app cannot import them (they depend on it), so they register here.
 OrderPanel = Callable[[object], tuple[str, dict] | None]
@@ -103,6 +109,7 @@ def navigation(request: HttpRequest) -> dict:
             for item in NAVIGATION
         ],
         "is_admin": request.user.is_superuser,
+        "banners": [banner for show in BANNERS if (banner := show(request)) is not None],
     }
 
 

@@ -324,6 +324,10 @@ REPLENISHMENT_DEMAND_WINDOW_DAYS = int(os.environ.get("REPLENISHMENT_DEMAND_WIND
 REPLENISHMENT_SERVICE_LEVEL = float(os.environ.get("REPLENISHMENT_SERVICE_LEVEL", "0.95"))
 # The sender of purchase orders e-mailed to suppliers.
 REPLENISHMENT_PURCHASING_FROM = os.environ.get("REPLENISHMENT_PURCHASING_FROM", DEFAULT_FROM_EMAIL)
+# Who hears of a KPI crossing its threshold, and of its recovery (comma-separated e-mail addresses).
+KPI_ALERT_RECIPIENTS = [a.strip() for a in os.environ.get("KPI_ALERT_RECIPIENTS", "").split(",") if a.strip()]
+# How often the histories are folded into the KPI figures (and the thresholds checked).
+KPI_FOLD_SECONDS = float(os.environ.get("KPI_FOLD_SECONDS", "60"))
 
 # Dashboard list pages.
 DASHBOARD_PAGE_SIZE = 50

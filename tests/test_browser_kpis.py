@@ -29,7 +29,10 @@ def test_the_kpi_pages_chart_the_history_and_drill_down_to_its_orders(page, ops_
     on_time.locator("svg.trend a").nth(1).click()
     page.wait_for_url("**/on_time/orders/**")
     rows = page.locator("table.list tbody tr")
-    assert sorted(rows.nth(i).locator("td").nth(2).inner_text() for i in range(rows.count())) == ["KPI-B", "KPI-D"]
+    assert sorted(rows.nth(i).locator("td").nth(2).inner_text() for i in range(rows.count())) == [
+        "KPI-B",
+        "KPI-D",
+    ]
     page.goto("/dashboard/kpis/?start=2026-11-25&end=2026-11-26")
     page.click('section[data-kpi="on_time"] .figure a')
     page.wait_for_selector("text=By warehouse")

@@ -260,11 +260,14 @@ def test_the_drill_down_lists_the_orders_behind_a_figure(history):
     }
 
 
-def test_a_threshold_alerts_once_per_crossing_and_notices_the_recovery(db):
+def test_a_threshold_alerts_once_per_crossing_and_notices_the_recovery(db, settings, mailoutbox, ops_client):
     """On-time delivery must stay at 85 % or more; an alert closes at 95 %. The figure of each day
     (a window of one day) wobbles around the line: one alert, one recovery, then a second crossing."""
     from kpis.models import AlertStatus, KpiAlert, Threshold
+    from oms.events import outbox_publish_pending
     from oms.models import DomainEvent
+
+    settings.KPI_ALERT_RECIPIENTS = ["ops@merchant.example"]
 
     threshold = Threshold.objects.create(
         kpi="on_time",
@@ -298,3 +301,27 @@ def test_a_threshold_alerts_once_per_crossing_and_notices_the_recovery(db):
         DomainEvent.objects.filter(aggregate_type="kpi_alert").order_by("pk").values_list("name", flat=True)
     )
     assert names == ["kpi.alert_raised", "kpi.alert_recovered", "kpi.alert_raised"]
+    # the ops list heard of each, from the notifications worker's handler of these events
+    outbox_publish_pending()
+    assert [m.subject for m in mailoutbox] == [
+        "[OMS] On-time delivery (every order) at 80.0 %, below its line of 85.0 %",
+        "[OMS] Recovered: On-time delivery (every order) is back at 96.0 %",
+        "[OMS] On-time delivery (every order) at 70.0 %, below its line of 85.0 %",
+    ]
+    assert mailoutbox[0].to == ["ops@merchant.example"] and "/dashboard/kpis/alerts/" in mailoutbox[0].body
+    # every dashboard page says an alert is open, and the KPI page names it
+    page = ops_client.get("/dashboard/orders/").content.decode()
+    assert (
+        '<p class="banner" role="status"><a href="/dashboard/kpis/alerts/">1 KPI alert open: see which</a>'
+        in page
+    )
+    home = ops_client.get("/dashboard/kpis/").content.decode()
+    assert (
+        "<strong>On-time delivery</strong> (every order) at <strong>70.0 %</strong>, below its line of 85.0 %"
+        in home
+    )
+    listed = ops_client.get("/dashboard/kpis/alerts/").content.decode()
+    assert (
+        listed.count('<span class="badge ok">Recovered</span>') == 1
+        and listed.count('<span class="badge warn">Open</span>') == 1
+    )
