@@ -23,6 +23,7 @@ APP_ORDER = [
     "tracking",
     "returns",
     "notifications",
+    "kpis",
     "demo",
 ]
 
