@@ -89,3 +89,24 @@ def test_the_schema_states_the_limit_on_every_keyed_operation(client):
     assert len(keyed_operations) > 30
     for path, method, operation in keyed_operations:
         assert "Retry-After" in operation["responses"]["429"]["headers"], (path, method)
+
+
+def test_a_redis_that_takes_the_connection_and_never_answers_costs_one_timeout_not_an_error(
+    channel, settings, caplog
+):
+    """A Redis too busy to answer (the full suite and a restart on a two-core machine showed it):
+    the call waits for the client's timeout once, goes through, and later calls do not wait."""
+    import socket
+    import time
+
+    _, client = keyed(1, channel)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # accepts, reads nothing, says nothing
+        settings.REDIS_URL = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        with caplog.at_level(logging.WARNING, logger="oms.api.throttling"):
+            started = time.monotonic()
+            assert [client.get("/api/v1/orders/").status_code for _ in range(3)] == [200, 200, 200]
+            elapsed = time.monotonic() - started
+    assert caplog.text.count("API rate limits not enforced") == 1
+    assert elapsed < 3  # one wait of the client's timeout (0.5 s connect and 0.5 s read), not three

@@ -46,7 +46,9 @@ def calls_counted(key_id: int, now: float) -> int | None:
         pipe.incr(name)
         pipe.expire(name, WINDOW_SECONDS + 5, nx=True)
         count, _ = pipe.execute()
-    except (redis.RedisError, OSError):
+    except Exception:  # Redis down, slow, or its client confused: the call goes through
+        # Besides RedisError and OSError, redis-py's reader can raise ValueError ("I/O operation on
+        # closed file") when a handshake times out under load; a limit must never fail an order.
         _down_until = now + RETRY_AFTER_FAILURE_SECONDS
         log.warning("API rate limits not enforced: Redis does not answer", exc_info=True)
         return None
