@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from html import escape
 
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -109,22 +110,17 @@ def trend_svg(
                 '<line class="threshold" x1="{}" x2="{}" y1="{}" y2="{}"/>', LEFT, WIDTH - RIGHT, ry, ry
             )
         )
+    # The points: a year has 365 of each, so they are written with f-strings, every text escaped with
+    # html.escape (format_html per point cost 0.1 s on a page of thirteen charts).
     if bars:
         width = max(step * 0.7, 1)
         for i, (day, value) in enumerate(points):
             v = float(value or 0) * scale
+            title = escape(f"{day:%a %-d %b}: {label(value)}")
             parts.append(
-                format_html(
-                    '<a href="{}"><rect class="bar" x="{}" y="{}" width="{}" height="{}">'
-                    "<title>{}: {}</title></rect></a>",
-                    link(day),
-                    _f(x(i) - width / 2),
-                    _f(y(v)),
-                    _f(width),
-                    _f(max(plot_h - (y(v) - TOP), 0)),
-                    day.strftime("%a %-d %b"),
-                    label(value),
-                )
+                f'<a href="{escape(link(day))}"><rect class="bar" x="{_f(x(i) - width / 2)}" y="{_f(y(v))}" '
+                f'width="{_f(width)}" height="{_f(max(plot_h - (y(v) - TOP), 0))}">'
+                f"<title>{title}</title></rect></a>"
             )
     else:
         runs: list[list[str]] = [[]]
@@ -133,22 +129,14 @@ def trend_svg(
                 runs.append([])
             else:
                 runs[-1].append(f"{_f(x(i))},{_f(y(float(value) * scale))}")
-        for run in runs:
-            if run:
-                parts.append(format_html('<polyline class="line" points="{}"/>', " ".join(run)))
+        parts.extend(f'<polyline class="line" points="{" ".join(run)}"/>' for run in runs if run)
         for i, (day, value) in enumerate(points):
             if value is None:
                 continue
+            title = escape(f"{day:%a %-d %b}: {label(value)}")
             parts.append(
-                format_html(
-                    '<a href="{}"><circle class="dot" cx="{}" cy="{}" r="3.5">'
-                    "<title>{}: {}</title></circle></a>",
-                    link(day),
-                    _f(x(i)),
-                    _f(y(float(value) * scale)),
-                    day.strftime("%a %-d %b"),
-                    label(value),
-                )
+                f'<a href="{escape(link(day))}"><circle class="dot" cx="{_f(x(i))}" '
+                f'cy="{_f(y(float(value) * scale))}" r="3.5"><title>{title}</title></circle></a>'
             )
     parts.append(mark_safe("</svg>"))
     return mark_safe("".join(str(p) for p in parts))

@@ -38,8 +38,11 @@ from shipments.carriers.base import Milestone
 from shipments.models import ShipmentDirection
 from tracking.models import EtaPrediction, TrackingEvent, TrackingState
 
-# day, channel, warehouse, carrier, numerator, denominator
-Row = tuple[date, int | None, int | None, int | None, Decimal, Decimal]
+# day, channel, warehouse, carrier, numerator, denominator (and, for shipments, the destination country)
+Row = (
+    tuple[date, int | None, int | None, int | None, Decimal, Decimal]
+    | tuple[date, int | None, int | None, int | None, Decimal, Decimal, str]
+)
 
 
 @dataclass(frozen=True)
@@ -275,7 +278,12 @@ def _message_rows(field: str) -> Callable[[Span], Iterator[Row]]:
 
 # -- shipment KPIs ------------------------------------------------------------------------------------
 
-SHIPMENT_DIMS = ("shipment__order__channel_id", "shipment__warehouse_id", "shipment__service__carrier_id")
+SHIPMENT_DIMS = (
+    "shipment__order__channel_id",
+    "shipment__warehouse_id",
+    "shipment__service__carrier_id",
+    "shipment__order__shipping_address__country",  # with the warehouse, the lane
+)
 
 
 def _delivered_shipments(span: Span) -> QuerySet:
@@ -291,8 +299,8 @@ def _shipment_rows(
     queryset: QuerySet, numerator: str, denominator: str = "n", day: str = "day"
 ) -> Iterator[Row]:
     for row in queryset:
-        channel, warehouse, carrier = (row[dim] for dim in SHIPMENT_DIMS)
-        yield row[day], channel, warehouse, carrier, _d(row[numerator]), _d(row[denominator])
+        channel, warehouse, carrier, country = (row[dim] for dim in SHIPMENT_DIMS)
+        yield row[day], channel, warehouse, carrier, _d(row[numerator]), _d(row[denominator]), country or ""
 
 
 def _on_time_population(span: Span) -> QuerySet:
@@ -605,7 +613,14 @@ BY_CODE: dict[str, Kpi] = {kpi.code: kpi for kpi in KPIS}
 
 
 def orders_behind(
-    kpi: Kpi, span: Span, *, missed: bool = False, channel_id=None, warehouse_id=None, carrier_id=None
+    kpi: Kpi,
+    span: Span,
+    *,
+    missed: bool = False,
+    channel_id=None,
+    warehouse_id=None,
+    carrier_id=None,
+    country="",
 ) -> QuerySet:
     """The orders behind a figure (or, with ``missed``, those that failed it), for the drill-down."""
     rows = kpi.population(span)
@@ -625,4 +640,6 @@ def orders_behind(
         raise ValueError(f"no drill-down from {rows.model.__name__}")
     if channel_id:
         orders = orders.filter(channel_id=channel_id)
+    if country:
+        orders = orders.filter(shipping_address__country=country)
     return orders

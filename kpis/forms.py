@@ -44,6 +44,14 @@ class KpiFilterForm(forms.Form):
         to_field_name="code",
         empty_label="Every warehouse",
     )
+    country = forms.RegexField(
+        required=False,
+        regex=r"^[A-Za-z]{2}$",
+        max_length=2,
+        label="Destination",
+        error_messages={"invalid": "A country is two letters (ISO 3166-1), e.g. GR."},
+        widget=forms.TextInput(attrs={"size": 3, "placeholder": "GR"}),
+    )
     carrier = forms.ModelChoiceField(
         required=False,
         queryset=Carrier.objects.order_by("code"),
@@ -66,4 +74,5 @@ class KpiFilterForm(forms.Form):
             days = int(data.get("days") or 30)
             end, start = today, today - timedelta(days=days - 1)
         data["first"], data["last"] = start, end
+        data["country"] = (data.get("country") or "").upper()
         return data

@@ -16,6 +16,7 @@ class Grain(models.TextChoices):
     WAREHOUSE = "warehouse", "Per warehouse"  # shipment KPIs only
     CARRIER = "carrier", "Per carrier"  # shipment KPIs only
     FULL = "full", "Per channel, warehouse and carrier"  # shipment KPIs only, for combined filters
+    LANE = "lane", "Per lane"  # shipment KPIs only: a warehouse and the destination country
 
 
 class DailyFigure(models.Model):
@@ -35,6 +36,7 @@ class DailyFigure(models.Model):
     carrier = models.ForeignKey(
         "shipments.Carrier", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
+    country = models.CharField(max_length=2, blank=True, help_text="The destination country, for lanes.")
     numerator = models.DecimalField(max_digits=20, decimal_places=4)
     denominator = models.DecimalField(max_digits=20, decimal_places=4)
 

@@ -16,13 +16,16 @@ class Filters:
     channel_id: int | None = None
     warehouse_id: int | None = None
     carrier_id: int | None = None
+    country: str = ""  # with a warehouse (or alone), a lane: shipments to this country
 
     def grain_for(self, kpi: Kpi) -> str | None:
         """The grain whose rows answer these filters for ``kpi``; None when it has no such figures
-        (an order KPI filtered by warehouse)."""
-        by_shipment = self.warehouse_id or self.carrier_id
+        (an order KPI filtered by warehouse; a lane with a channel or carrier)."""
+        by_shipment = self.warehouse_id or self.carrier_id or self.country
         if by_shipment and kpi.level != "shipment":
             return None
+        if self.country:
+            return None if self.channel_id or self.carrier_id else Grain.LANE
         chosen = [d for d in (self.channel_id, self.warehouse_id, self.carrier_id) if d]
         if len(chosen) > 1:
             return Grain.FULL
@@ -41,6 +44,8 @@ class Filters:
             rows = rows.filter(warehouse_id=self.warehouse_id)
         if self.carrier_id:
             rows = rows.filter(carrier_id=self.carrier_id)
+        if self.country:
+            rows = rows.filter(country=self.country)
         return rows
 
 
@@ -145,6 +150,10 @@ def breakdown(kpi: Kpi, first: date, last: date, by: str, filters: Filters = Fil
 
     if by != "channel" and kpi.level != "shipment":
         return []
+    if by == "lane":
+        return _lanes(kpi, first, last, filters)
+    if filters.country:
+        return []  # figures per lane only
     grain = {"channel": Grain.CHANNEL, "warehouse": Grain.WAREHOUSE, "carrier": Grain.CARRIER}[by]
     others = [filters.channel_id, filters.warehouse_id, filters.carrier_id]
     if any(others):
@@ -168,6 +177,31 @@ def breakdown(kpi: Kpi, first: date, last: date, by: str, filters: Filters = Fil
         )
         for row in grouped
         if row[column] is not None
+    ]
+    return sorted(out, key=lambda r: (-r.count, r.label))
+
+
+def _lanes(kpi: Kpi, first: date, last: date, filters: Filters) -> list[BreakdownRow]:
+    """Per warehouse and destination country (cost per delivery by lane, on-time by lane)."""
+    from inventory.models import Warehouse
+
+    if filters.channel_id or filters.carrier_id:
+        return []
+    rows = filters.narrow(
+        DailyFigure.objects.filter(grain=Grain.LANE, kpi=kpi.code, day__gte=first, day__lte=last)
+    )
+    names = dict(Warehouse.objects.values_list("pk", "name"))
+    grouped = (
+        rows.values("warehouse_id", "country").annotate(n=Sum("numerator"), d=Sum("denominator")).order_by()
+    )
+    out = [
+        BreakdownRow(
+            (row["warehouse_id"], row["country"]),
+            f"{names.get(row['warehouse_id'], '?')} → {row['country'] or 'pick-up'}",
+            kpi.value(row["n"], row["d"]),
+            row["d"],
+        )
+        for row in grouped
     ]
     return sorted(out, key=lambda r: (-r.count, r.label))
 

@@ -115,16 +115,17 @@ def figures_compute(span: Span) -> list[DailyFigure]:
     """Every KPI's rows for the span's days, at every grain it has."""
     sums: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     for kpi in KPIS:
-        for day, channel, warehouse, carrier, numerator, denominator in kpi.rows(span):
-            keys = [(Grain.ALL, None, None, None), (Grain.CHANNEL, channel, None, None)]
+        for day, channel, warehouse, carrier, numerator, denominator, *lane in kpi.rows(span):
+            keys = [(Grain.ALL, None, None, None, ""), (Grain.CHANNEL, channel, None, None, "")]
             if kpi.level == "shipment":
                 keys += [
-                    (Grain.WAREHOUSE, None, warehouse, None),
-                    (Grain.CARRIER, None, None, carrier),
-                    (Grain.FULL, channel, warehouse, carrier),
+                    (Grain.WAREHOUSE, None, warehouse, None, ""),
+                    (Grain.CARRIER, None, None, carrier, ""),
+                    (Grain.FULL, channel, warehouse, carrier, ""),
+                    (Grain.LANE, None, warehouse, None, lane[0] if lane else ""),
                 ]
-            for grain, c, w, k in keys:
-                parts = sums[(day, kpi.code, grain, c, w, k)]
+            for grain, c, w, k, country in keys:
+                parts = sums[(day, kpi.code, grain, c, w, k, country)]
                 parts[0] += numerator
                 parts[1] += denominator
     return [
@@ -135,10 +136,11 @@ def figures_compute(span: Span) -> list[DailyFigure]:
             channel_id=channel,
             warehouse_id=warehouse,
             carrier_id=carrier,
+            country=country,
             numerator=numerator,
             denominator=denominator,
         )
-        for (day, code, grain, channel, warehouse, carrier), (numerator, denominator) in sums.items()
+        for (day, code, grain, channel, warehouse, carrier, country), (numerator, denominator) in sums.items()
     ]
 
 

@@ -44,6 +44,7 @@ def _view(request: HttpRequest) -> tuple[KpiFilterForm, date, date, Filters, dic
         data["channel"].pk if data.get("channel") else None,
         data["warehouse"].pk if data.get("warehouse") else None,
         data["carrier"].pk if data.get("carrier") else None,
+        data.get("country") or "",
     )
     query = {k: v for k, v in request.GET.items() if k in form.fields and v}
     return form, data["first"], data["last"], filters, query
@@ -66,10 +67,14 @@ def _thresholds(filters: Filters) -> dict[str, Decimal]:
 
 
 def _chart(kpi: Kpi, figure: selectors.Figure, query: dict, line_at: Decimal | None, **size) -> str:
+    # a link per point: the URL's fixed part once, the day's dates per point (a year has 365 of them)
+    base = reverse("kpis:orders", kwargs={"code": kpi.code})
+    rest = urlencode({k: v for k, v in query.items() if k not in ("start", "end", "days")})
+    rest = f"&{rest}" if rest else ""
     return trend_svg(
         figure.trend,
         label=lambda v: display(kpi, v),
-        link=lambda day: _link("kpis:orders", query, code=kpi.code, start=day, end=day, days=""),
+        link=lambda day: f"{base}?start={day}&end={day}{rest}",
         bars=kpi.kind == "count",
         scale=100 if kpi.kind == "rate" else 1,
         line_at=line_at,
@@ -119,7 +124,12 @@ def _kpi(code: str) -> Kpi:
     return kpi
 
 
-BREAKDOWNS = [("channel", "By channel"), ("warehouse", "By warehouse"), ("carrier", "By carrier")]
+BREAKDOWNS = [
+    ("channel", "By channel"),
+    ("warehouse", "By warehouse"),
+    ("carrier", "By carrier"),
+    ("lane", "By lane (warehouse → destination)"),
+]
 
 
 @ops_required
@@ -142,10 +152,8 @@ def detail(request: HttpRequest, code: str) -> HttpResponse:
                     {
                         "row": row,
                         "value": display(kpi, row.value),
-                        "orders": _link("kpis:orders", query, code=kpi.code, **{by: _code_of(by, row.key)}),
-                        "missed": _link(
-                            "kpis:orders", query, code=kpi.code, missed=1, **{by: _code_of(by, row.key)}
-                        )
+                        "orders": _link("kpis:orders", query, code=kpi.code, **_drill(by, row.key)),
+                        "missed": _link("kpis:orders", query, code=kpi.code, missed=1, **_drill(by, row.key))
                         if kpi.missed
                         else "",
                     }
@@ -177,6 +185,14 @@ def detail(request: HttpRequest, code: str) -> HttpResponse:
     )
 
 
+def _drill(by: str, key) -> dict[str, str]:
+    """The filters that narrow a drill-down to one row of a breakdown."""
+    if by == "lane":
+        warehouse, country = key
+        return {"warehouse": _code_of("warehouse", warehouse), "country": country}
+    return {by: _code_of(by, key)}
+
+
 def _code_of(by: str, pk: int) -> str:
     from inventory.models import Warehouse
     from orders.models import Channel
@@ -201,6 +217,7 @@ def orders(request: HttpRequest, code: str) -> HttpResponse:
             channel_id=filters.channel_id,
             warehouse_id=filters.warehouse_id,
             carrier_id=filters.carrier_id,
+            country=filters.country,
         )
         .select_related("channel", "shipping_address")
         .order_by("-placed_at", "-id")

@@ -176,6 +176,17 @@ def test_seed_demo_loads_once_and_its_key_works(tmp_path, settings, monkeypatch)
         sent.values_list("trigger", flat=True)
     )
     assert sent.filter(language="el").exists() and sent.filter(language="en").exists()
+    # five weeks of history behind the present: every KPI chart has a shape
+    from datetime import timedelta
+
+    from kpis.models import DailyFigure
+
+    for code in ("orders", "cycle_time", "fill_rate", "on_time", "first_attempt", "events_per_shipment"):
+        days = set(
+            DailyFigure.objects.filter(grain="all", kpi=code, denominator__gt=0).values_list("day", flat=True)
+        )
+        assert len(days) >= 20 and max(days) - min(days) >= timedelta(days=28), code
+    assert DailyFigure.objects.filter(grain="all", kpi="cost_per_delivery", numerator__gt=0).count() >= 20
     second = "\n".join(run("seed_demo"))
     assert "already has data" in second
     assert Order.objects.count() == orders_before
@@ -192,7 +203,7 @@ def test_seed_demo_loads_once_and_its_key_works(tmp_path, settings, monkeypatch)
 def test_seed_scale_writes_a_consistent_year_of_orders_repeatably():
     from datetime import timedelta
 
-    from django.db.models import Count
+    from django.db.models import Count, F
     from django.utils import timezone
 
     from demo.management.commands.seed_scale import PATHS, plan_orders
@@ -233,6 +244,25 @@ def test_seed_scale_writes_a_consistent_year_of_orders_repeatably():
     assert OrderLine.objects.filter(order__in=orders).count() >= 600
     assert OrderEvent.objects.filter(order__in=orders, kind="created").count() == 600
     assert stock_drifts() == []  # every position is the sum of its ledger
+    # what routing, carriers and tracking left: a decision per routed order, a shipment per shipped
+    # or delivered one with its events and state, and the KPIs can be computed from them
+    from routing.models import RoutingDecision
+    from shipments.models import Shipment
+    from tracking.models import TrackingEvent
+
+    gone = orders.filter(status__in=["delivered", "shipped"])
+    assert Shipment.objects.filter(order__in=gone).count() == gone.count()
+    assert (
+        RoutingDecision.objects.filter(order__in=orders).count()
+        == orders.filter(status__in=["delivered", "shipped", "backordered"]).count()
+    )
+    delivered = Shipment.objects.filter(order__status="delivered")
+    assert not delivered.filter(tracking__delivered_at__isnull=True).exists()
+    assert not TrackingEvent.objects.filter(received_at__lt=F("occurred_at")).exists()
+    assert (
+        TrackingEvent.objects.filter(shipment__in=delivered, milestone="delivered").count()
+        == delivered.count()
+    )
     # the OMS's own orders go on after the seeded ones (the id sequences moved on)
     created = api_post_order_after_seed()
     assert created.status_code == 201, created.content

@@ -99,3 +99,20 @@ def test_an_unknown_kpi_is_404_and_the_pages_are_for_ops_only(ops_client, db):
     assert ops_client.get("/dashboard/kpis/no_such_kpi/").status_code == 404
     assert ops_client.get("/dashboard/kpis/on_time/export.csv", {"by": "moon"}).status_code == 404
     assert Client().get("/dashboard/kpis/").status_code == 302  # to the login page
+
+
+def test_cost_per_delivery_by_lane_and_its_orders(ops_client, folded):
+    page = ops_client.get("/dashboard/kpis/cost_per_delivery/", BOTH_DAYS).content.decode()
+    assert "By lane (warehouse → destination)" in page and "Athens DC → GR" in page
+    lane = {**BOTH_DAYS, "warehouse": "ATH", "country": "gr"}
+    assert external_ids(ops_client.get("/dashboard/kpis/on_time/orders/", lane)) == {
+        "KPI-A",
+        "KPI-B",
+        "KPI-C",
+        "KPI-D",
+    }
+    assert external_ids(ops_client.get("/dashboard/kpis/on_time/orders/", {**lane, "country": "DE"})) == set()
+    home = ops_client.get("/dashboard/kpis/", lane).content.decode()
+    assert "<strong>80.0 %</strong>" in home  # on-time on the lane Athens -> Greece: every shipment here
+    refused = ops_client.get("/dashboard/kpis/", {"country": "Greece"}).content.decode()
+    assert "A country is two letters (ISO 3166-1), e.g. GR." in refused

@@ -417,9 +417,12 @@ class Command(BaseCommand):
                 )
             elif target == OrderStatus.CANCELLED:
                 services.order_cancel(order_id=order.pk, actor=system, reason="customer changed their mind")
+        past = self._past_weeks(channels, products, prices, system)
         self._follow_parcels()
+        self._settle_history(past)
         self._returns()
         self._replenishment(products)
+        self._kpis()
         for warehouse in Warehouse.objects.filter(kind="warehouse"):
             WaveSchedule.objects.create(warehouse=warehouse, every_minutes=30)
         return {
@@ -486,6 +489,120 @@ class Command(BaseCommand):
             LaneTransit.objects.create(
                 warehouse=houses[code], country=country, postal_prefix=prefix, transit_days=Decimal(days)
             )
+
+    def _past_weeks(self, channels: dict, products: dict, prices: dict, actor) -> list[int]:
+        """Five weeks of orders before the present ones, routed, shipped from the Athens DC and left
+        to the carrier, so that every KPI has a trend to show. Their stock is received for them, so
+        the present's stock figures stay as they are."""
+        from routing import services as routing
+
+        rng = self.rng
+        athens = Warehouse.objects.get(code="ATH1")
+        stocked = sorted(sku for sku in products if sku not in LOT_TRACKED and sku != OUT_OF_STOCK_SKU)
+        now = timezone.now()
+        orders = []
+        for days_ago in range(35, 3, -1):
+            for _ in range(rng.randint(2, 4)):
+                first, last, email, phone, country, city, street, postal = rng.choice(CUSTOMERS)
+                channel = rng.choice(list(channels.values()))
+                sku = rng.choice(stocked)
+                stock.stock_receive(warehouse=athens, product=products[sku], quantity=1, actor="demo loader")
+                placed = now - timedelta(days=days_ago, hours=rng.randint(0, 12))
+                order = services.order_create(
+                    channel=channel,
+                    actor=services.Actor(type="channel", label=f"{channel.code} key"),
+                    data=services.OrderInput(
+                        external_id=f"{channel.code[:3].upper()}-{99000 + len(orders)}",
+                        customer=services.CustomerInput(
+                            email=email, phone=phone, first_name=first, last_name=last
+                        ),
+                        shipping_address={
+                            "name": f"{first} {last}",
+                            "line1": street,
+                            "city": city,
+                            "postal_code": postal,
+                            "country": country,
+                        },
+                        lines=[services.LineInput(sku=sku, quantity=1, unit_price=prices[sku])],
+                        currency="EUR",
+                        placed_at=placed,
+                        service_level=ServiceLevel.STANDARD,
+                        payment_status=PaymentStatus.PAID,
+                        shipping_total=Decimal("4.90"),
+                    ),
+                )
+                routing.route_order(order_id=order.pk)
+                order.refresh_from_db()
+                if order.status != OrderStatus.ALLOCATED:
+                    continue
+                # handed over the same day or, one order in five, the next (a busier day)
+                handed = placed + timedelta(hours=rng.choice([3, 5, 8, 26]))
+                for step in ("wave", "pick", "ship"):
+                    self._fulfil(order, step, actor, delivered=True, handed=handed)
+                orders.append(order.pk)
+        return orders
+
+    def _settle_history(self, order_ids: list[int]) -> None:
+        """The past orders' history rows carry the times of what they record: written today by the
+        loader, they are moved to the moments the steps happened (routed an hour after placing,
+        shipped at hand-over, delivered when the carrier said), as a real past would have left them."""
+        from orders.models import OrderEvent
+        from routing.models import RoutingDecision
+        from shipments.models import ShipmentEvent, ShipmentStatus
+        from tracking.models import TrackingState
+
+        for order in Order.objects.filter(pk__in=order_ids):
+            shipment = Shipment.objects.filter(order=order).first()
+            state = TrackingState.objects.filter(shipment=shipment).first()
+            routed = order.placed_at + timedelta(hours=1)
+            handed = shipment.shipped_at
+            delivered = state.delivered_at if state else None
+            moments = {
+                OrderStatus.RECEIVED: order.placed_at,
+                OrderStatus.ALLOCATED: routed,
+                OrderStatus.IN_FULFILLMENT: handed - timedelta(hours=1),
+                OrderStatus.SHIPPED: handed,
+                OrderStatus.DELIVERED: delivered,
+            }
+            for event in OrderEvent.objects.filter(order=order):
+                moment = moments.get(event.to_status) or (order.placed_at if not event.to_status else None)
+                if moment:
+                    OrderEvent.objects.filter(pk=event.pk).update(created_at=moment)
+            RoutingDecision.objects.filter(order=order).update(created_at=routed)
+            for event in ShipmentEvent.objects.filter(shipment=shipment):
+                moment = delivered if event.to_status == ShipmentStatus.DELIVERED else handed
+                if moment:
+                    ShipmentEvent.objects.filter(pk=event.pk).update(created_at=moment)
+            Order.objects.filter(pk=order.pk).update(
+                created_at=order.placed_at, updated_at=delivered or handed
+            )
+
+    def _kpis(self) -> None:
+        """What picking and packing costs at each warehouse, two thresholds ops watch, and the
+        figures folded from everything above (beat folds what comes next)."""
+        from kpis import services as kpis
+        from kpis.models import HandlingCost, Threshold
+
+        since = timezone.localdate() - timedelta(days=90)
+        for warehouse in Warehouse.objects.all():
+            cost = Decimal("1.80") if warehouse.kind == "warehouse" else Decimal("0.90")
+            HandlingCost.objects.create(warehouse=warehouse, valid_from=since, per_shipment=cost)
+        Threshold.objects.create(
+            kpi="on_time",
+            direction="below",
+            alert_at=Decimal("0.90"),
+            recover_at=Decimal("0.95"),
+            window_days=7,
+        )
+        Threshold.objects.create(
+            kpi="cycle_time",
+            direction="above",
+            alert_at=Decimal("72"),
+            recover_at=Decimal("60"),
+            window_days=7,
+        )
+        kpis.figures_rebuild()
+        kpis.thresholds_evaluate()
 
     def _follow_parcels(self) -> None:
         """Replay the days since the first parcel left, polling the carrier as beat does: events are
@@ -658,7 +775,7 @@ class Command(BaseCommand):
                     else None,
                 )
 
-    def _fulfil(self, order, step: str, actor, *, delivered: bool = False) -> None:
+    def _fulfil(self, order, step: str, actor, *, delivered: bool = False, handed=None) -> None:
         warehouse_ids = sorted({a["warehouse_id"] for a in inventory_selectors.active_allocations(order.pk)})
         if step == "wave":
             for warehouse_id in warehouse_ids:
@@ -692,8 +809,9 @@ class Command(BaseCommand):
                 # of the carrier's day-and-a-half script), days ago for delivered ones - with the
                 # carrier's estimate and the first prediction as they were then, so that the lane
                 # history and the accuracy figures are those of a real week.
-                hours = self.rng.randint(60, 110) if delivered else self.rng.randint(1, 30)
-                handed = timezone.now() - timedelta(hours=hours)
+                if handed is None:
+                    hours = self.rng.randint(60, 110) if delivered else self.rng.randint(1, 30)
+                    handed = timezone.now() - timedelta(hours=hours)
                 shift = timezone.localdate() - timezone.localdate(handed)
                 shipment.refresh_from_db()
                 Shipment.objects.filter(pk=shipment.pk).update(

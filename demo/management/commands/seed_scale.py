@@ -24,6 +24,7 @@ from django.utils import timezone
 from inventory.models import Warehouse
 from orders import services
 from orders.models import Channel, ChannelKind, Order, OrderStatus
+from shipments.models import Carrier, CarrierService
 
 # share of orders per status: a year's orders are mostly delivered
 STATUS_MIX = [
@@ -239,7 +240,242 @@ class Command(BaseCommand):
         )
         progress.close()
         _move_sequence("orders_customer")
+        first_order = _next_id("orders_order")
         self._orders(plan, channel_ids, first_customer, first_product, now, out)
+        self._deliveries(rng, plan, first_order, houses, now, out)
+
+    def _deliveries(self, rng, plan, first_order: int, houses, now: datetime, out) -> None:
+        """What routing, the carriers and tracking left behind: a routing decision per routed order,
+        and for every shipped or delivered order its shipment from one warehouse, the carrier's
+        events (a failed first attempt now and then), the tracking state and the first ETA. Routed 2 h
+        after placing and shipped at 6 h, as the order's history says; the carrier delivers at 8 h,
+        or for one in fourteen days later, past the promised day (the order's history keeps 8 h)."""
+        carriers = []
+        for code, name in (
+            ("scale-post", "Scale Post"),
+            ("scale-express", "Scale Express"),
+            ("scale-freight", "Scale Freight"),
+        ):
+            carrier = Carrier.objects.create(code=code, name=name, adapter="sandbox")
+            carriers.append(CarrierService.objects.create(carrier=carrier, code="standard", name="Standard"))
+        routed = [
+            (n, p)
+            for n, p in enumerate(plan)
+            if p.status in (OrderStatus.DELIVERED, OrderStatus.SHIPPED, OrderStatus.BACKORDERED)
+        ]
+        progress = Progress(out, "routing decisions", len(routed))
+        _copy(
+            "routing_routingdecision",
+            [
+                "order_id",
+                "outcome",
+                "attempts",
+                "plan",
+                "reserved",
+                "backordered",
+                "trace",
+                "alerts",
+                "duration_ms",
+                "created_at",
+            ],
+            (
+                (
+                    first_order + n,
+                    "backordered" if p.status == OrderStatus.BACKORDERED else "allocated",
+                    1,
+                    "[]",
+                    "{}",
+                    "{}",
+                    "[]",
+                    "[]",
+                    1.0,
+                    min(now - timedelta(days=p.placed_days_ago) + timedelta(hours=2), now),
+                )
+                for n, p in routed
+            ),
+            progress,
+        )
+        progress.close()
+        shipped = [
+            (n, p) for n, p in enumerate(plan) if p.status in (OrderStatus.DELIVERED, OrderStatus.SHIPPED)
+        ]
+        first_shipment = _next_id("shipments_shipment")
+        facts = []  # (shipment id, order number, shipped, delivered or None, promised, late, attempted)
+        for k, (n, p) in enumerate(shipped):
+            placed = now - timedelta(days=p.placed_days_ago)
+            at_door = p.status == OrderStatus.DELIVERED
+            late = at_door and rng.random() < 0.07
+            delivered = placed + (timedelta(days=rng.uniform(3.5, 6)) if late else timedelta(hours=8))
+            facts.append(
+                (
+                    first_shipment + k,
+                    n,
+                    min(placed + timedelta(hours=6), now),
+                    min(delivered, now) if at_door else None,
+                    timezone.localdate(placed + timedelta(days=3)),
+                    rng.random() < 0.08,
+                    rng.randrange(len(carriers)),
+                    houses[(n * 7) % len(houses)].pk,
+                )
+            )
+        progress = Progress(out, "shipments", len(facts))
+        _copy(
+            "shipments_shipment",
+            [
+                "id",
+                "order_id",
+                "direction",
+                "warehouse_id",
+                "service_id",
+                "status",
+                "tracking_number",
+                "cost",
+                "currency",
+                "label_error",
+                "shipped_at",
+                "created_at",
+                "updated_at",
+            ],
+            (
+                (
+                    sid,
+                    first_order + n,
+                    "outbound",
+                    house,
+                    carriers[c].pk,
+                    "delivered" if done else "shipped",
+                    f"SC{sid:010d}",
+                    Decimal(350 + sid % 400) / 100,
+                    "EUR",
+                    "",
+                    shipped_at,
+                    shipped_at,
+                    done or shipped_at,
+                )
+                for sid, n, shipped_at, done, _, _, c, house in facts
+            ),
+            progress,
+        )
+        progress.close()
+        _move_sequence("shipments_shipment")
+        progress = Progress(out, "tracking states", len(facts))
+        _copy(
+            "tracking_trackingstate",
+            [
+                "shipment_id",
+                "milestone",
+                "milestone_at",
+                "incident",
+                "last_event_at",
+                "last_received_at",
+                "poll_failures",
+                "promised_date",
+                "delivered_at",
+                "delay_reported",
+                "is_active",
+            ],
+            (
+                (
+                    sid,
+                    "delivered" if done else "in_transit",
+                    done or shipped_at + timedelta(hours=1),
+                    "",
+                    done or shipped_at + timedelta(hours=1),
+                    done or shipped_at + timedelta(hours=1),
+                    0,
+                    promised,
+                    done,
+                    False,
+                    done is None,
+                )
+                for sid, _, shipped_at, done, promised, _, _, _ in facts
+            ),
+            progress,
+        )
+        progress.close()
+
+        def events():
+            for sid, _, shipped_at, done, _, attempted, _, _ in facts:
+                scans = [
+                    ("SBX-PU", "picked_up", shipped_at + timedelta(minutes=30)),
+                    ("SBX-IT", "in_transit", shipped_at + timedelta(hours=1)),
+                ]
+                if done and attempted:
+                    scans.append(("SBX-NH", "attempted_delivery", done - timedelta(hours=20)))
+                if done:
+                    scans.append(("SBX-DL", "delivered", done))
+                for code, milestone, occurred in scans:
+                    lag = timedelta(seconds=30 + (sid * 7919 + len(code)) % 3600)
+                    received = max(min(occurred + lag, now), occurred)
+                    yield (
+                        sid,
+                        f"SC{sid:010d}",
+                        code,
+                        "",
+                        "",
+                        occurred,
+                        received,
+                        milestone,
+                        "",
+                        "webhook",
+                        f"{sid}-{code}",
+                    )
+
+        progress = Progress(out, "tracking events", sum(2 + (f[3] is not None) * (1 + f[5]) for f in facts))
+        _copy(
+            "tracking_trackingevent",
+            [
+                "shipment_id",
+                "tracking_number",
+                "carrier_code",
+                "description",
+                "location",
+                "occurred_at",
+                "received_at",
+                "milestone",
+                "incident",
+                "source",
+                "dedupe_key",
+            ],
+            events(),
+            progress,
+        )
+        progress.close()
+        progress = Progress(out, "ETA predictions", len(facts))
+        _copy(
+            "tracking_etaprediction",
+            [
+                "shipment_id",
+                "made_at",
+                "milestone",
+                "predicted_date",
+                "earliest",
+                "latest",
+                "basis",
+                "actual_date",
+                "error_days",
+                "inside_window",
+            ],
+            (
+                (
+                    sid,
+                    shipped_at,
+                    "label_created",
+                    timezone.localdate(shipped_at) + timedelta(days=1),
+                    timezone.localdate(shipped_at),
+                    timezone.localdate(shipped_at) + timedelta(days=2),
+                    "seed_scale",
+                    timezone.localdate(done) if done else None,
+                    (timezone.localdate(done) - timezone.localdate(shipped_at) - timedelta(days=1)).days
+                    if done
+                    else None,
+                    (timezone.localdate(done) - timezone.localdate(shipped_at)).days <= 2 if done else None,
+                )
+                for sid, _, shipped_at, done, _, _, _, _ in facts
+            ),
+            progress,
+        )
+        progress.close()
 
     def _stock(self, rng, houses, first_product: int, skus: int, now: datetime, out) -> None:
         """Each SKU in five warehouses, with its opening ledger row (on hand is its ledger's sum)."""
