@@ -20,10 +20,13 @@ from notifications.models import ChannelMessaging
 from oms.dashboard import OPS_GROUP
 from orders import services
 from orders.models import (
+    Address,
     Channel,
     ChannelKind,
+    Customer,
     HoldReason,
     Order,
+    OrderLine,
     OrderStatus,
     PaymentStatus,
     Product,
@@ -417,9 +420,8 @@ class Command(BaseCommand):
                 )
             elif target == OrderStatus.CANCELLED:
                 services.order_cancel(order_id=order.pk, actor=system, reason="customer changed their mind")
-        past = self._past_weeks(channels, products, prices, system)
+        self._past_weeks(channels, products, prices)
         self._follow_parcels()
-        self._settle_history(past)
         self._returns()
         self._replenishment(products)
         self._kpis()
@@ -490,91 +492,160 @@ class Command(BaseCommand):
                 warehouse=houses[code], country=country, postal_prefix=prefix, transit_days=Decimal(days)
             )
 
-    def _past_weeks(self, channels: dict, products: dict, prices: dict, actor) -> list[int]:
-        """Five weeks of orders before the present ones, routed, shipped from the Athens DC and left
-        to the carrier, so that every KPI has a trend to show. Their stock is received for them, so
-        the present's stock figures stay as they are."""
-        from routing import services as routing
+    def _past_weeks(self, channels: dict, products: dict, prices: dict) -> None:
+        """Five weeks of delivered orders before the present ones, so that every KPI has a trend.
+        Written as the past left them; the order history is append-only, so its rows are inserted
+        with the times of what they record, as seed_scale does. Each order was placed, routed an
+        hour later, and shipped from the Athens DC the same day or the next. The carrier's scans
+        follow, with a failed attempt now and then, and the parcel is delivered a day or two later,
+        now and then after the promised day. Its first ETA is scored. No stock moves: these orders
+        left the shelves long ago."""
+        from django.db import connection
+
+        from routing.models import DecisionOutcome, RoutingDecision
+        from shipments.carriers.base import Milestone
+        from tracking.models import EtaPrediction, TrackingEvent, TrackingState
 
         rng = self.rng
         athens = Warehouse.objects.get(code="ATH1")
-        stocked = sorted(sku for sku in products if sku not in LOT_TRACKED and sku != OUT_OF_STOCK_SKU)
+        service = CarrierService.objects.get(carrier__code="sandbox", code=ServiceLevel.STANDARD)
+        customers = list(Customer.objects.order_by("pk"))
+        stocked = sorted(sku for sku in products if sku != OUT_OF_STOCK_SKU)
         now = timezone.now()
-        orders = []
+        history = []
         for days_ago in range(35, 3, -1):
-            for _ in range(rng.randint(2, 4)):
-                first, last, email, phone, country, city, street, postal = rng.choice(CUSTOMERS)
+            for _ in range(rng.randint(2, 5)):
+                customer = rng.choice(customers)
                 channel = rng.choice(list(channels.values()))
                 sku = rng.choice(stocked)
-                stock.stock_receive(warehouse=athens, product=products[sku], quantity=1, actor="demo loader")
-                placed = now - timedelta(days=days_ago, hours=rng.randint(0, 12))
-                order = services.order_create(
-                    channel=channel,
-                    actor=services.Actor(type="channel", label=f"{channel.code} key"),
-                    data=services.OrderInput(
-                        external_id=f"{channel.code[:3].upper()}-{99000 + len(orders)}",
-                        customer=services.CustomerInput(
-                            email=email, phone=phone, first_name=first, last_name=last
-                        ),
-                        shipping_address={
-                            "name": f"{first} {last}",
-                            "line1": street,
-                            "city": city,
-                            "postal_code": postal,
-                            "country": country,
-                        },
-                        lines=[services.LineInput(sku=sku, quantity=1, unit_price=prices[sku])],
-                        currency="EUR",
-                        placed_at=placed,
-                        service_level=ServiceLevel.STANDARD,
-                        payment_status=PaymentStatus.PAID,
-                        shipping_total=Decimal("4.90"),
-                    ),
-                )
-                routing.route_order(order_id=order.pk)
-                order.refresh_from_db()
-                if order.status != OrderStatus.ALLOCATED:
-                    continue
-                # handed over the same day or, one order in five, the next (a busier day)
+                placed = now - timedelta(days=days_ago, hours=rng.randint(0, 10))
                 handed = placed + timedelta(hours=rng.choice([3, 5, 8, 26]))
-                for step in ("wave", "pick", "ship"):
-                    self._fulfil(order, step, actor, delivered=True, handed=handed)
-                orders.append(order.pk)
-        return orders
-
-    def _settle_history(self, order_ids: list[int]) -> None:
-        """The past orders' history rows carry the times of what they record: written today by the
-        loader, they are moved to the moments the steps happened (routed an hour after placing,
-        shipped at hand-over, delivered when the carrier said), as a real past would have left them."""
-        from orders.models import OrderEvent
-        from routing.models import RoutingDecision
-        from shipments.models import ShipmentEvent, ShipmentStatus
-        from tracking.models import TrackingState
-
-        for order in Order.objects.filter(pk__in=order_ids):
-            shipment = Shipment.objects.filter(order=order).first()
-            state = TrackingState.objects.filter(shipment=shipment).first()
-            routed = order.placed_at + timedelta(hours=1)
-            handed = shipment.shipped_at
-            delivered = state.delivered_at if state else None
-            moments = {
-                OrderStatus.RECEIVED: order.placed_at,
-                OrderStatus.ALLOCATED: routed,
-                OrderStatus.IN_FULFILLMENT: handed - timedelta(hours=1),
-                OrderStatus.SHIPPED: handed,
-                OrderStatus.DELIVERED: delivered,
-            }
-            for event in OrderEvent.objects.filter(order=order):
-                moment = moments.get(event.to_status) or (order.placed_at if not event.to_status else None)
-                if moment:
-                    OrderEvent.objects.filter(pk=event.pk).update(created_at=moment)
-            RoutingDecision.objects.filter(order=order).update(created_at=routed)
-            for event in ShipmentEvent.objects.filter(shipment=shipment):
-                moment = delivered if event.to_status == ShipmentStatus.DELIVERED else handed
-                if moment:
-                    ShipmentEvent.objects.filter(pk=event.pk).update(created_at=moment)
-            Order.objects.filter(pk=order.pk).update(
-                created_at=order.placed_at, updated_at=delivered or handed
+                late = rng.random() < 0.1
+                delivered = handed + timedelta(hours=rng.randint(60, 90) if late else rng.randint(18, 40))
+                address = Address.objects.create(
+                    name=f"{customer.first_name} {customer.last_name}",
+                    line1="Odos Ermou 1",
+                    city="Athens",
+                    postal_code="105 63",
+                    country="GR",
+                )
+                price = prices[sku]
+                order = Order.objects.create(
+                    channel=channel,
+                    external_id=f"{channel.code[:3].upper()}-{99000 + len(history)}",
+                    customer=customer,
+                    contact_email=customer.email,
+                    contact_first_name=customer.first_name,
+                    contact_last_name=customer.last_name,
+                    shipping_address=address,
+                    status=OrderStatus.DELIVERED,
+                    currency="EUR",
+                    subtotal=price,
+                    shipping_total=Decimal("4.90"),
+                    total=price + Decimal("4.90"),
+                    service_level=ServiceLevel.STANDARD,
+                    payment_status=PaymentStatus.PAID,
+                    placed_at=placed,
+                )
+                OrderLine.objects.create(
+                    order=order,
+                    line_number=1,
+                    product=products[sku],
+                    sku=sku,
+                    name=products[sku].name,
+                    quantity=1,
+                    unit_price=price,
+                    total=price,
+                    qty_allocated=1,
+                    qty_picked=1,
+                    qty_shipped=1,
+                    qty_delivered=1,
+                )
+                Order.objects.filter(pk=order.pk).update(created_at=placed, updated_at=delivered)
+                routed = placed + timedelta(hours=1)
+                steps = [
+                    ("created", "", OrderStatus.RECEIVED, placed),
+                    ("status_changed", OrderStatus.RECEIVED, OrderStatus.ALLOCATED, routed),
+                    (
+                        "status_changed",
+                        OrderStatus.ALLOCATED,
+                        OrderStatus.IN_FULFILLMENT,
+                        handed - timedelta(hours=1),
+                    ),
+                    ("status_changed", OrderStatus.IN_FULFILLMENT, OrderStatus.SHIPPED, handed),
+                    ("status_changed", OrderStatus.SHIPPED, OrderStatus.DELIVERED, delivered),
+                ]
+                history += [
+                    (order.pk, kind, a, b, "system", "demo loader", "", at) for kind, a, b, at in steps
+                ]
+                decision = RoutingDecision.objects.create(
+                    order=order,
+                    outcome=DecisionOutcome.ALLOCATED,
+                    plan=[],
+                    reserved={},
+                    trace=[],
+                    duration_ms=1.0,
+                )
+                RoutingDecision.objects.filter(pk=decision.pk).update(created_at=routed)
+                shipment = Shipment.objects.create(
+                    order=order,
+                    warehouse=athens,
+                    service=service,
+                    status="delivered",
+                    tracking_number=f"SBX{order.pk:09d}",
+                    cost=Decimal("4.20"),
+                    currency="EUR",
+                    shipped_at=handed,
+                )
+                TrackingState.objects.create(
+                    shipment=shipment,
+                    milestone=Milestone.DELIVERED,
+                    milestone_at=delivered,
+                    last_event_at=delivered,
+                    last_received_at=delivered,
+                    promised_date=timezone.localdate(handed) + timedelta(days=2),
+                    delivered_at=delivered,
+                    is_active=False,
+                )
+                scans = [
+                    ("SBX-PU", Milestone.PICKED_UP, handed + timedelta(hours=1)),
+                    ("SBX-HUB", Milestone.ARRIVED_AT_HUB, handed + timedelta(hours=9)),
+                ]
+                if rng.random() < 0.08:
+                    scans.append(("SBX-NH", Milestone.ATTEMPTED_DELIVERY, delivered - timedelta(hours=22)))
+                scans.append(("SBX-DL", Milestone.DELIVERED, delivered))
+                TrackingEvent.objects.bulk_create(
+                    TrackingEvent(
+                        shipment=shipment,
+                        tracking_number=shipment.tracking_number,
+                        carrier_code=code,
+                        occurred_at=at,
+                        received_at=at + timedelta(seconds=rng.randint(20, 900)),
+                        milestone=milestone,
+                        source="poll",
+                        dedupe_key=f"demo-{shipment.pk}-{code}",
+                    )
+                    for code, milestone, at in scans
+                )
+                predicted = timezone.localdate(handed) + timedelta(days=1)
+                actual = timezone.localdate(delivered)
+                eta = EtaPrediction.objects.create(
+                    shipment=shipment,
+                    milestone=Milestone.LABEL_CREATED,
+                    predicted_date=predicted,
+                    earliest=predicted,
+                    latest=predicted + timedelta(days=1),
+                    basis="demo history",
+                    actual_date=actual,
+                    error_days=(actual - predicted).days,
+                    inside_window=predicted <= actual <= predicted + timedelta(days=1),
+                )
+                EtaPrediction.objects.filter(pk=eta.pk).update(made_at=handed)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO orders_orderevent (order_id, kind, from_status, to_status, actor_type, "
+                "actor_label, note, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                history,
             )
 
     def _kpis(self) -> None:
@@ -775,7 +846,7 @@ class Command(BaseCommand):
                     else None,
                 )
 
-    def _fulfil(self, order, step: str, actor, *, delivered: bool = False, handed=None) -> None:
+    def _fulfil(self, order, step: str, actor, *, delivered: bool = False) -> None:
         warehouse_ids = sorted({a["warehouse_id"] for a in inventory_selectors.active_allocations(order.pk)})
         if step == "wave":
             for warehouse_id in warehouse_ids:
@@ -809,9 +880,8 @@ class Command(BaseCommand):
                 # of the carrier's day-and-a-half script), days ago for delivered ones - with the
                 # carrier's estimate and the first prediction as they were then, so that the lane
                 # history and the accuracy figures are those of a real week.
-                if handed is None:
-                    hours = self.rng.randint(60, 110) if delivered else self.rng.randint(1, 30)
-                    handed = timezone.now() - timedelta(hours=hours)
+                hours = self.rng.randint(60, 110) if delivered else self.rng.randint(1, 30)
+                handed = timezone.now() - timedelta(hours=hours)
                 shift = timezone.localdate() - timezone.localdate(handed)
                 shipment.refresh_from_db()
                 Shipment.objects.filter(pk=shipment.pk).update(
