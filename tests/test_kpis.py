@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from kpis import services as kpis
 from kpis.definitions import BY_CODE, Span, orders_behind
@@ -24,6 +25,7 @@ from tests.clock import at, iso
 from tests.factories import order_payload
 from tests.returns_world import _event
 from tests.test_fulfilment import OPS, network, pack, pick_everything  # noqa: F401 (fixture)
+from tests.test_notifications import smtp  # noqa: F401 (fixture)
 from tracking import services as tracking
 from tracking.models import EtaPrediction
 
@@ -325,3 +327,39 @@ def test_a_threshold_alerts_once_per_crossing_and_notices_the_recovery(db, setti
         listed.count('<span class="badge ok">Recovered</span>') == 1
         and listed.count('<span class="badge warn">Open</span>') == 1
     )
+
+
+def test_email_open_and_click_rates_count_each_message_once_on_the_day_it_was_sent(
+    api,
+    network,  # noqa: F811 (fixture)
+    smtp,  # noqa: F811 (fixture)
+    client,
+    clock,
+):
+    """Through the real messages: an order confirmed and shipped (two e-mails), the shipping
+    e-mail opened twice; the fold counts one open of two sent, then a click folded later corrects
+    the day the e-mail was sent, not the day of the click."""
+    import re
+
+    from notifications.models import Message, Trigger
+    from tests.returns_world import shipped_order
+    from tests.test_notifications import CUSTOMER, send_due
+
+    shipped_order(api, network, "MAIL-1")
+    send_due()
+    sent_day = timezone.localdate()
+    assert Message.objects.filter(medium="email", status="sent").count() == 2
+    html = smtp.to(CUSTOMER)[1].get_body(("html",)).get_content()
+    pixel = re.search(r'src="http://127\.0\.0\.1:8000(/n/o/[^"]+)"', html).group(1)
+    client.get(pixel)
+    client.get(pixel)
+    kpis.figures_fold()
+    assert figure("open_rate", sent_day) == (1, 2) and figure("click_rate", sent_day) == (0, 2)
+    shipped = Message.objects.get(trigger=Trigger.SHIPPED)
+    link = re.search(r'href="http://127\.0\.0\.1:8000(/n/c/[^"]+)"', html).group(1)
+    clock.shift(timedelta(days=2))
+    client.get(link)
+    assert Message.objects.get(pk=shipped.pk).clicked_at is not None
+    clock.shift(timedelta(minutes=5))
+    kpis.figures_fold()
+    assert figure("click_rate", sent_day) == (1, 2)
