@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django import forms
 from django.utils import timezone
@@ -15,6 +15,7 @@ PERIODS = [
     ("365", "Last 365 days"),
 ]
 LONGEST_PERIOD_DAYS = 731
+EARLIEST = date(2000, 1, 1)  # before it, the period before a period would leave the calendar
 
 
 class KpiFilterForm(forms.Form):
@@ -66,6 +67,10 @@ class KpiFilterForm(forms.Form):
         if start or end:
             end = end or today
             start = start or end - timedelta(days=29)
+            for day in (start, end):
+                if not EARLIEST <= day <= today + timedelta(days=366):
+                    window = f"{EARLIEST:%d %b %Y} to a year from today"
+                    raise forms.ValidationError(f"Dates go from {window}; {day.isoformat()} is outside.")
             if start > end:
                 raise forms.ValidationError("The period starts after it ends.")
             if (end - start).days + 1 > LONGEST_PERIOD_DAYS:

@@ -83,6 +83,8 @@ def test_filters_live_in_the_url_and_an_order_kpi_says_it_has_no_warehouse(ops_c
         ({"start": "2026-11-30", "end": "2026-11-01"}, "The period starts after it ends."),
         ({"start": "2020-01-01", "end": "2026-11-01"}, "A period covers at most 731 days."),
         ({"start": "yesterday"}, "Enter a valid date."),
+        ({"start": "0001-01-01", "end": "0001-01-02"}, "0001-01-01 is outside."),
+        ({"end": "9999-12-31"}, "Dates go from 01 Jan 2000 to a year from today"),
         ({"days": "9999"}, "Select a valid choice."),
         ({"channel": "no-such-channel"}, "Select a valid choice."),
     ],
