@@ -211,7 +211,15 @@ def test_every_kpi_counts_what_its_definition_says_on_the_merchants_day(history)
 def all_figures() -> list[tuple]:
     return sorted(
         DailyFigure.objects.values_list(
-            "day", "kpi", "grain", "channel_id", "warehouse_id", "carrier_id", "numerator", "denominator"
+            "day",
+            "kpi",
+            "grain",
+            "channel_id",
+            "warehouse_id",
+            "carrier_id",
+            "country",
+            "numerator",
+            "denominator",
         )
     )
 
@@ -363,3 +371,44 @@ def test_email_open_and_click_rates_count_each_message_once_on_the_day_it_was_se
     clock.shift(timedelta(minutes=5))
     kpis.figures_fold()
     assert figure("click_rate", sent_day) == (1, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_folds_at_once_on_their_own_connections_write_each_figure_once(history, clock):
+    """Beat can start a fold while the last still runs: each locks the cursors, so one waits and then
+    finds nothing new; no day's rows are deleted twice and inserted twice."""
+    import threading
+
+    from django.db import connection
+
+    clock.move_to(at(days=2))  # every row settled
+    kpis.figures_fold()  # the cursors exist and the history is folded
+    # new rows for both folds to find: a late scan of A's parcel, and B's, a day later
+    for shipment_id in history["shipments"][:2]:
+        carrier(clock, shipment_id, [("SBX-IT", at(hours=2))], received=at(days=2, hours=1))
+    clock.move_to(at(days=2, hours=2))
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+    read: list[int] = []
+
+    def fold() -> None:
+        try:
+            start.wait()
+            read.append(kpis.figures_fold().rows)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=fold) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert errors == []
+    assert sorted(read)[0] == 0 and sorted(read)[1] > 0  # one folded everything, the other nothing
+    keys = [row[:7] for row in all_figures()]
+    assert len(keys) == len(set(keys))  # each (day, KPI, grain, dimensions) once
+    folded = all_figures()
+    kpis.figures_rebuild()
+    assert all_figures() == folded
