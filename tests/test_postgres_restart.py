@@ -51,9 +51,11 @@ def postgres(products, channel_key):
         actor="t",
     )
     server = PostgresServer()
-    server.start(copy_of=database_url())
-    yield server
-    server.stop()
+    try:  # a cluster that failed half-way through starting is stopped and removed too
+        server.start(copy_of=database_url())
+        yield server
+    finally:
+        server.stop()
 
 
 def error_code(response: requests.Response) -> str | None:
