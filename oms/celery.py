@@ -15,6 +15,7 @@ app.conf.task_routes = {
     "tracking.*": {"queue": "tracking"},
     "notifications.*": {"queue": "notifications"},
     "replenishment.*": {"queue": "replenishment"},
+    "integrations.*": {"queue": "integrations"},
 }
 app.autodiscover_tasks()
 
@@ -61,6 +62,10 @@ def schedule_periodic_jobs(sender: Celery, **_: object) -> None:
     )
     # The KPI figures: what the histories gained, folded into the days it changes; then thresholds.
     sender.add_periodic_task(settings.KPI_FOLD_SECONDS, sender.signature("kpis.fold"), name="kpi figures")
+    # Outbound webhooks: events fanned out to the endpoints, due deliveries sent.
+    sender.add_periodic_task(
+        settings.WEBHOOK_SWEEP_SECONDS, sender.signature("integrations.webhooks"), name="outbound webhooks"
+    )
     # Customer messages whose task was lost, whose retry is due or whose quiet hours ended.
     sender.add_periodic_task(
         settings.NOTIFICATION_SWEEP_SECONDS,

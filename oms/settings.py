@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "returns",
     "notifications",
     "kpis",
+    "integrations",
     "anymail",
     "demo",
 ]
@@ -326,6 +327,12 @@ REPLENISHMENT_SERVICE_LEVEL = float(os.environ.get("REPLENISHMENT_SERVICE_LEVEL"
 REPLENISHMENT_PURCHASING_FROM = os.environ.get("REPLENISHMENT_PURCHASING_FROM", DEFAULT_FROM_EMAIL)
 # Who hears of a KPI crossing its threshold, and of its recovery (comma-separated e-mail addresses).
 KPI_ALERT_RECIPIENTS = [a.strip() for a in os.environ.get("KPI_ALERT_RECIPIENTS", "").split(",") if a.strip()]
+# Outbound webhooks: how often events are fanned out and due deliveries sent, how many tries a
+# delivery gets (backing off from 30 s to 6 h), and after how many failures in a row an endpoint is
+# disabled (ops see a banner and enable it again in admin).
+WEBHOOK_SWEEP_SECONDS = float(os.environ.get("WEBHOOK_SWEEP_SECONDS", "5"))
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "15"))
+WEBHOOK_DISABLE_AFTER = int(os.environ.get("WEBHOOK_DISABLE_AFTER", "50"))
 # How often the histories are folded into the KPI figures (and the thresholds checked).
 KPI_FOLD_SECONDS = float(os.environ.get("KPI_FOLD_SECONDS", "60"))
 

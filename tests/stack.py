@@ -255,7 +255,7 @@ class Stack:
             f"worker-{self._workers}",
             [
                 *(str(BIN / "celery"), "-A", "oms", "worker"),
-                *("-Q", "default,routing,tracking,notifications,replenishment"),
+                *("-Q", "default,routing,tracking,notifications,replenishment,integrations"),
                 *(
                     "-c",
                     "2",

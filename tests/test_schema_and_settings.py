@@ -24,6 +24,7 @@ APP_ORDER = [
     "returns",
     "notifications",
     "kpis",
+    "integrations",
     "demo",
 ]
 

@@ -1,0 +1,100 @@
+"""Outbound webhooks: where an integration wants to hear of our domain events, and every delivery
+with its request, response and retries (the delivery log)."""
+
+import base64
+import secrets
+
+from django.db import models
+from django.db.models import Q
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class WebhookEndpoint(models.Model):
+    """A URL an integration's key registered, the events it wants, and its signing secret. A channel's
+    key hears only of its own orders; a key without a channel (an ERP, a WMS) of every event."""
+
+    api_key = models.ForeignKey("orders.ApiKey", on_delete=models.CASCADE, related_name="+")
+    url = models.URLField(max_length=500)
+    events = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Event names (order.shipped) or prefixes ending in a dot (order.); empty: every event.",
+    )
+    secret = models.CharField(max_length=80, default=new_secret)
+    is_active = models.BooleanField(default=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_name: str) -> bool:
+        if not self.events:
+            return True
+        return any(event_name == e or (e.endswith(".") and event_name.startswith(e)) for e in self.events)
+
+
+class WebhookStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # waiting for its first try or its next retry
+    SUCCEEDED = "succeeded", "Delivered"  # the endpoint answered 2xx
+    FAILED = "failed", "Given up"  # every retry failed; replay it from the log to try again
+
+
+WEBHOOK_TRANSITIONS: dict[str, frozenset[str]] = {
+    WebhookStatus.PENDING: frozenset({WebhookStatus.SUCCEEDED, WebhookStatus.FAILED}),
+    WebhookStatus.SUCCEEDED: frozenset({WebhookStatus.PENDING}),  # replayed
+    WebhookStatus.FAILED: frozenset({WebhookStatus.PENDING}),  # replayed
+}
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: the body as signed and sent, each try's outcome."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey("oms.DomainEvent", on_delete=models.CASCADE, related_name="+")
+    event_name = models.CharField(max_length=64)
+    sequence_key = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The aggregate (order:12): its events reach an endpoint in order.",
+    )
+    body = models.TextField(help_text="The JSON sent, the same on every try.")
+    status = models.CharField(max_length=10, choices=WebhookStatus.choices, default=WebhookStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True, help_text="The first 2,000 characters of the last answer.")
+    error = models.CharField(max_length=300, blank=True, help_text="Why the last try failed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event"], name="webhook_once_per_endpoint")
+        ]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="webhook_due", condition=Q(status="pending")),
+            models.Index(fields=["endpoint", "sequence_key", "id"], name="webhook_sequence"),
+            models.Index(fields=["endpoint", "-id"], name="webhook_log"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_name} to {self.endpoint}"
+
+
+class FanOutCursor(models.Model):
+    """How far the domain events have been fanned out to endpoints."""
+
+    name = models.CharField(max_length=40, unique=True)
+    last_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} up to {self.last_id}"

@@ -1,0 +1,260 @@
+"""Outbound webhooks, from the outbox to the integrations' endpoints.
+
+Fan-out: the domain events past a cursor become one ``WebhookDelivery`` per endpoint that wants them
+(and may see them: a channel's key hears only of its own orders), in the fan-out's transaction, with
+the body fixed then. The cursor passes only events older than ``SETTLE``, so an event committed after
+a later id was seen is still fanned out; the unique (endpoint, event) makes a second look harmless.
+
+Sending: a due delivery is claimed for ``LEASE`` by one UPDATE (a worker killed mid-send leaves it to
+be tried again after the lease: at least once, with the event id in ``webhook-id`` for dedupe), sent
+signed outside any transaction, and its outcome recorded. Of one order's events an endpoint gets the
+next only after the earlier ones are delivered or given up. Failures back off exponentially with
+jitter; after ``WEBHOOK_DISABLE_AFTER`` failures in a row the endpoint is disabled, with a banner for
+ops. Nothing here runs in the request that changed the order: intake never waits for an endpoint."""
+
+import json
+import logging
+import random
+import time
+from datetime import timedelta
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from integrations import signing
+from integrations.models import (
+    WEBHOOK_TRANSITIONS,
+    FanOutCursor,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookStatus,
+)
+from oms.errors import IllegalTransition
+from oms.models import DomainEvent
+from orders.models import Order
+
+log = logging.getLogger(__name__)
+
+SETTLE = timedelta(minutes=2)
+LEASE = timedelta(seconds=60)
+TIMEOUT_SECONDS = 10
+
+
+def _order_id(event: DomainEvent) -> int | None:
+    if event.aggregate_type == "order":
+        return int(event.aggregate_id) if str(event.aggregate_id).isdigit() else None
+    value = event.payload.get("order_id") if isinstance(event.payload, dict) else None
+    return value if isinstance(value, int) else None
+
+
+def body_of(event: DomainEvent) -> str:
+    """The delivery's JSON: the event's id, type, time and data, as the API's resources name things."""
+    return json.dumps(
+        {
+            "id": f"evt_{event.pk}",
+            "type": event.name,
+            "timestamp": event.created_at.isoformat(),
+            "data": {
+                "aggregate_type": event.aggregate_type,
+                "aggregate_id": event.aggregate_id,
+                **event.payload,
+            },
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+
+
+@transaction.atomic
+def webhooks_fan_out(*, batch: int = 1000) -> int:
+    """The next events past the cursor, into deliveries for the endpoints that want them."""
+    now = timezone.now()
+    FanOutCursor.objects.get_or_create(name="domain_events")
+    cursor = FanOutCursor.objects.select_for_update().get(name="domain_events")
+    events = list(DomainEvent.objects.filter(pk__gt=cursor.last_id).order_by("pk")[:batch])
+    if not events:
+        return 0
+    endpoints = list(WebhookEndpoint.objects.filter(is_active=True).select_related("api_key"))
+    order_ids = {order_id for event in events if (order_id := _order_id(event)) is not None}
+    channels = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "channel_id"))
+    deliveries = []
+    for event in events:
+        order_id = _order_id(event)
+        body = None
+        for endpoint in endpoints:
+            if not endpoint.wants(event.name):
+                continue
+            own_channel = endpoint.api_key.channel_id
+            if own_channel is not None and channels.get(order_id) != own_channel:
+                continue  # a channel hears only of its own orders, and of nothing that is not an order's
+            body = body or body_of(event)
+            deliveries.append(
+                WebhookDelivery(
+                    endpoint=endpoint,
+                    event=event,
+                    event_name=event.name,
+                    sequence_key=f"order:{order_id}"
+                    if order_id
+                    else f"{event.aggregate_type}:{event.aggregate_id}",
+                    body=body,
+                    next_attempt_at=now,
+                )
+            )
+    WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+    settled = [e.pk for e in events if e.created_at < now - SETTLE]
+    if settled:
+        FanOutCursor.objects.filter(pk=cursor.pk).update(last_id=max(settled), updated_at=now)
+    return len(deliveries)
+
+
+def _due(now, limit: int) -> list[int]:
+    earlier_open = WebhookDelivery.objects.filter(
+        endpoint_id=OuterRef("endpoint_id"),
+        sequence_key=OuterRef("sequence_key"),
+        status=WebhookStatus.PENDING,
+        id__lt=OuterRef("id"),
+    )
+    return list(
+        WebhookDelivery.objects.filter(
+            status=WebhookStatus.PENDING, next_attempt_at__lte=now, endpoint__is_active=True
+        )
+        .exclude(Exists(earlier_open))
+        .order_by("next_attempt_at", "id")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def _claim(delivery_id: int, now) -> bool:
+    """Take the delivery for the lease; False when another worker has it (or it is no longer due)."""
+    return bool(
+        WebhookDelivery.objects.filter(
+            pk=delivery_id, status=WebhookStatus.PENDING, next_attempt_at__lte=now
+        ).update(next_attempt_at=now + LEASE)
+    )
+
+
+def backoff(attempts: int, *, rng: random.Random | None = None) -> timedelta:
+    """After the n-th failed try: 30 s, 1 min, 2 min ... up to 6 h, each between half and one and a
+    half times that (jitter, so endpoints back from an outage are not hit all at once)."""
+    base = min(30 * 2 ** (attempts - 1), 6 * 3600)
+    return timedelta(seconds=base * (rng or random).uniform(0.5, 1.5))
+
+
+def webhook_deliver(*, delivery_id: int, now=None) -> str:
+    """Send one delivery if it is due and unclaimed: "delivered", "retry", "failed", or "" (not due)."""
+    now = now or timezone.now()
+    if not _claim(delivery_id, now):
+        return ""
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    endpoint = delivery.endpoint
+    body = delivery.body.encode()
+    stamp = int(time.time())
+    try:
+        response = requests.post(
+            endpoint.url,
+            data=body,
+            headers=signing.headers(endpoint.secret, f"evt_{delivery.event_id}", stamp, body),
+            timeout=TIMEOUT_SECONDS,
+            allow_redirects=False,
+        )
+        status, answer, error = response.status_code, response.text[:2000], ""
+        if not 200 <= status < 300:
+            error = f"answered {status}"
+    except requests.RequestException as exc:
+        status, answer, error = None, "", f"{type(exc).__name__}: {exc}"[:300]
+    return _record(delivery_id=delivery_id, status=status, answer=answer, error=error, now=timezone.now())
+
+
+@transaction.atomic
+def _record(*, delivery_id: int, status: int | None, answer: str, error: str, now) -> str:
+    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
+    delivery.attempts += 1
+    delivery.last_attempt_at, delivery.response_status, delivery.response_body = now, status, answer
+    delivery.error = error
+    fields = [
+        "attempts",
+        "last_attempt_at",
+        "response_status",
+        "response_body",
+        "error",
+        "status",
+        "next_attempt_at",
+    ]
+    if not error:
+        _move(delivery, WebhookStatus.SUCCEEDED)
+        delivery.delivered_at = now
+        delivery.save(update_fields=[*fields, "delivered_at"])
+        if endpoint.consecutive_failures:
+            endpoint.consecutive_failures = 0
+            endpoint.save(update_fields=["consecutive_failures"])
+        return "delivered"
+    outcome = "retry"
+    if delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+        _move(delivery, WebhookStatus.FAILED)
+        outcome = "failed"
+    else:
+        delivery.next_attempt_at = now + backoff(delivery.attempts)
+    delivery.save(update_fields=fields)
+    endpoint.consecutive_failures += 1
+    update = ["consecutive_failures"]
+    if endpoint.is_active and endpoint.consecutive_failures >= settings.WEBHOOK_DISABLE_AFTER:
+        endpoint.is_active, endpoint.disabled_at = False, now
+        endpoint.disabled_reason = (
+            f"{endpoint.consecutive_failures} failed tries in a row; the last: {error}"[:300]
+        )
+        update += ["is_active", "disabled_at", "disabled_reason"]
+        log.warning("webhook endpoint %s disabled: %s", endpoint.url, endpoint.disabled_reason)
+    endpoint.save(update_fields=update)
+    return outcome
+
+
+def _move(delivery: WebhookDelivery, to: str) -> None:
+    if to not in WEBHOOK_TRANSITIONS[delivery.status]:
+        raise IllegalTransition(f"A {delivery.status} delivery cannot become {to}.")
+    delivery.status = to
+
+
+def webhooks_send_due(*, limit: int = 100) -> dict[str, int]:
+    """Every due delivery, one by one (each claimed, so two workers never send the same one)."""
+    outcomes: dict[str, int] = {}
+    for delivery_id in _due(timezone.now(), limit):
+        outcome = webhook_deliver(delivery_id=delivery_id)
+        if outcome:
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+@transaction.atomic
+def endpoint_enable(*, endpoint_id: int) -> WebhookEndpoint:
+    """Back on after ops fixed the receiver: its failures forgotten, its pending deliveries due now."""
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+    endpoint.is_active, endpoint.consecutive_failures, endpoint.disabled_at, endpoint.disabled_reason = (
+        True,
+        0,
+        None,
+        "",
+    )
+    endpoint.save(update_fields=["is_active", "consecutive_failures", "disabled_at", "disabled_reason"])
+    endpoint.deliveries.filter(status=WebhookStatus.PENDING).update(next_attempt_at=timezone.now())
+    return endpoint
+
+
+@transaction.atomic
+def deliveries_replay(*, delivery_ids: list[int]) -> int:
+    """Send these deliveries again (the same body and webhook-id: the receiver can dedupe)."""
+    now = timezone.now()
+    replayed = 0
+    for delivery in (
+        WebhookDelivery.objects.select_for_update()
+        .filter(pk__in=delivery_ids)
+        .exclude(status=WebhookStatus.PENDING)
+    ):
+        _move(delivery, WebhookStatus.PENDING)
+        delivery.next_attempt_at = now
+        delivery.save(update_fields=["status", "next_attempt_at"])
+        replayed += 1
+    return replayed
