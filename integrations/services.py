@@ -77,7 +77,11 @@ def webhooks_fan_out(*, batch: int = 1000) -> int:
     events = list(DomainEvent.objects.filter(pk__gt=cursor.last_id).order_by("pk")[:batch])
     if not events:
         return 0
-    endpoints = list(WebhookEndpoint.objects.filter(is_active=True).select_related("api_key"))
+    endpoints = list(
+        WebhookEndpoint.objects.filter(is_active=True, api_key__revoked_at__isnull=True).select_related(
+            "api_key"
+        )
+    )
     order_ids = {order_id for event in events if (order_id := _order_id(event)) is not None}
     channels = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "channel_id"))
     deliveries = []

@@ -102,6 +102,11 @@ def test_an_endpoint_hears_its_own_orders_signed_and_nothing_of_anyone_elses(
         signing.verify(endpoint.secret, headers, body.replace(b"WH-1", b"WH-2"), now=time.time())
     with pytest.raises(signing.InvalidSignature):  # replayed ten minutes later
         signing.verify(endpoint.secret, headers, body, now=time.time() + 600)
+    # a revoked key's endpoint hears nothing more
+    ApiKey.objects.filter(pk=erp_key.pk).update(revoked_at=timezone.now())
+    api.post("/api/v1/orders/", order_payload("WH-1B"), format="json")
+    assert fan_out_and_send() == {"delivered": 1}
+    assert receiver.paths[-1] == "/hooks"
     # the verification snippet in docs/webhooks.md, as a receiver would paste it, agrees
     docs = (Path(__file__).resolve().parent.parent / "docs" / "webhooks.md").read_text()
     snippet = docs.split("```python\n", 1)[1].split("```", 1)[0]
