@@ -5,7 +5,7 @@ import pytest
 
 from kpis import services as kpis
 from tests.test_browser import browser, page, shot  # noqa: F401 (fixtures)
-from tests.test_kpis import history, network  # noqa: F401 (fixtures)
+from tests.test_kpis import DAY_ONE, DAY_TWO, history, network  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -18,7 +18,7 @@ def test_the_kpi_pages_chart_the_history_and_drill_down_to_its_orders(page, ops_
     page.click("button[type=submit]")
     page.wait_for_url("**/dashboard/kpis/")
     assert page.locator("nav.mainnav a.active").inner_text() == "KPIs"
-    page.goto("/dashboard/kpis/?start=2026-11-25&end=2026-11-26")
+    page.goto(f"/dashboard/kpis/?start={DAY_ONE}&end={DAY_TWO}")
     on_time = page.locator('section[data-kpi="on_time"]')
     assert on_time.locator(".figure strong").inner_text() == "80.0 %"
     # two days, two points, each a link to its day's orders; the chart is drawn at the card's width
@@ -33,7 +33,7 @@ def test_the_kpi_pages_chart_the_history_and_drill_down_to_its_orders(page, ops_
         "KPI-B",
         "KPI-D",
     ]
-    page.goto("/dashboard/kpis/?start=2026-11-25&end=2026-11-26")
+    page.goto(f"/dashboard/kpis/?start={DAY_ONE}&end={DAY_TWO}")
     page.click('section[data-kpi="on_time"] .figure a')
     page.wait_for_selector("text=By warehouse")
     shot(page, "kpi-detail")
@@ -42,7 +42,7 @@ def test_the_kpi_pages_chart_the_history_and_drill_down_to_its_orders(page, ops_
     assert page.locator("table.list tbody tr").count() == 1
     # a tablet's width: the cards stack and the charts still fit
     page.set_viewport_size({"width": 768, "height": 1024})
-    page.goto("/dashboard/kpis/?start=2026-11-25&end=2026-11-26")
+    page.goto(f"/dashboard/kpis/?start={DAY_ONE}&end={DAY_TWO}")
     box = page.locator('section[data-kpi="on_time"] svg.trend').bounding_box()
     assert box["width"] <= 768 and box["width"] > 300
     shot(page, "kpis-tablet")

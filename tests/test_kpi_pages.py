@@ -4,15 +4,17 @@ filters in the URL, and clear refusals of a bad period."""
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 
 from kpis import services as kpis
-from tests.test_kpis import history, network  # noqa: F401 (fixtures)
+from tests.test_kpis import DAY_ONE, DAY_TWO, history, network  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
-BOTH_DAYS = {"start": "2026-11-25", "end": "2026-11-26"}
+ONE, TWO = DAY_ONE.isoformat(), DAY_TWO.isoformat()
+BOTH_DAYS = {"start": ONE, "end": TWO}
 
 
 @pytest.fixture
@@ -38,16 +40,14 @@ def test_the_home_page_shows_each_figure_its_trend_and_links_to_the_orders(ops_c
     page = response.content.decode()
     # on-time over both days: 3 of 3 on day one, 1 of 2 on day two
     assert 'data-kpi="on_time"' in page and "<strong>80.0 %</strong>" in page
-    assert (
-        '<a href="/dashboard/kpis/orders/?start=2026-11-25&amp;end=2026-11-26"><strong>2</strong>' in page
-    )  # E, F
+    assert f'<a href="/dashboard/kpis/orders/?start={ONE}&amp;end={TWO}"><strong>2</strong>' in page  # E, F
     assert page.count('<svg class="trend"') == 13
     # each day of a chart is a link to that day's orders
-    assert "/dashboard/kpis/on_time/orders/?start=2026-11-26&amp;end=2026-11-26" in page
+    assert f"/dashboard/kpis/on_time/orders/?start={TWO}&amp;end={TWO}" in page
 
 
 def test_the_drill_down_lists_the_orders_behind_a_figure_and_the_ones_that_missed(ops_client, folded):
-    day_two = {"start": "2026-11-26", "end": "2026-11-26"}
+    day_two = {"start": TWO, "end": TWO}
     assert external_ids(ops_client.get("/dashboard/kpis/on_time/orders/", day_two)) == {"KPI-B", "KPI-D"}
     missed = ops_client.get("/dashboard/kpis/on_time/orders/", {**day_two, "missed": "1"})
     assert external_ids(missed) == {"KPI-B"}
@@ -64,7 +64,7 @@ def test_a_kpis_page_breaks_it_down_and_exports_each_table(ops_client, folded):
     by_day = ops_client.get("/dashboard/kpis/on_time/export.csv", {**BOTH_DAYS, "by": "day"})
     rows = list(csv.reader(io.StringIO(b"".join(by_day.streaming_content).decode())))
     assert rows[0] == ["day", "on_time"]
-    assert [(d, round(float(v), 4)) for d, v in rows[1:]] == [("2026-11-25", 1.0), ("2026-11-26", 0.5)]
+    assert [(d, round(float(v), 4)) for d, v in rows[1:]] == [(ONE, 1.0), (TWO, 0.5)]
     by_warehouse = ops_client.get("/dashboard/kpis/on_time/export.csv", {**BOTH_DAYS, "by": "warehouse"})
     rows = list(csv.reader(io.StringIO(b"".join(by_warehouse.streaming_content).decode())))
     assert rows[1][0] == "Athens DC" and float(rows[1][1]) == 0.8 and float(rows[1][2]) == 5
@@ -80,8 +80,14 @@ def test_filters_live_in_the_url_and_an_order_kpi_says_it_has_no_warehouse(ops_c
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ({"start": "2026-11-30", "end": "2026-11-01"}, "The period starts after it ends."),
-        ({"start": "2020-01-01", "end": "2026-11-01"}, "A period covers at most 731 days."),
+        (
+            {"start": (DAY_ONE + timedelta(days=5)).isoformat(), "end": ONE},
+            "The period starts after it ends.",
+        ),
+        (
+            {"start": (DAY_ONE - timedelta(days=800)).isoformat(), "end": ONE},
+            "A period covers at most 731 days.",
+        ),
         ({"start": "yesterday"}, "Enter a valid date."),
         ({"start": "0001-01-01", "end": "0001-01-02"}, "0001-01-01 is outside."),
         ({"end": "9999-12-31"}, "Dates go from 01 Jan 2000 to a year from today"),

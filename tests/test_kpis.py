@@ -21,7 +21,7 @@ from routing import services as routing
 from shipments import services as fulfilment
 from shipments.carriers.base import Tracking
 from shipments.models import Shipment
-from tests.clock import at, iso
+from tests.clock import CLOCK_START, at, iso
 from tests.factories import order_payload
 from tests.returns_world import _event
 from tests.test_fulfilment import OPS, network, pack, pick_everything  # noqa: F401 (fixture)
@@ -33,7 +33,8 @@ pytestmark = pytest.mark.django_db
 
 # The tests' clock starts on Wednesday 25 November, 09:00 UTC (11:00 in Athens): day one. Day two is
 # the 26th in Athens.
-DAY_ONE, DAY_TWO = date(2026, 11, 25), date(2026, 11, 26)
+DAY_ONE = CLOCK_START.date()  # 11:00 in Athens: the same day
+DAY_TWO = DAY_ONE + timedelta(days=1)
 
 
 def caps(external_id: str, units: int, *, placed, promised_by, sku: str = "CAP-NAVY") -> dict:
@@ -98,7 +99,9 @@ def history(api, network, settings, clock):  # noqa: F811 (the network fixture)
     """
     settings.TIME_ZONE = "Europe/Athens"
     athens = network["ATH"]
-    HandlingCost.objects.create(warehouse=athens, valid_from=date(2026, 11, 1), per_shipment=Decimal("1.50"))
+    HandlingCost.objects.create(
+        warehouse=athens, valid_from=DAY_ONE - timedelta(days=24), per_shipment=Decimal("1.50")
+    )
     placed = at(days=-1, hours=-1)  # 24 Nov 08:00 UTC
     good, late = at(days=2), at(days=-1, hours=6)  # promised by the 27th / by the 24th 15:00 UTC
     on_the_day = at(days=1, hours=10)  # by 21:00 on the 26th in Athens
@@ -160,7 +163,7 @@ def figure(code: str, day: date, **filters) -> tuple[Decimal, Decimal]:
 def test_every_kpi_counts_what_its_definition_says_on_the_merchants_day(history):
     kpis.figures_fold()
     orders = history["orders"]
-    assert figure("orders", date(2026, 11, 24)) == (4, 4)
+    assert figure("orders", DAY_ONE - timedelta(days=1)) == (4, 4)
     assert figure("orders", DAY_ONE) == (2, 2)
     # A, B, C, D fully reserved at their first routing, F backordered; E never routed
     assert figure("fill_rate", DAY_ONE) == (4, 5)
@@ -234,7 +237,7 @@ def test_a_late_event_corrects_its_own_day_and_the_fold_equals_a_rebuild(history
     clock.move_to(at(days=2, minutes=5))  # past the settling time: the fold may move on
     kpis.figures_fold()
     assert figure("events_per_shipment", DAY_ONE) == (7, 3)  # its own day, not the day it arrived
-    assert figure("update_latency", date(2026, 11, 27)) == (46 * 3600, 1)  # received on the 27th
+    assert figure("update_latency", DAY_ONE + timedelta(days=2)) == (46 * 3600, 1)  # received on the 27th
     assert all_figures() != folded
     incremental = all_figures()
     call_command("kpis_rebuild", stdout=__import__("io").StringIO())
