@@ -198,20 +198,22 @@ def _short_lines():
     return OrderLine.objects.filter(order_id=OuterRef("pk"), qty_cancelled__gt=0)
 
 
+def _delivered_orders_by_day(span: Span) -> QuerySet:
+    """The orders delivered in the span, each with the day it was (its first move to delivered)."""
+    day = (
+        _deliveries(span).filter(order_id=OuterRef("pk")).annotate(d=local_day("created_at")).values("d")[:1]
+    )
+    return _delivered_orders(span).annotate(delivered_day=Subquery(day))
+
+
 def _not_perfect(orders: QuerySet) -> QuerySet:
     return orders.filter(Exists(_short_lines()) | Exists(_late_shipments()) | Exists(_damage_returns()))
 
 
 def _perfect_rows(span: Span) -> Iterator[Row]:
     rows = (
-        Order.objects.filter(pk__in=_deliveries(span).values("order_id"))
+        _delivered_orders_by_day(span)
         .annotate(
-            delivered_day=Subquery(
-                _deliveries(span)
-                .filter(order_id=OuterRef("pk"))
-                .annotate(d=local_day("created_at"))
-                .values("d")[:1]
-            ),
             flawed=Exists(_short_lines()) | Exists(_late_shipments()) | Exists(_damage_returns()),
         )
         .values("channel_id", "delivered_day")
@@ -232,14 +234,8 @@ def _return_rows(span: Span) -> Iterator[Row]:
         .values("n")
     )
     rows = (
-        Order.objects.filter(pk__in=_deliveries(span).values("order_id"))
+        _delivered_orders_by_day(span)
         .annotate(
-            delivered_day=Subquery(
-                _deliveries(span)
-                .filter(order_id=OuterRef("pk"))
-                .annotate(d=local_day("created_at"))
-                .values("d")[:1]
-            ),
             asked=Coalesce(Subquery(asked, output_field=IntegerField()), 0),
             units=Coalesce(Subquery(delivered, output_field=IntegerField()), 0),
         )
