@@ -31,6 +31,9 @@ class WebhookEndpoint(models.Model):
     disabled_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        verbose_name = "outbound webhook endpoint"
+
     def __str__(self) -> str:
         return self.url
 
@@ -76,6 +79,9 @@ class WebhookDelivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        # "outbound": the carriers' webhooks coming in have their own deliveries (tracking)
+        verbose_name = "outbound webhook delivery"
+        verbose_name_plural = "outbound webhook deliveries"
         constraints = [
             models.UniqueConstraint(fields=["endpoint", "event"], name="webhook_once_per_endpoint")
         ]

@@ -19,7 +19,13 @@ def test_the_admin_is_branded_and_its_names_read_right(admin_client):
     page = admin_client.get("/admin/").content.decode()
     assert "OMS back office · administration" in page
     assert "Django administration" not in page
-    for name in ("Event deliveries", "Webhook deliveries", "ETA predictions", "Lane transit times"):
+    for name in (
+        "Event deliveries",
+        "Webhook deliveries",
+        "Outbound webhook deliveries",
+        "ETA predictions",
+        "Lane transit times",
+    ):
         assert name in page, name
     assert "deliverys" not in page.lower()
 
