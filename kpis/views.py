@@ -138,6 +138,7 @@ def detail(request: HttpRequest, code: str) -> HttpResponse:
     kpi = _kpi(code)
     form, first, last, filters, query = _view(request)
     figure = next(f for f in selectors.kpi_figures(first, last, filters) if f.kpi.code == kpi.code)
+    codes = _codes()
     tables = []
     for by, title in BREAKDOWNS:
         rows = selectors.breakdown(kpi, first, last, by, filters)
@@ -152,8 +153,10 @@ def detail(request: HttpRequest, code: str) -> HttpResponse:
                     {
                         "row": row,
                         "value": display(kpi, row.value),
-                        "orders": _link("kpis:orders", query, code=kpi.code, **_drill(by, row.key)),
-                        "missed": _link("kpis:orders", query, code=kpi.code, missed=1, **_drill(by, row.key))
+                        "orders": _link("kpis:orders", query, code=kpi.code, **_drill(codes, by, row.key)),
+                        "missed": _link(
+                            "kpis:orders", query, code=kpi.code, missed=1, **_drill(codes, by, row.key)
+                        )
                         if kpi.missed
                         else "",
                     }
@@ -185,21 +188,25 @@ def detail(request: HttpRequest, code: str) -> HttpResponse:
     )
 
 
-def _drill(by: str, key) -> dict[str, str]:
+def _drill(codes: dict[str, dict[int, str]], by: str, key) -> dict[str, str]:
     """The filters that narrow a drill-down to one row of a breakdown."""
     if by == "lane":
         warehouse, country = key
-        return {"warehouse": _code_of("warehouse", warehouse), "country": country}
-    return {by: _code_of(by, key)}
+        return {"warehouse": codes["warehouse"].get(warehouse, ""), "country": country}
+    return {by: codes[by].get(key, "")}
 
 
-def _code_of(by: str, pk: int) -> str:
+def _codes() -> dict[str, dict[int, str]]:
+    """Each channel's, warehouse's and carrier's code by id: three queries for a page of breakdowns,
+    not one per row."""
     from inventory.models import Warehouse
     from orders.models import Channel
     from shipments.models import Carrier
 
-    model = {"channel": Channel, "warehouse": Warehouse, "carrier": Carrier}[by]
-    return model.objects.filter(pk=pk).values_list("code", flat=True).first() or ""
+    return {
+        by: dict(model.objects.values_list("pk", "code"))
+        for by, model in (("channel", Channel), ("warehouse", Warehouse), ("carrier", Carrier))
+    }
 
 
 @ops_required

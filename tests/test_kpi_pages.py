@@ -124,3 +124,39 @@ def test_cost_per_delivery_by_lane_and_its_orders(ops_client, folded):
     assert "<strong>80.0 %</strong>" in home  # on-time on the lane Athens -> Greece: every shipment here
     refused = ops_client.get("/dashboard/kpis/", {"country": "Greece"}).content.decode()
     assert "A country is two letters (ISO 3166-1), e.g. GR." in refused
+
+
+def test_a_kpis_page_costs_the_same_few_queries_however_many_rows_its_breakdowns_have(
+    ops_client, folded, django_assert_max_num_queries
+):
+    from inventory.models import Warehouse
+    from kpis.models import DailyFigure, Grain
+
+    # forty more warehouses, each with a figure on day one: forty more rows in two breakdowns
+    for n in range(40):
+        house = Warehouse.objects.create(
+            code=f"X{n:02d}",
+            name=f"Extra {n}",
+            line1="x",
+            city="Athens",
+            country="GR",
+            latitude=0,
+            longitude=0,
+        )
+        for grain, country in ((Grain.WAREHOUSE, ""), (Grain.LANE, "GR")):
+            DailyFigure.objects.create(
+                day=DAY_ONE,
+                kpi="on_time",
+                grain=grain,
+                warehouse=house,
+                country=country,
+                numerator=1,
+                denominator=2,
+            )
+    ops_client.get("/dashboard/kpis/on_time/", BOTH_DAYS)  # the session warms up
+    # the session, the user, the ops check, two banners, the figures, four breakdowns with their
+    # names, the codes for their links, thresholds, the filters' three menus: about twenty, not one
+    # more per row (it was two per row: each link looked up its code)
+    with django_assert_max_num_queries(24):
+        page = ops_client.get("/dashboard/kpis/on_time/", BOTH_DAYS).content.decode()
+    assert page.count("warehouse=X") >= 160  # all and missed links, by warehouse and by lane
