@@ -192,3 +192,18 @@ def test_a_delivery_is_replayed_with_its_id_and_a_claimed_one_is_not_sent_twice(
     assert services.webhooks_send_due() == {}
     clock.shift(services.LEASE + timedelta(seconds=1))
     assert services.webhooks_send_due() == {"delivered": 1}
+
+
+def test_an_endpoints_events_must_be_a_list_of_names_and_an_odd_one_stops_no_other(
+    channel_key, receiver, api, products, endpoint
+):
+    from django.core.exceptions import ValidationError
+
+    key, _ = channel_key
+    for events in ({"order.": 1}, [1, 2], ["order.", ""], "order."):
+        with pytest.raises(ValidationError, match="A list of event names or prefixes"):
+            WebhookEndpoint(api_key=key, url=receiver.url, events=events).full_clean()
+    WebhookEndpoint.objects.create(api_key=key, url=receiver.url + "/odd", events=[1, {"x": 2}])  # no clean()
+    api.post("/api/v1/orders/", order_payload("WH-ODD"), format="json")
+    assert fan_out_and_send() == {"delivered": 1}  # the well-formed endpoint still hears
+    assert receiver.paths == ["/hooks"]
