@@ -10,12 +10,13 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         "url",
         "api_key",
         "events",
+        "public_only",
         "is_active",
         "consecutive_failures",
         "disabled_at",
         "disabled_reason",
     ]
-    list_filter = ["is_active"]
+    list_filter = ["is_active", "public_only"]
     readonly_fields = ["consecutive_failures", "disabled_at", "disabled_reason", "created_at"]
     actions = ["enable"]
 

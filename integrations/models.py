@@ -2,10 +2,30 @@
 with its request, response and retries (the delivery log)."""
 
 import base64
+import re
 import secrets
 
 from django.db import models
 from django.db.models import Q
+
+EVENT_PATTERN = re.compile(r"^[a-z][a-z_]*(\.[a-z_]+)*\.?$")
+MAX_EVENTS = 50
+MAX_EVENT_LENGTH = 64
+
+
+def events_problem(events: object) -> str | None:
+    """What is wrong with an endpoint's list of events, or None: the API and admin say the same."""
+    if not isinstance(events, list):
+        return 'A list of event names or prefixes, e.g. ["order.shipped", "return."]; [] for every event.'
+    if len(events) > MAX_EVENTS:
+        return f"At most {MAX_EVENTS} names or prefixes."
+    for item in events:
+        if not isinstance(item, str) or len(item) > MAX_EVENT_LENGTH or not EVENT_PATTERN.match(item):
+            return (
+                f"{str(item)[:80]!r} is not an event name (order.shipped) or a prefix ending in a dot "
+                f"(order.), in lower case, up to {MAX_EVENT_LENGTH} characters."
+            )
+    return None
 
 
 def new_secret() -> str:
@@ -24,7 +44,13 @@ class WebhookEndpoint(models.Model):
         blank=True,
         help_text="Event names (order.shipped) or prefixes ending in a dot (order.); empty: every event.",
     )
+    description = models.CharField(max_length=200, blank=True)
     secret = models.CharField(max_length=80, default=new_secret)
+    public_only = models.BooleanField(
+        default=True,
+        help_text="Send only to public addresses (checked before every try). Endpoints registered over "
+        "the API always are; untick for a receiver on our own network (an ERP beside the OMS).",
+    )
     is_active = models.BooleanField(default=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     disabled_at = models.DateTimeField(null=True, blank=True)
@@ -40,15 +66,18 @@ class WebhookEndpoint(models.Model):
     def clean(self) -> None:
         from django.core.exceptions import ValidationError
 
-        if not isinstance(self.events, list) or not all(
-            isinstance(e, str) and e.strip() for e in self.events
-        ):
-            raise ValidationError(
-                {
-                    "events": "A list of event names or prefixes, e.g. "
-                    '["order.shipped", "return."]; [] for every event.'
-                }
-            )
+        from integrations.addresses import NotPublic, check_public
+
+        problems = {}
+        if problem := events_problem(self.events):
+            problems["events"] = problem
+        if self.public_only and self.url:
+            try:
+                check_public(self.url)
+            except NotPublic as exc:
+                problems["url"] = str(exc)
+        if problems:
+            raise ValidationError(problems)
 
     def wants(self, event_name: str) -> bool:
         if not self.events:
@@ -87,6 +116,9 @@ class WebhookDelivery(models.Model):
         help_text="The aggregate (order:12): its events reach an endpoint in order.",
     )
     body = models.TextField(help_text="The JSON sent, the same on every try.")
+    request_headers = models.JSONField(
+        default=dict, blank=True, help_text="The headers of the last try (its timestamp and signature)."
+    )
     status = models.CharField(max_length=10, choices=WebhookStatus.choices, default=WebhookStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
@@ -108,6 +140,9 @@ class WebhookDelivery(models.Model):
             models.Index(fields=["next_attempt_at"], name="webhook_due", condition=Q(status="pending")),
             models.Index(fields=["endpoint", "sequence_key", "id"], name="webhook_sequence"),
             models.Index(fields=["endpoint", "-id"], name="webhook_log"),
+            # the log's status filters and counts (given up, delivered) without walking the whole log
+            models.Index(fields=["status", "-id"], name="webhook_status"),
+            models.Index(fields=["endpoint", "status", "-id"], name="webhook_endpoint_status"),
         ]
 
     def __str__(self) -> str:

@@ -25,22 +25,34 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from integrations import signing
+from integrations.addresses import NotPublic, check_public
 from integrations.models import (
     WEBHOOK_TRANSITIONS,
     FanOutCursor,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookStatus,
+    events_problem,
+    new_secret,
 )
-from oms.errors import IllegalTransition
+from integrations.selectors import by_event
+from oms.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from oms.events import event_emit
 from oms.models import DomainEvent
-from orders.models import Order
+from orders.api.serializers import order_json
+from orders.models import ApiKey
+from orders.selectors import orders_with_lines
 
 log = logging.getLogger(__name__)
 
 SETTLE = timedelta(minutes=2)
 LEASE = timedelta(seconds=60)
 TIMEOUT_SECONDS = 10
+MAX_ENDPOINTS_PER_KEY = 20
+MAX_URL_LENGTH = 500
+# Events about the integrations themselves (another integration's endpoint was disabled) are for ops,
+# never fanned out: they would tell one integration of another's URL.
+PRIVATE_PREFIXES = ("webhook.",)
 
 
 def _order_id(event: DomainEvent) -> int | None:
@@ -50,21 +62,23 @@ def _order_id(event: DomainEvent) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def body_of(event: DomainEvent) -> str:
-    """The delivery's JSON: the event's id, type, time and data, as the API's resources name things."""
+def body_of(event: DomainEvent, order: dict | None = None) -> str:
+    """The delivery's JSON: the event's id, type, time and data. An order's event (a shipment's too)
+    carries the order as ``GET /api/v1/orders/{id}/`` shows it, as it stands when fanned out, so that
+    a receiver needs no call back to act on it."""
+    data = {"aggregate_type": event.aggregate_type, "aggregate_id": event.aggregate_id, **event.payload}
+    if order is not None:
+        data["order"] = order
     return json.dumps(
         {
             "id": f"evt_{event.pk}",
             "type": event.name,
             "timestamp": event.created_at.isoformat(),
-            "data": {
-                "aggregate_type": event.aggregate_type,
-                "aggregate_id": event.aggregate_id,
-                **event.payload,
-            },
+            "data": data,
         },
         separators=(",", ":"),
         sort_keys=True,
+        default=str,
     )
 
 
@@ -82,10 +96,17 @@ def webhooks_fan_out(*, batch: int = 1000) -> int:
             "api_key"
         )
     )
-    order_ids = {order_id for event in events if (order_id := _order_id(event)) is not None}
-    channels = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "channel_id"))
+    wanted = [
+        e
+        for e in events
+        if not e.name.startswith(PRIVATE_PREFIXES) and any(ep.wants(e.name) for ep in endpoints)
+    ]
+    order_ids = {order_id for event in wanted if (order_id := _order_id(event)) is not None}
+    orders = {o.pk: o for o in orders_with_lines().filter(pk__in=order_ids)} if order_ids else {}
+    channels = {pk: o.channel_id for pk, o in orders.items()}
+    shapes: dict[int, dict] = {}
     deliveries = []
-    for event in events:
+    for event in wanted:
         order_id = _order_id(event)
         body = None
         for endpoint in endpoints:
@@ -94,7 +115,10 @@ def webhooks_fan_out(*, batch: int = 1000) -> int:
             own_channel = endpoint.api_key.channel_id
             if own_channel is not None and channels.get(order_id) != own_channel:
                 continue  # a channel hears only of its own orders, and of nothing that is not an order's
-            body = body or body_of(event)
+            if body is None:
+                if order_id in orders and order_id not in shapes:
+                    shapes[order_id] = order_json(orders[order_id])
+                body = body_of(event, shapes.get(order_id))
             deliveries.append(
                 WebhookDelivery(
                     endpoint=endpoint,
@@ -156,30 +180,41 @@ def webhook_deliver(*, delivery_id: int, now=None) -> str:
     endpoint = delivery.endpoint
     body = delivery.body.encode()
     stamp = int(time.time())
+    headers = signing.headers(endpoint.secret, f"evt_{delivery.event_id}", stamp, body)
     try:
+        if endpoint.public_only:
+            check_public(endpoint.url)
         response = requests.post(
-            endpoint.url,
-            data=body,
-            headers=signing.headers(endpoint.secret, f"evt_{delivery.event_id}", stamp, body),
-            timeout=TIMEOUT_SECONDS,
-            allow_redirects=False,
+            endpoint.url, data=body, headers=headers, timeout=TIMEOUT_SECONDS, allow_redirects=False
         )
         status, answer, error = response.status_code, response.text[:2000], ""
         if not 200 <= status < 300:
             error = f"answered {status}"
+    except NotPublic as exc:
+        status, answer, error = None, "", f"not sent: {exc}"[:300]
     except requests.RequestException as exc:
         status, answer, error = None, "", f"{type(exc).__name__}: {exc}"[:300]
-    return _record(delivery_id=delivery_id, status=status, answer=answer, error=error, now=timezone.now())
+    return _record(
+        delivery_id=delivery_id,
+        status=status,
+        answer=answer,
+        error=error,
+        headers=headers,
+        now=timezone.now(),
+    )
 
 
 @transaction.atomic
-def _record(*, delivery_id: int, status: int | None, answer: str, error: str, now) -> str:
+def _record(
+    *, delivery_id: int, status: int | None, answer: str, error: str, headers: dict[str, str], now
+) -> str:
     delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
     delivery.attempts += 1
     delivery.last_attempt_at, delivery.response_status, delivery.response_body = now, status, answer
-    delivery.error = error
+    delivery.error, delivery.request_headers = error, headers
     fields = [
+        "request_headers",
         "attempts",
         "last_attempt_at",
         "response_status",
@@ -212,6 +247,12 @@ def _record(*, delivery_id: int, status: int | None, answer: str, error: str, no
         )
         update += ["is_active", "disabled_at", "disabled_reason"]
         log.warning("webhook endpoint %s disabled: %s", endpoint.url, endpoint.disabled_reason)
+        event_emit(
+            name="webhook.endpoint_disabled",
+            aggregate_type="webhook_endpoint",
+            aggregate_id=endpoint.pk,
+            payload={"reason": endpoint.disabled_reason},
+        )
     endpoint.save(update_fields=update)
     return outcome
 
@@ -262,3 +303,141 @@ def deliveries_replay(*, delivery_ids: list[int]) -> int:
         delivery.save(update_fields=["status", "next_attempt_at"])
         replayed += 1
     return replayed
+
+
+def deliveries_replay_range(
+    *,
+    start,
+    end,
+    endpoint_id: int | None = None,
+    event: str = "",
+    statuses: tuple[str, ...] = (WebhookStatus.FAILED,),
+) -> int:
+    """Send again every delivery of ``statuses`` created in [start, end), of one endpoint or all: after
+    a receiver lost a day's events, or gave up on them while it was down. One UPDATE, so a range of a
+    hundred thousand is as quick as one; the pending ones are on their way already and stay as they are."""
+    statuses = tuple(s for s in statuses if s != WebhookStatus.PENDING)
+    if any(WebhookStatus.PENDING not in WEBHOOK_TRANSITIONS[s] for s in statuses):
+        raise IllegalTransition("Only delivered or given-up deliveries can be sent again.")
+    query = WebhookDelivery.objects.filter(created_at__gte=start, created_at__lt=end, status__in=statuses)
+    if endpoint_id is not None:
+        query = query.filter(endpoint_id=endpoint_id)
+    return by_event(query, event).update(status=WebhookStatus.PENDING, next_attempt_at=timezone.now())
+
+
+def _endpoint_problems(*, url: object, events: object, public_only: bool) -> dict[str, list[str]]:
+    problems: dict[str, list[str]] = {}
+    if not isinstance(url, str) or not url:
+        problems["url"] = ["A URL is required."]
+    elif len(url) > MAX_URL_LENGTH:
+        problems["url"] = [f"At most {MAX_URL_LENGTH} characters."]
+    else:
+        try:
+            check_public(url) if public_only else None
+        except NotPublic as exc:
+            problems["url"] = [str(exc)]
+    if problem := events_problem(events):
+        problems["events"] = [problem]
+    return problems
+
+
+def _own_endpoint(*, endpoint_id: int, api_key: ApiKey) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id, api_key=api_key).first()
+    if endpoint is None:
+        raise NotFound(f"Webhook endpoint {endpoint_id} does not exist.")
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_create(
+    *, api_key: ApiKey, url: str, events: list[str], description: str = "", public_only: bool = True
+) -> WebhookEndpoint:
+    """A subscription of ``api_key``'s: it hears of what that key may see, from the next event on."""
+    problems = _endpoint_problems(url=url, events=events, public_only=public_only)
+    if problems:
+        raise ValidationFailed("The endpoint is invalid; nothing was saved.", details=problems)
+    # the key's row locked: two creations at once cannot both pass the limit
+    ApiKey.objects.select_for_update().filter(pk=api_key.pk).first()
+    if WebhookEndpoint.objects.filter(api_key=api_key).count() >= MAX_ENDPOINTS_PER_KEY:
+        raise Conflict(
+            f"A key has at most {MAX_ENDPOINTS_PER_KEY} endpoints; delete one first.",
+            code="too_many_endpoints",
+        )
+    return WebhookEndpoint.objects.create(
+        api_key=api_key, url=url, events=events, description=description, public_only=public_only
+    )
+
+
+@transaction.atomic
+def endpoint_update(
+    *,
+    endpoint_id: int,
+    api_key: ApiKey,
+    url: str | None = None,
+    events: list[str] | None = None,
+    description: str | None = None,
+    active: bool | None = None,
+) -> WebhookEndpoint:
+    """Change what is given; turning a disabled endpoint on sends what waited (as ``endpoint_enable``)."""
+    endpoint = _own_endpoint(endpoint_id=endpoint_id, api_key=api_key)
+    problems = _endpoint_problems(
+        url=endpoint.url if url is None else url,
+        events=endpoint.events if events is None else events,
+        public_only=endpoint.public_only,
+    )
+    if problems:
+        raise ValidationFailed("The endpoint is invalid; nothing was saved.", details=problems)
+    fields = []
+    for name, value in (("url", url), ("events", events), ("description", description)):
+        if value is not None:
+            setattr(endpoint, name, value)
+            fields.append(name)
+    if active is False and endpoint.is_active:
+        endpoint.is_active, endpoint.disabled_at = False, None
+        endpoint.disabled_reason = "turned off by its integration"
+        fields += ["is_active", "disabled_at", "disabled_reason"]
+    if fields:
+        endpoint.save(update_fields=fields)
+    if active and not endpoint.is_active:
+        endpoint = endpoint_enable(endpoint_id=endpoint.pk)
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_delete(*, endpoint_id: int, api_key: ApiKey) -> None:
+    """The subscription and its delivery log go; what was waiting for it is not sent."""
+    _own_endpoint(endpoint_id=endpoint_id, api_key=api_key).delete()
+
+
+@transaction.atomic
+def endpoint_rotate_secret(*, endpoint_id: int, api_key: ApiKey) -> WebhookEndpoint:
+    """A new secret at once (the old one may have leaked): deliveries from now on are signed with it."""
+    endpoint = _own_endpoint(endpoint_id=endpoint_id, api_key=api_key)
+    endpoint.secret = new_secret()
+    endpoint.save(update_fields=["secret"])
+    return endpoint
+
+
+def endpoint_disabled_email(*, endpoint_id: int) -> bool:
+    """Tell ops (``WEBHOOK_ALERT_RECIPIENTS``) that an endpoint was disabled after failing. Sent when
+    the outbox hands the event over: at least once (an ops e-mail twice beats none)."""
+    from django.core.mail import EmailMessage
+    from django.urls import reverse
+
+    recipients = settings.WEBHOOK_ALERT_RECIPIENTS
+    endpoint = WebhookEndpoint.objects.select_related("api_key").filter(pk=endpoint_id).first()
+    if not recipients or endpoint is None or endpoint.is_active:
+        return False  # nobody to tell, deleted since, or already enabled again
+    subject = f"[OMS] Webhook endpoint disabled: {endpoint.url}"
+    body = "\n".join(
+        [
+            f"The endpoint {endpoint.url} of the key '{endpoint.api_key.name}' was disabled at "
+            f"{timezone.localtime(endpoint.disabled_at):%Y-%m-%d %H:%M %Z}.",
+            f"Why: {endpoint.disabled_reason}",
+            "Its deliveries wait. Once the receiver answers again, enable it on the webhooks page and "
+            "they are sent, in order.",
+            f"{settings.PUBLIC_BASE_URL}{reverse('integrations:webhooks')}",
+        ]
+    )
+    EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=recipients).send()
+    return True

@@ -1,7 +1,22 @@
-from django.http import HttpRequest
-from django.urls import reverse
+"""The webhooks page: each endpoint with what waits for it and what was given up, the delivery log
+with each try's request and answer, and replay of chosen deliveries or of a whole time range. Thin
+views: writes go through integrations.services."""
 
-from integrations.models import WebhookEndpoint
+import json
+
+from django.contrib import messages as flash
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from integrations import selectors, services
+from integrations.forms import DeliveryFilterForm, RangeReplayForm
+from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookStatus
+from oms.dashboard import ops_required, page_of
+from oms.errors import DomainError
+
+REPLAY_SELECTED_MAX = 500
 
 
 def disabled_endpoints_banner(request: HttpRequest) -> tuple[str, str] | None:
@@ -12,7 +27,118 @@ def disabled_endpoints_banner(request: HttpRequest) -> tuple[str, str] | None:
     if not count:
         return None
     plural = "s" if count != 1 else ""
-    return (
-        f"{count} webhook endpoint{plural} disabled after failing: see the delivery log",
-        reverse("admin:integrations_webhookendpoint_changelist") + "?is_active__exact=0",
+    return (f"{count} webhook endpoint{plural} disabled after failing", reverse("integrations:webhooks"))
+
+
+def _back(request: HttpRequest) -> str:
+    back = request.POST.get("back", "")
+    return back if back.startswith("/dashboard/") else reverse("integrations:webhooks")
+
+
+@ops_required
+def webhooks(request: HttpRequest) -> HttpResponse:
+    request.dashboard_section = "integrations"
+    form = DeliveryFilterForm(request.GET or None)
+    values: dict = {}
+    if form.is_bound and form.is_valid():
+        values = form.cleaned_data
+    start, end = form.bounds() if values else (None, None)
+    endpoint = values.get("endpoint")
+    rows = selectors.deliveries_log(
+        endpoint_id=endpoint.pk if endpoint else None,
+        status=values.get("status", ""),
+        event=values.get("event", ""),
+        start=start,
+        end=end,
     )
+    page = page_of(request, rows)
+    query = request.GET.copy()
+    query.pop("page", None)
+    chips = request.GET.copy()
+    chips.pop("page", None)
+    chips.pop("status", None)
+    return render(
+        request,
+        "integrations/webhooks.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "chip_query": chips.urlencode(),
+            "status": values.get("status", ""),
+            "counts": selectors.status_counts(endpoint_id=endpoint.pk if endpoint else None),
+            "cap": selectors.COUNT_CAP,
+            "endpoints": selectors.endpoints_overview(),
+            "replay_form": RangeReplayForm(
+                initial={
+                    "endpoint": endpoint.pk if endpoint else None,
+                    "event": values.get("event", ""),
+                    "start": values.get("start"),
+                    "end": values.get("end"),
+                    "status": values.get("status") or WebhookStatus.FAILED,
+                }
+            ),
+        },
+    )
+
+
+@ops_required
+def delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    request.dashboard_section = "integrations"
+    delivery = get_object_or_404(WebhookDelivery.objects.select_related("endpoint__api_key"), pk=delivery_id)
+    try:  # indented for reading; what was signed and sent is the compact text, byte for byte
+        body = json.dumps(json.loads(delivery.body), indent=2, sort_keys=True, ensure_ascii=False)
+    except ValueError:
+        body = delivery.body
+    return render(request, "integrations/delivery.html", {"delivery": delivery, "body": body})
+
+
+@ops_required
+@require_POST
+def replay_selected(request: HttpRequest) -> HttpResponse:
+    ids = [int(v) for v in request.POST.getlist("delivery") if v.isdigit()][:REPLAY_SELECTED_MAX]
+    count = services.deliveries_replay(delivery_ids=ids)
+    skipped = len(ids) - count
+    flash.success(request, f"{count} deliver{'y' if count == 1 else 'ies'} will be sent again.")
+    if skipped:
+        flash.warning(request, f"{skipped} already on their way (waiting to be sent) were left as they are.")
+    return redirect(_back(request))
+
+
+@ops_required
+@require_POST
+def replay_range(request: HttpRequest) -> HttpResponse:
+    form = RangeReplayForm(request.POST)
+    if not form.is_valid():
+        for field, problems in form.errors.items():
+            label = form.fields[field].label or field if field in form.fields else "Range"
+            flash.error(request, f"Not sent again. {label}: {' '.join(problems)}")
+        return redirect(_back(request))
+    start, end = form.bounds()
+    endpoint = form.cleaned_data["endpoint"]
+    try:
+        count = services.deliveries_replay_range(
+            start=start,
+            end=end,
+            endpoint_id=endpoint.pk if endpoint else None,
+            event=form.cleaned_data["event"],
+            statuses=(form.cleaned_data["status"],),
+        )
+    except DomainError as exc:
+        flash.error(request, exc.message)
+        return redirect(_back(request))
+    flash.success(
+        request,
+        f"{count} deliver{'y' if count == 1 else 'ies'} from {form.cleaned_data['start']:%d %b %Y} to "
+        f"{form.cleaned_data['end']:%d %b %Y} will be sent again, in order.",
+    )
+    return redirect(_back(request))
+
+
+@ops_required
+@require_POST
+def endpoint_enable(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    endpoint = get_object_or_404(WebhookEndpoint, pk=endpoint_id)
+    services.endpoint_enable(endpoint_id=endpoint.pk)
+    flash.success(request, f"{endpoint.url} is enabled again; what waited for it is sent now.")
+    return redirect(_back(request))

@@ -333,6 +333,10 @@ KPI_ALERT_RECIPIENTS = [a.strip() for a in os.environ.get("KPI_ALERT_RECIPIENTS"
 WEBHOOK_SWEEP_SECONDS = float(os.environ.get("WEBHOOK_SWEEP_SECONDS", "5"))
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "15"))
 WEBHOOK_DISABLE_AFTER = int(os.environ.get("WEBHOOK_DISABLE_AFTER", "50"))
+# Who hears that an endpoint was disabled (comma-separated; the KPI list when not set).
+WEBHOOK_ALERT_RECIPIENTS = [
+    a.strip() for a in os.environ.get("WEBHOOK_ALERT_RECIPIENTS", "").split(",") if a.strip()
+] or KPI_ALERT_RECIPIENTS
 # How often the histories are folded into the KPI figures (and the thresholds checked).
 KPI_FOLD_SECONDS = float(os.environ.get("KPI_FOLD_SECONDS", "60"))
 

@@ -34,6 +34,7 @@ urlpatterns = [
     path("dashboard/returns/", include(("returns.dashboard_urls", "returns"))),
     path("dashboard/messages/", include(("notifications.dashboard_urls", "notifications"))),
     path("dashboard/kpis/", include(("kpis.dashboard_urls", "kpis"))),
+    path("dashboard/integrations/", include(("integrations.dashboard_urls", "integrations"))),
     path("track/", include("tracking.public_urls")),
     path("n/", include("notifications.public_urls")),
     path("track/<str:token>/returns/", include(("returns.public_urls", "returns-public"))),
@@ -45,6 +46,7 @@ urlpatterns = [
     path("api/v1/", include(("tracking.api.urls", "tracking-api"))),
     path("api/v1/", include(("returns.api.urls", "returns-api"))),
     path("api/v1/", include(("replenishment.api.urls", "replenishment-api"))),
+    path("api/v1/", include(("integrations.api.urls", "integrations-api"))),
     path(
         "api/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

@@ -42,6 +42,7 @@ class ApiScope(models.TextChoices):
     CATALOG = "catalog", "Catalog"  # upsert products
     INVENTORY = "inventory", "Inventory"  # stock receipts, adjustments and counts
     CREDITS = "credits", "Credits"  # read the returns' credits, to pay them out (payment / ERP)
+    WEBHOOKS = "webhooks", "Webhooks"  # register and manage the key's own webhook endpoints
 
 
 class ApiKey(models.Model):

@@ -1,0 +1,25 @@
+from django.urls import path
+
+from integrations.api import views
+
+urlpatterns = [
+    path("webhooks/endpoints/", views.EndpointsView.as_view(), name="webhook-endpoints"),
+    path(
+        "webhooks/endpoints/<int:endpoint_id>/", views.EndpointDetailView.as_view(), name="webhook-endpoint"
+    ),
+    path(
+        "webhooks/endpoints/<int:endpoint_id>/rotate-secret/",
+        views.EndpointRotateSecretView.as_view(),
+        name="webhook-endpoint-rotate",
+    ),
+    path(
+        "webhooks/endpoints/<int:endpoint_id>/deliveries/",
+        views.EndpointDeliveriesView.as_view(),
+        name="webhook-deliveries",
+    ),
+    path(
+        "webhooks/endpoints/<int:endpoint_id>/replay/",
+        views.EndpointReplayView.as_view(),
+        name="webhook-endpoint-replay",
+    ),
+]

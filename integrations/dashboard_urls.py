@@ -1,0 +1,11 @@
+from django.urls import path
+
+from integrations import views
+
+urlpatterns = [
+    path("webhooks/", views.webhooks, name="webhooks"),
+    path("webhooks/deliveries/<int:delivery_id>/", views.delivery_detail, name="delivery"),
+    path("webhooks/replay/", views.replay_selected, name="replay"),
+    path("webhooks/replay-range/", views.replay_range, name="replay_range"),
+    path("webhooks/endpoints/<int:endpoint_id>/enable/", views.endpoint_enable, name="enable"),
+]
