@@ -157,7 +157,7 @@ def test_a_delivery_is_replayed_with_its_id_and_a_claimed_one_is_not_sent_twice(
     assert first[0]["webhook-id"] == again[0]["webhook-id"] and first[1] == again[1]
     # a worker that claimed a delivery and died: nobody else sends it until the lease is over
     services.deliveries_replay(delivery_ids=[delivery.pk])
-    assert services._claim(delivery.pk, timezone.now())
+    assert services._claim([delivery.pk], timezone.now())
     assert services.webhooks_send_due() == {}
     clock.shift(services.LEASE + timedelta(seconds=1))
     assert services.webhooks_send_due() == {"delivered": 1}
