@@ -1,7 +1,16 @@
 from django.contrib import admin, messages
 
 from integrations import services
-from integrations.models import WebhookDelivery, WebhookEndpoint
+from integrations.models import (
+    ShopConnection,
+    ShopWebhook,
+    ShopWebhookStatus,
+    SkuMapping,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from integrations.shops import services as shops
+from oms.errors import DomainError
 
 
 @admin.register(WebhookEndpoint)
@@ -52,3 +61,49 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def replay(self, request, queryset):
         count = services.deliveries_replay(delivery_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} delivery(ies) will be sent again.", messages.SUCCESS)
+
+
+class SkuMappingInline(admin.TabularInline):
+    model = SkuMapping
+    extra = 1
+
+
+@admin.register(ShopConnection)
+class ShopConnectionAdmin(admin.ModelAdmin):
+    """A shop whose webhooks bring its orders into a channel; its SKUs that differ from ours below."""
+
+    list_display = ["code", "platform", "channel", "shop_url", "is_active"]
+    list_filter = ["platform", "is_active"]
+    inlines = [SkuMappingInline]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        from django import forms
+
+        if db_field.name in ("webhook_secret", "api_secret"):
+            kwargs["widget"] = forms.PasswordInput(render_value=True)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+@admin.register(ShopWebhook)
+class ShopWebhookAdmin(admin.ModelAdmin):
+    """The shops' inbox: each call as received and what was done with it."""
+
+    list_display = ["received_at", "connection", "topic", "external_id", "status", "outcome"]
+    list_filter = ["status", "connection", "topic"]
+    search_fields = ["external_id", "webhook_id"]
+    readonly_fields = [f.name for f in ShopWebhook._meta.fields]
+    actions = ["retry"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Try again (after mapping a SKU or adding a product)")
+    def retry(self, request, queryset):
+        done = 0
+        for hook in queryset.filter(status=ShopWebhookStatus.FAILED):
+            try:
+                shops.shop_webhook_retry(webhook_id=hook.pk)
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, f"{hook}: {exc.message}", messages.WARNING)
+        self.message_user(request, f"{done} shop webhook(s) tried again.", messages.SUCCESS)

@@ -8,4 +8,6 @@ urlpatterns = [
     path("webhooks/replay/", views.replay_selected, name="replay"),
     path("webhooks/replay-range/", views.replay_range, name="replay_range"),
     path("webhooks/endpoints/<int:endpoint_id>/enable/", views.endpoint_enable, name="enable"),
+    path("shops/", views.shop_inbox, name="shops"),
+    path("shops/retry/", views.shop_retry, name="shop_retry"),
 ]

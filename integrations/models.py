@@ -158,3 +158,116 @@ class FanOutCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} up to {self.last_id}"
+
+
+class Platform(models.TextChoices):
+    SHOPIFY = "shopify", "Shopify"  # orders/create, orders/updated, orders/cancelled webhooks
+    WOOCOMMERCE = "woocommerce", "WooCommerce"  # order.created, order.updated, order.deleted webhooks
+
+
+class ShopConnection(models.Model):
+    """A shop on a platform whose orders come in through its own webhooks, into one of our channels.
+    Its webhooks are posted to ``/api/v1/shops/<code>/webhooks/`` and signed with ``webhook_secret``."""
+
+    code = models.SlugField(
+        max_length=40, unique=True, help_text="In the webhook URL: /api/v1/shops/<code>/webhooks/"
+    )
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    channel = models.ForeignKey("orders.Channel", on_delete=models.PROTECT, related_name="+")
+    shop_url = models.URLField(
+        max_length=300, help_text="https://<shop>.myshopify.com, or the WooCommerce site's address."
+    )
+    webhook_secret = models.CharField(
+        max_length=200,
+        help_text="Shopify: the app's client secret (it signs every webhook). WooCommerce: the secret set "
+        "on each of the shop's webhooks.",
+    )
+    api_user = models.CharField(
+        max_length=200, blank=True, help_text="WooCommerce: the REST API consumer key. Shopify: not used."
+    )
+    api_secret = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Shopify: the Admin API access token. WooCommerce: the REST API consumer secret.",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "shop connection"
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} {self.code}"
+
+
+class SkuMapping(models.Model):
+    """A shop's item that we know by another SKU. Without a mapping a shop's SKU is taken as ours; a
+    shop line without a SKU is looked up as ``variant:<id>`` (Shopify) or ``product:<id>`` /
+    ``variation:<id>`` (WooCommerce)."""
+
+    connection = models.ForeignKey(ShopConnection, on_delete=models.CASCADE, related_name="sku_mappings")
+    channel_sku = models.CharField(
+        max_length=100, help_text="As the shop sends it (SKU2006-001, variant:123)."
+    )
+    sku = models.CharField(max_length=64, help_text="Ours.")
+
+    class Meta:
+        verbose_name = "SKU mapping"
+        constraints = [models.UniqueConstraint(fields=["connection", "channel_sku"], name="sku_mapping_once")]
+
+    def __str__(self) -> str:
+        return f"{self.channel_sku} -> {self.sku}"
+
+
+class ShopWebhookStatus(models.TextChoices):
+    PENDING = "pending", "Waiting"  # stored and acknowledged, not applied yet
+    PROCESSED = "processed", "Applied"  # the order is created, changed or cancelled (or already was)
+    IGNORED = "ignored", "Nothing to do"  # e.g. a cancellation of an order we never had
+    FAILED = "failed", "Needs attention"  # could not be applied (an unknown SKU): fix it, then retry
+
+
+SHOP_WEBHOOK_TRANSITIONS: dict[str, frozenset[str]] = {
+    ShopWebhookStatus.PENDING: frozenset(
+        {ShopWebhookStatus.PROCESSED, ShopWebhookStatus.IGNORED, ShopWebhookStatus.FAILED}
+    ),
+    ShopWebhookStatus.FAILED: frozenset({ShopWebhookStatus.PENDING}),  # retried by ops
+    ShopWebhookStatus.PROCESSED: frozenset(),
+    ShopWebhookStatus.IGNORED: frozenset(),
+}
+
+
+class ShopWebhook(models.Model):
+    """The inbox of the shops' webhooks: each verified call as received, stored before it is
+    acknowledged, then applied to our orders in the background."""
+
+    connection = models.ForeignKey(ShopConnection, on_delete=models.PROTECT, related_name="webhooks")
+    webhook_id = models.CharField(
+        max_length=100, help_text="The platform's delivery id: a retry has the same."
+    )
+    topic = models.CharField(
+        max_length=40, help_text="As the platform names it (orders/create, order.updated)."
+    )
+    external_id = models.CharField(max_length=100, blank=True, help_text="The shop's order number.")
+    body = models.TextField()
+    status = models.CharField(
+        max_length=12, choices=ShopWebhookStatus.choices, default=ShopWebhookStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    outcome = models.TextField(blank=True, help_text="What was done, or why it could not be.")
+    errors = models.JSONField(default=dict, blank=True, help_text="Problems by field of our order.")
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "shop webhook"
+        constraints = [models.UniqueConstraint(fields=["connection", "webhook_id"], name="shop_webhook_once")]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="shop_webhook_queue"),
+            models.Index(fields=["connection", "external_id"], name="shop_webhook_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.external_id} ({self.connection})"

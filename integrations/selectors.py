@@ -2,7 +2,14 @@
 
 from django.db.models import QuerySet
 
-from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookStatus
+from integrations.models import (
+    ShopConnection,
+    ShopWebhook,
+    ShopWebhookStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookStatus,
+)
 
 COUNT_CAP = 10_000
 
@@ -50,4 +57,33 @@ def deliveries_log(
         rows = rows.filter(created_at__gte=start)
     if end is not None:
         rows = rows.filter(created_at__lt=end)
+    return rows
+
+
+def shop_counts(*, connection_id: int | None = None) -> list[tuple[str, str, int]]:
+    """(status, label, count) of the shops' calls, each bounded."""
+    rows = ShopWebhook.objects.all()
+    if connection_id is not None:
+        rows = rows.filter(connection_id=connection_id)
+    return [
+        (status, label, rows.filter(status=status)[: COUNT_CAP + 1].count())
+        for status, label in ShopWebhookStatus.choices
+    ]
+
+
+def shop_connections() -> list[ShopConnection]:
+    return list(ShopConnection.objects.select_related("channel").order_by("code"))
+
+
+def shop_webhooks(
+    *, connection_id: int | None = None, status: str = "", query: str = ""
+) -> QuerySet[ShopWebhook]:
+    """Newest first; ``query`` is a shop order number (#9999, 727)."""
+    rows = ShopWebhook.objects.select_related("connection", "order").defer("body").order_by("-id")
+    if connection_id is not None:
+        rows = rows.filter(connection_id=connection_id)
+    if status:
+        rows = rows.filter(status=status)
+    if query:
+        rows = rows.filter(external_id=query)
     return rows

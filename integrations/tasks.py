@@ -1,13 +1,28 @@
-"""Outbound webhooks on the beat schedule: domain events fanned out to the endpoints that want them,
-then every due delivery sent (on the ``integrations`` queue, so a slow receiver delays nobody else)."""
+"""The integrations' Celery tasks, on the ``integrations`` queue (so a slow receiver or shop delays
+nobody else). On the beat schedule: domain events fanned out to the webhook endpoints that want them,
+every due delivery sent, and shop webhooks stored but never applied picked up again."""
 
 from celery import shared_task
 
 from integrations import services
+from integrations.shops import services as shops
 
 
 @shared_task(name="integrations.webhooks", ignore_result=True)
 def webhooks() -> int:
     while services.webhooks_fan_out():
         pass
+    shops.shop_webhooks_sweep()
     return sum(services.webhooks_send_due().values())
+
+
+@shared_task(
+    name="integrations.process_shop_webhook",
+    ignore_result=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=10,
+)
+def process_shop_webhook(webhook_id: int) -> str:
+    return shops.shop_webhook_process(webhook_id=webhook_id)

@@ -12,7 +12,14 @@ from django.views.decorators.http import require_POST
 
 from integrations import selectors, services
 from integrations.forms import DeliveryFilterForm, RangeReplayForm
-from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookStatus
+from integrations.models import (
+    ShopWebhook,
+    ShopWebhookStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookStatus,
+)
+from integrations.shops import services as shops
 from oms.dashboard import ops_required, page_of
 from oms.errors import DomainError
 
@@ -28,6 +35,20 @@ def disabled_endpoints_banner(request: HttpRequest) -> tuple[str, str] | None:
         return None
     plural = "s" if count != 1 else ""
     return (f"{count} webhook endpoint{plural} disabled after failing", reverse("integrations:webhooks"))
+
+
+def shop_attention_banner(request: HttpRequest) -> tuple[str, str] | None:
+    """While a shop's order could not be taken (a SKU we do not know), every dashboard page says so."""
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return None
+    count = ShopWebhook.objects.filter(status=ShopWebhookStatus.FAILED)[:100].count()
+    if not count:
+        return None
+    shown = f"{count}+" if count >= 100 else str(count)
+    return (
+        f"{shown} shop order{'s' if count != 1 else ''} could not be taken: see why",
+        reverse("integrations:shops") + "?status=failed",
+    )
 
 
 def _back(request: HttpRequest) -> str:
@@ -142,3 +163,57 @@ def endpoint_enable(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     services.endpoint_enable(endpoint_id=endpoint.pk)
     flash.success(request, f"{endpoint.url} is enabled again; what waited for it is sent now.")
     return redirect(_back(request))
+
+
+@ops_required
+def shop_inbox(request: HttpRequest) -> HttpResponse:
+    """What the shops sent and what became of it; the calls that could not be applied first to fix."""
+    request.dashboard_section = "integrations"
+    status = request.GET.get("status", "")
+    status = status if status in ShopWebhookStatus.values else ""
+    connection = request.GET.get("shop", "")
+    connection_id = int(connection) if connection.isdigit() and len(connection) < 10 else None
+    query = request.GET.get("q", "").strip()[:100]
+    page = page_of(request, selectors.shop_webhooks(connection_id=connection_id, status=status, query=query))
+    params = request.GET.copy()
+    params.pop("page", None)
+    chips = params.copy()
+    chips.pop("status", None)
+    return render(
+        request,
+        "integrations/shops.html",
+        {
+            "page": page,
+            "status": status,
+            "shop": connection_id,
+            "q": query,
+            "query": params.urlencode(),
+            "chip_query": chips.urlencode(),
+            "counts": selectors.shop_counts(connection_id=connection_id),
+            "cap": selectors.COUNT_CAP,
+            "connections": selectors.shop_connections(),
+        },
+    )
+
+
+@ops_required
+@require_POST
+def shop_retry(request: HttpRequest) -> HttpResponse:
+    ids = [int(v) for v in request.POST.getlist("call") if v.isdigit()][:REPLAY_SELECTED_MAX]
+    applied, refused = 0, []
+    for webhook_id in ids:
+        try:
+            hook = shops.shop_webhook_retry(webhook_id=webhook_id)
+        except (DomainError, ShopWebhook.DoesNotExist) as exc:
+            refused.append(getattr(exc, "message", f"call {webhook_id} does not exist"))
+            continue
+        if hook.status == ShopWebhookStatus.FAILED:
+            refused.append(f"{hook.external_id}: still {hook.outcome}")
+        else:
+            applied += 1
+    if applied:
+        flash.success(request, f"{applied} shop call{'s' if applied != 1 else ''} applied.")
+    for line in refused[:20]:
+        flash.warning(request, line)
+    back = request.POST.get("back", "")
+    return redirect(back if back.startswith("/dashboard/") else "integrations:shops")

@@ -10,6 +10,7 @@ from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookStatus
 from tests.factories import order_payload
 from tests.receiver import Receiver
 from tests.test_browser import browser, page, shot  # noqa: F401 (fixtures)
+from tests.test_shop_adapters import catalogue, shopify  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -96,3 +97,36 @@ def test_ops_enable_an_endpoint_read_a_delivery_and_send_a_range_again(
         ) == {receiver.url + "/erp"}
     finally:
         receiver.close()
+
+
+def test_ops_find_a_shop_call_that_needs_a_sku_and_apply_it(
+    page,  # noqa: F811
+    ops_user,
+    shopify,  # noqa: F811
+    client,
+):
+    from integrations.models import ShopWebhook, ShopWebhookStatus
+    from integrations.shops import services as shops
+    from orders.models import Order
+    from tests.test_shop_adapters import post_shopify, shopify_order
+
+    shopify.sku_mappings.all().delete()
+    post_shopify(client, shopify_order())
+    shops.shop_webhook_process(webhook_id=ShopWebhook.objects.get().pk)
+    page.goto("/login/")
+    page.fill("input[name=username]", "olga")
+    page.fill("input[name=password]", "pw-olga-123")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/dashboard/kpis/")
+    page.click("p.banner a:has-text('could not be taken')")
+    page.wait_for_url("**/dashboard/integrations/shops/?status=failed")
+    assert page.locator('a.chip[data-queue="failed"] b').inner_text() == "1"
+    row = page.locator("#shop-calls tbody tr").first
+    assert "#9999" in row.inner_text() and "SKU2006-020" in row.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shot(page, "shop-orders")
+    shops.sku_mapping_set(connection=shopify, channel_sku="SKU2006-020", sku="LOUNGER-MC")
+    row.locator('input[name="call"]').check()
+    page.click("text=Try selected again")
+    page.wait_for_selector("text=1 shop call applied.")
+    assert ShopWebhook.objects.get().status == ShopWebhookStatus.PROCESSED and Order.objects.count() == 1

@@ -112,3 +112,10 @@ class ReplayOut(serializers.Serializer):
 def endpoint_json(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> dict:
     data = (EndpointWithSecretOut if with_secret else EndpointOut)(endpoint).data
     return dict(data)
+
+
+@extend_schema_serializer(component_name="ShopWebhookAck")
+class ShopWebhookAckOut(serializers.Serializer):
+    received = serializers.BooleanField()
+    duplicate = serializers.BooleanField(help_text="This delivery was received before: not applied again.")
+    ignored = serializers.BooleanField(help_text="A topic we do not act on, or a ping: nothing stored.")

@@ -3,6 +3,7 @@ from django.urls import path
 from integrations.api import views
 
 urlpatterns = [
+    path("shops/<slug:code>/webhooks/", views.ShopWebhookView.as_view(), name="shop-webhook"),
     path("webhooks/endpoints/", views.EndpointsView.as_view(), name="webhook-endpoints"),
     path(
         "webhooks/endpoints/<int:endpoint_id>/", views.EndpointDetailView.as_view(), name="webhook-endpoint"

@@ -2,6 +2,7 @@
 removes its own endpoints, reads their delivery log and has a time range sent again. Another key's
 endpoint is a 404. Each view parses, calls one service and shapes the answer."""
 
+from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -17,9 +18,12 @@ from integrations.api.serializers import (
     EndpointWithSecretOut,
     ReplayIn,
     ReplayOut,
+    ShopWebhookAckOut,
     endpoint_json,
 )
 from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookStatus
+from integrations.shops import services as shop_services
+from integrations.tasks import process_shop_webhook
 from oms.api.idempotent import idempotent_post
 from oms.api.lists import CheckedCursorPagination
 from oms.api.schema import IDEMPOTENCY_HEADER, errors, validated
@@ -209,3 +213,36 @@ class EndpointReplayView(APIView):
             start=data["start"], end=data["end"], endpoint_id=endpoint.pk, statuses=(data["status"],)
         )
         return Response({"replayed": count})
+
+
+class ShopWebhookView(APIView):
+    """The shops' own webhooks: open to the platform, which proves itself by its signature."""
+
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(
+        operation_id="shop_webhook",
+        summary="Receive a shop's order webhook (Shopify, WooCommerce)",
+        description=(
+            "For the shop platforms only: point the shop's order webhooks here. Shopify: topics "
+            "`orders/create`, `orders/updated`, `orders/cancelled`, signed with `X-Shopify-Hmac-Sha256` "
+            "(the app's client secret). WooCommerce: topics `order.created`, `order.updated`, "
+            "`order.deleted`, signed with `X-WC-Webhook-Signature` (the webhook's secret). Unsigned or "
+            "badly signed calls are refused with 401 and nothing is stored. A verified call is stored, "
+            "acknowledged at once and applied in the background; the same delivery again "
+            "(`X-Shopify-Webhook-Id`, `X-WC-Webhook-Delivery-ID`) is acknowledged with `duplicate: true`. "
+            "Other topics, and WooCommerce's ping when a webhook is saved, are acknowledged and ignored."
+        ),
+        request={"application/json": {"type": "object"}},
+        responses={200: ShopWebhookAckOut, **errors(400, 401, 404, 413)},
+    )
+    def post(self, request: Request, code: str) -> Response:
+        stored, new = shop_services.shop_webhook_receive(
+            code=code, headers=request.headers, body=request.body
+        )
+        if new:
+            transaction.on_commit(lambda: process_shop_webhook.delay(stored.pk))
+        return Response(
+            {"received": True, "duplicate": stored is not None and not new, "ignored": stored is None}
+        )
