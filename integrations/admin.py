@@ -3,6 +3,8 @@ from django.contrib import admin, messages
 from integrations import services
 from integrations.models import (
     ShopConnection,
+    ShopSync,
+    ShopSyncStatus,
     ShopWebhook,
     ShopWebhookStatus,
     SkuMapping,
@@ -107,3 +109,35 @@ class ShopWebhookAdmin(admin.ModelAdmin):
             except DomainError as exc:
                 self.message_user(request, f"{hook}: {exc.message}", messages.WARNING)
         self.message_user(request, f"{done} shop webhook(s) tried again.", messages.SUCCESS)
+
+
+@admin.register(ShopSync)
+class ShopSyncAdmin(admin.ModelAdmin):
+    """What the shops were told of their orders (fulfilments, cancellations), and what waits."""
+
+    list_display = [
+        "created_at",
+        "link",
+        "kind",
+        "reference",
+        "status",
+        "attempts",
+        "response_status",
+        "error",
+    ]
+    list_filter = ["status", "kind", "link__connection"]
+    readonly_fields = [f.name for f in ShopSync._meta.fields]
+    actions = ["retry"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Send again (given-up ones)")
+    def retry(self, request, queryset):
+        from integrations.shops import sync
+
+        done = 0
+        for row in queryset.filter(status=ShopSyncStatus.FAILED):
+            sync.shop_sync_retry(sync_id=row.pk)
+            done += 1
+        self.message_user(request, f"{done} sync(s) will be sent again.", messages.SUCCESS)

@@ -10,4 +10,5 @@ urlpatterns = [
     path("webhooks/endpoints/<int:endpoint_id>/enable/", views.endpoint_enable, name="enable"),
     path("shops/", views.shop_inbox, name="shops"),
     path("shops/retry/", views.shop_retry, name="shop_retry"),
+    path("shops/syncs/<int:sync_id>/retry/", views.shop_sync_retry, name="shop_sync_retry"),
 ]

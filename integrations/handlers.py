@@ -1,7 +1,9 @@
-"""The integrations' own events, for ops: an endpoint disabled after failing is e-mailed to
-``WEBHOOK_ALERT_RECIPIENTS`` (on the notifications queue, whose worker sends e-mail)."""
+"""The integrations' event handlers: an endpoint disabled after failing is e-mailed to ops (on the
+notifications queue, whose worker sends e-mail); a shop's order shipped or cancelled here is to be
+told to the shop (on the integrations queue, which waits on the shops' APIs)."""
 
 from integrations import services
+from integrations.shops import sync
 from oms.events import subscribe
 from oms.models import DomainEvent
 
@@ -9,3 +11,13 @@ from oms.models import DomainEvent
 @subscribe("webhook.endpoint_disabled", queue="notifications")
 def email_ops(event: DomainEvent) -> None:
     services.endpoint_disabled_email(endpoint_id=int(event.aggregate_id))
+
+
+@subscribe("shipment.shipped", queue="integrations")
+def tell_shop_shipped(event: DomainEvent) -> None:
+    sync.sync_fulfilment_record(shipment_id=event.payload["shipment_id"], order_id=event.payload["order_id"])
+
+
+@subscribe("order.cancelled", queue="integrations")
+def tell_shop_cancelled(event: DomainEvent) -> None:
+    sync.sync_cancellation_record(order_id=int(event.aggregate_id))

@@ -271,3 +271,78 @@ class ShopWebhook(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} {self.external_id} ({self.connection})"
+
+
+class ShopOrderLink(models.Model):
+    """Our order and the shop's: its id on the platform and each line's, which the status sync back
+    names (a Shopify fulfilment lists the shop's line items)."""
+
+    connection = models.ForeignKey(ShopConnection, on_delete=models.PROTECT, related_name="orders")
+    order = models.OneToOneField("orders.Order", on_delete=models.CASCADE, related_name="+")
+    platform_order_id = models.CharField(max_length=40)
+    line_ids = models.JSONField(default=dict, help_text="Our line number -> the shop's line item id.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "platform_order_id"], name="shop_order_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection.code} order {self.platform_order_id}"
+
+
+class ShopSyncKind(models.TextChoices):
+    FULFILMENT = "fulfilment", "Fulfilment"  # a shipment handed over: carrier and tracking number
+    CANCELLATION = "cancellation", "Cancellation"  # cancelled here
+
+
+class ShopSyncStatus(models.TextChoices):
+    PENDING = "pending", "Waiting"  # to be sent, or retried after a failure
+    SUCCEEDED = "succeeded", "Told the shop"  # the platform's API accepted it
+    SKIPPED = "skipped", "Nothing to tell"  # the shop knows already (it cancelled the order itself)
+    FAILED = "failed", "Given up"  # every retry failed: see the last answer, then send again
+
+
+SHOP_SYNC_TRANSITIONS: dict[str, frozenset[str]] = {
+    ShopSyncStatus.PENDING: frozenset(
+        {ShopSyncStatus.SUCCEEDED, ShopSyncStatus.FAILED, ShopSyncStatus.SKIPPED}
+    ),
+    ShopSyncStatus.FAILED: frozenset({ShopSyncStatus.PENDING}),  # sent again by ops
+    ShopSyncStatus.SUCCEEDED: frozenset(),
+    ShopSyncStatus.SKIPPED: frozenset(),
+}
+
+
+class ShopSync(models.Model):
+    """One thing to tell a shop about one of its orders, kept until the shop's API took it: the
+    outbox of the status sync back, with each try's request and answer for the order page."""
+
+    link = models.ForeignKey(ShopOrderLink, on_delete=models.CASCADE, related_name="syncs")
+    kind = models.CharField(max_length=16, choices=ShopSyncKind.choices)
+    reference = models.CharField(
+        max_length=40, help_text="What it is about: a shipment (SH-0000012), the order."
+    )
+    shipment_id = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=ShopSyncStatus.choices, default=ShopSyncStatus.PENDING)
+    steps_done = models.JSONField(default=list, blank=True, help_text="Calls that succeeded, not made again.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_request = models.JSONField(
+        default=dict, blank=True, help_text="Method, path and body of the last call."
+    )
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "shop status sync"
+        constraints = [models.UniqueConstraint(fields=["link", "kind", "reference"], name="shop_sync_once")]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="shop_sync_due", condition=Q(status="pending"))
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.reference} to {self.link}"

@@ -1,11 +1,13 @@
 """The integrations' Celery tasks, on the ``integrations`` queue (so a slow receiver or shop delays
 nobody else). On the beat schedule: domain events fanned out to the webhook endpoints that want them,
-every due delivery sent, and shop webhooks stored but never applied picked up again."""
+every due delivery sent, shop webhooks stored but never applied picked up again, and the status
+sync back to the shops retried."""
 
 from celery import shared_task
 
 from integrations import services
 from integrations.shops import services as shops
+from integrations.shops import sync
 
 
 @shared_task(name="integrations.webhooks", ignore_result=True)
@@ -13,6 +15,7 @@ def webhooks() -> int:
     while services.webhooks_fan_out():
         pass
     shops.shop_webhooks_sweep()
+    sync.shop_syncs_send_due()
     return sum(services.webhooks_send_due().values())
 
 

@@ -20,6 +20,7 @@ from integrations.models import (
     WebhookStatus,
 )
 from integrations.shops import services as shops
+from integrations.shops import sync as shop_sync
 from oms.dashboard import ops_required, page_of
 from oms.errors import DomainError
 
@@ -217,3 +218,33 @@ def shop_retry(request: HttpRequest) -> HttpResponse:
         flash.warning(request, line)
     back = request.POST.get("back", "")
     return redirect(back if back.startswith("/dashboard/") else "integrations:shops")
+
+
+def shop_panel(order) -> tuple[str, dict] | None:
+    """The order page's shop panel, for an order that came from a connected shop: what the shop was
+    told (its fulfilments, the cancellation), or is still to be told, with the last answer."""
+    from integrations.models import ShopOrderLink
+
+    link = ShopOrderLink.objects.select_related("connection").filter(order_id=order.pk).first()
+    if link is None:
+        return None
+    return "integrations/_order_panel.html", {"link": link, "syncs": shop_sync.order_syncs(order.pk)}
+
+
+@ops_required
+@require_POST
+def shop_sync_retry(request: HttpRequest, sync_id: int) -> HttpResponse:
+    from integrations.models import ShopSync
+
+    sync = get_object_or_404(ShopSync.objects.select_related("link"), pk=sync_id)
+    try:
+        shop_sync.shop_sync_retry(sync_id=sync.pk)
+    except DomainError as exc:
+        flash.error(request, exc.message)
+    else:
+        outcome = shop_sync.shop_sync_send(sync_id=sync.pk)
+        if outcome == "sent":
+            flash.success(request, "The shop has been told.")
+        else:
+            flash.warning(request, "The shop did not take it yet: it is tried again with a growing pause.")
+    return redirect("dashboard:order_detail", sync.link.order_id)

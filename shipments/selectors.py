@@ -98,3 +98,37 @@ def work_queues() -> list[WarehouseQueue]:
             )
         )
     return queues
+
+
+@dataclass(frozen=True)
+class ShipmentContents:
+    """What one shipment took out, as an integration tells a shop: which carrier, which tracking
+    numbers, and how many units of each order line."""
+
+    reference: str
+    carrier: str
+    service: str
+    tracking_numbers: list[str]
+    units: dict[int, int]  # order line number -> units in this shipment
+
+
+def shipment_contents(*, shipment_id: int) -> ShipmentContents | None:
+    shipment = Shipment.objects.select_related("service__carrier").filter(pk=shipment_id).first()
+    if shipment is None:
+        return None
+    units: dict[int, int] = {}
+    for number, quantity in PackageLine.objects.filter(package__shipment_id=shipment_id).values_list(
+        "order_line__line_number", "quantity"
+    ):
+        units[number] = units.get(number, 0) + quantity
+    return ShipmentContents(
+        reference=shipment.reference,
+        carrier=shipment.service.carrier.name,
+        service=shipment.service.name,
+        tracking_numbers=list(
+            shipment.packages.exclude(tracking_number="")
+            .order_by("pk")
+            .values_list("tracking_number", flat=True)
+        ),
+        units=units,
+    )

@@ -59,6 +59,8 @@ class ShopOrder:
 
     external_id: str
     body: dict
+    platform_id: str = ""  # the order's id on the platform, for its API
+    line_refs: list[str] = field(default_factory=list)  # the shop's line item id of each of body's lines
     cancelled: bool = False
     cancel_reason: str = ""
     notes: list[str] = field(default_factory=list)
@@ -160,7 +162,7 @@ def read_shopify(payload: dict, map_sku: Callable[[str], str]) -> ShopOrder:
     customer = payload.get("customer") or {}
     country = _text(address.get("country_code"), 2).upper()
     currency = _text(payload.get("currency"), 3).upper()
-    lines = []
+    lines, refs = [], []
     for item in payload.get("line_items") or []:
         title = _text(item.get("title") or item.get("name"), 80)
         if item.get("requires_shipping") is False:
@@ -184,6 +186,7 @@ def read_shopify(payload: dict, map_sku: Callable[[str], str]) -> ShopOrder:
                 "discount": str(discount),
             }
         )
+        refs.append(_text(item.get("id"), 40))
     shipping = sum(
         (_money(s.get("discounted_price", s.get("price"))) for s in payload.get("shipping_lines") or []),
         Decimal(0),
@@ -229,6 +232,8 @@ def read_shopify(payload: dict, map_sku: Callable[[str], str]) -> ShopOrder:
     return ShopOrder(
         external_id=external_id,
         body=body,
+        platform_id=_text(payload.get("id"), 40),
+        line_refs=refs,
         cancelled=bool(payload.get("cancelled_at")),
         cancel_reason=_text(payload.get("cancel_reason"), 100),
         notes=notes,
@@ -253,7 +258,7 @@ def read_woocommerce(payload: dict, map_sku: Callable[[str], str]) -> ShopOrder:
     country = _text(address.get("country"), 2).upper()
     currency = _text(payload.get("currency"), 3).upper()
     quantum = Decimal(1).scaleb(-_country_places(currency))
-    lines = []
+    lines, refs = [], []
     for item in payload.get("line_items") or []:
         quantity = int(item.get("quantity") or 0)
         if quantity <= 0:
@@ -274,6 +279,7 @@ def read_woocommerce(payload: dict, map_sku: Callable[[str], str]) -> ShopOrder:
                 "discount": str(discount),
             }
         )
+        refs.append(_text(item.get("id"), 40))
     status = _text(payload.get("status"), 30)
     external_id = _text(payload.get("number"), 100) or _text(payload.get("id"), 100)
     body = {
@@ -313,6 +319,8 @@ def read_woocommerce(payload: dict, map_sku: Callable[[str], str]) -> ShopOrder:
     return ShopOrder(
         external_id=external_id,
         body=body,
+        platform_id=_text(payload.get("id"), 40),
+        line_refs=refs,
         cancelled=status in ("cancelled", "trash"),
         cancel_reason="cancelled in the shop" if status in ("cancelled", "trash") else "",
         notes=notes,

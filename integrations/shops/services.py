@@ -16,6 +16,10 @@ from rest_framework import serializers
 from integrations.models import (
     SHOP_WEBHOOK_TRANSITIONS,
     ShopConnection,
+    ShopOrderLink,
+    ShopSync,
+    ShopSyncKind,
+    ShopSyncStatus,
     ShopWebhook,
     ShopWebhookStatus,
     SkuMapping,
@@ -142,6 +146,12 @@ def _apply(hook: ShopWebhook) -> tuple[str, str, int | None, dict]:
         if not shop_order.body["lines"]:
             return ShopWebhookStatus.IGNORED, f"Nothing in it to ship. {notes}".strip(), None, {}
         order = _create(channel, actor, shop_order.body)
+        ShopOrderLink.objects.create(
+            connection=connection,
+            order=order,
+            platform_order_id=shop_order.platform_id,
+            line_ids={str(n): ref for n, ref in enumerate(shop_order.line_refs, start=1)},
+        )
         return ShopWebhookStatus.PROCESSED, f"Order {order.number} created. {notes}".strip(), order.pk, {}
     if shop_order.cancelled or call_action == platforms.CANCEL:
         return _cancel(existing, actor, shop_order.cancel_reason)
@@ -167,6 +177,19 @@ def _create(channel, actor, body: dict) -> Order:
 def _cancel(order: Order, actor, reason: str) -> tuple[str, str, int | None, dict]:
     if order.status == OrderStatus.CANCELLED:
         return ShopWebhookStatus.PROCESSED, f"Order {order.number} was already cancelled.", order.pk, {}
+    # the shop cancelled it: the status sync back has nothing to tell it
+    link = ShopOrderLink.objects.filter(order=order).first()
+    if link is not None:
+        ShopSync.objects.get_or_create(
+            link=link,
+            kind=ShopSyncKind.CANCELLATION,
+            reference="order",
+            defaults={
+                "status": ShopSyncStatus.SKIPPED,
+                "next_attempt_at": timezone.now(),
+                "error": "cancelled in the shop",
+            },
+        )
     orders.order_cancel(order_id=order.pk, actor=actor, reason=reason or "cancelled in the shop")
     return ShopWebhookStatus.PROCESSED, f"Order {order.number} cancelled.", order.pk, {}
 
