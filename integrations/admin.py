@@ -2,6 +2,9 @@ from django.contrib import admin, messages
 
 from integrations import services
 from integrations.models import (
+    ExportEntry,
+    OrderImport,
+    ProductCost,
     ShopConnection,
     ShopSync,
     ShopSyncStatus,
@@ -141,3 +144,41 @@ class ShopSyncAdmin(admin.ModelAdmin):
             sync.shop_sync_retry(sync_id=row.pk)
             done += 1
         self.message_user(request, f"{done} sync(s) will be sent again.", messages.SUCCESS)
+
+
+@admin.register(ProductCost)
+class ProductCostAdmin(admin.ModelAdmin):
+    """What a unit costs us from a day on, for the stock valuation feed: a new cost is a new row."""
+
+    list_display = ["sku", "unit_cost", "currency", "valid_from"]
+    search_fields = ["sku"]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None
+
+
+@admin.register(ExportEntry)
+class ExportEntryAdmin(admin.ModelAdmin):
+    """The ERP feeds' entries, as the API gives them out."""
+
+    list_display = ["feed", "seq", "key", "created_at"]
+    list_filter = ["feed"]
+    search_fields = ["key"]
+    readonly_fields = [f.name for f in ExportEntry._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OrderImport)
+class OrderImportAdmin(admin.ModelAdmin):
+    list_display = ["file_name", "channel", "status", "total", "created", "duplicates", "created_at"]
+    list_filter = ["status", "channel"]
+    exclude = ["content"]
+    readonly_fields = [f.name for f in OrderImport._meta.fields if f.name != "content"]
+
+    def has_add_permission(self, request):
+        return False

@@ -17,6 +17,6 @@ class IntegrationsConfig(AppConfig):
         for banner in (disabled_endpoints_banner, shop_attention_banner):
             if banner not in BANNERS:
                 BANNERS.append(banner)
-        item = NavItem("Webhooks", "integrations:webhooks", "integrations")
+        item = NavItem("Integrations", "integrations:webhooks", "integrations")
         if item not in NAVIGATION:
             NAVIGATION.append(item)

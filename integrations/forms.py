@@ -57,3 +57,14 @@ class RangeReplayForm(DeliveryFilterForm):
     status = forms.ChoiceField(
         choices=[(WebhookStatus.FAILED, "Given up"), (WebhookStatus.SUCCEEDED, "Delivered")],
     )
+
+
+class ImportUploadForm(forms.Form):
+    channel = forms.ModelChoiceField(queryset=None, help_text="The marketplace the orders were sold on.")
+    file = forms.FileField(help_text="CSV (one row per order line) or JSON (a list of API order bodies).")
+
+    def __init__(self, *args, **kwargs):
+        from orders.models import Channel
+
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].queryset = Channel.objects.filter(is_active=True).order_by("name")

@@ -346,3 +346,118 @@ class ShopSync(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.reference} to {self.link}"
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"  # uploaded, waiting for the worker
+    CHECKING = "checking", "Checking"  # every order tried and rolled back: all problems found at once
+    WRITING = "writing", "Creating orders"  # no problem found: every order written in one transaction
+    DONE = "done", "Done"  # the orders are in
+    FAILED = "failed", "Refused"  # a row has a problem: nothing of the file was taken
+
+
+IMPORT_TRANSITIONS: dict[str, frozenset[str]] = {
+    ImportStatus.QUEUED: frozenset({ImportStatus.CHECKING, ImportStatus.FAILED}),
+    # back to queued: the worker died part-way (the check writes nothing, the writing is one
+    # transaction that died with it), so the file is simply taken again
+    ImportStatus.CHECKING: frozenset({ImportStatus.WRITING, ImportStatus.FAILED, ImportStatus.QUEUED}),
+    ImportStatus.WRITING: frozenset({ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.QUEUED}),
+    ImportStatus.DONE: frozenset(),
+    ImportStatus.FAILED: frozenset(),
+}
+
+
+class OrderImport(models.Model):
+    """A file of orders from a marketplace without an API (CSV or JSON), taken all or nothing."""
+
+    channel = models.ForeignKey("orders.Channel", on_delete=models.PROTECT, related_name="+")
+    file_name = models.CharField(max_length=200)
+    file_format = models.CharField(max_length=4, choices=[("csv", "CSV"), ("json", "JSON")])
+    content = models.TextField()
+    status = models.CharField(max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    total = models.PositiveIntegerField(default=0, help_text="Orders in the file.")
+    checked = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0, help_text="Orders the channel had sent already.")
+    problems = models.JSONField(default=list, blank=True, help_text="[{row, field, message}], by row.")
+    uploaded_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, help_text="The last sign of life of its worker.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "order import"
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()})"
+
+
+class ExportFeed(models.TextChoices):
+    INVOICES = "invoices", "Invoices"  # one per shipment handed over: what was shipped, at what price
+    CREDITS = "credits", "Credits"  # one per return credited: what the customer gets back
+    STOCK_VALUATION = "stock_valuation", "Stock valuation"  # one per warehouse and day: units x cost
+
+
+class ExportEntry(models.Model):
+    """One entry of an ERP feed. ``key`` makes writing it twice (a redelivered event) harmless;
+    ``seq`` is stamped in one serialised step when the feed is read, so an entry whose transaction
+    committed late still comes after every entry a reader has seen: a cursor on ``seq`` skips
+    nothing (a cursor on the row id would)."""
+
+    feed = models.CharField(max_length=20, choices=ExportFeed.choices)
+    key = models.CharField(max_length=80)
+    seq = models.BigIntegerField(null=True, blank=True)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "export entries"
+        constraints = [
+            models.UniqueConstraint(fields=["feed", "key"], name="export_entry_once"),
+            models.UniqueConstraint(fields=["feed", "seq"], name="export_seq_once"),
+        ]
+        indexes = [
+            models.Index(fields=["feed", "id"], name="export_unstamped", condition=Q(seq__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.feed} {self.key}"
+
+
+class ExportSequence(models.Model):
+    feed = models.CharField(max_length=20, unique=True)
+    last_seq = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.feed} at {self.last_seq}"
+
+
+class ExportAck(models.Model):
+    """How far an integration's key has taken a feed: its next read starts after it."""
+
+    api_key = models.ForeignKey("orders.ApiKey", on_delete=models.CASCADE, related_name="+")
+    feed = models.CharField(max_length=20, choices=ExportFeed.choices)
+    acked_seq = models.BigIntegerField(default=0)
+    acked_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["api_key", "feed"], name="export_ack_once")]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id} took {self.feed} to {self.acked_seq}"
+
+
+class ProductCost(models.Model):
+    """What a unit of a SKU costs us, from a day on (append-only: a new cost is a new row), for the
+    stock valuation feed."""
+
+    sku = models.CharField(max_length=64)
+    unit_cost = models.DecimalField(max_digits=14, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    valid_from = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sku", "valid_from"], name="product_cost_once")]
+
+    def __str__(self) -> str:
+        return f"{self.sku}: {self.unit_cost} {self.currency} from {self.valid_from}"

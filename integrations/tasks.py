@@ -1,11 +1,11 @@
 """The integrations' Celery tasks, on the ``integrations`` queue (so a slow receiver or shop delays
 nobody else). On the beat schedule: domain events fanned out to the webhook endpoints that want them,
 every due delivery sent, shop webhooks stored but never applied picked up again, and the status
-sync back to the shops retried."""
+sync back to the shops retried, and order imports whose worker died taken again."""
 
 from celery import shared_task
 
-from integrations import services
+from integrations import imports, services
 from integrations.shops import services as shops
 from integrations.shops import sync
 
@@ -16,6 +16,7 @@ def webhooks() -> int:
         pass
     shops.shop_webhooks_sweep()
     sync.shop_syncs_send_due()
+    imports.order_imports_sweep()
     return sum(services.webhooks_send_due().values())
 
 
@@ -29,3 +30,15 @@ def webhooks() -> int:
 )
 def process_shop_webhook(webhook_id: int) -> str:
     return shops.shop_webhook_process(webhook_id=webhook_id)
+
+
+@shared_task(name="integrations.order_import", ignore_result=True)
+def order_import(import_id: int) -> str:
+    return imports.order_import_run(import_id=import_id).status
+
+
+@shared_task(name="integrations.valuation_close", ignore_result=True)
+def valuation_close() -> int:
+    from integrations import exports
+
+    return exports.valuation_close()

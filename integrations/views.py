@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from integrations import selectors, services
-from integrations.forms import DeliveryFilterForm, RangeReplayForm
+from integrations.forms import DeliveryFilterForm, ImportUploadForm, RangeReplayForm
 from integrations.models import (
     ShopWebhook,
     ShopWebhookStatus,
@@ -248,3 +248,54 @@ def shop_sync_retry(request: HttpRequest, sync_id: int) -> HttpResponse:
         else:
             flash.warning(request, "The shop did not take it yet: it is tried again with a growing pause.")
     return redirect("dashboard:order_detail", sync.link.order_id)
+
+
+@ops_required
+def imports_page(request: HttpRequest) -> HttpResponse:
+    """Upload a marketplace's file of orders, and the recent imports with how they went."""
+    from integrations import imports
+    from integrations.models import OrderImport
+
+    request.dashboard_section = "integrations"
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        raw = upload.read(imports.MAX_BYTES + 1)
+        try:
+            imp = imports.order_import_create(
+                channel=form.cleaned_data["channel"],
+                file_name=upload.name,
+                raw=raw,
+                uploaded_by=request.user.get_username(),
+            )
+        except DomainError as exc:
+            for problems in (exc.details or {}).values():
+                for problem in problems:
+                    form.add_error("file", problem)
+        else:
+            return redirect("integrations:import", imp.pk)
+    recent = OrderImport.objects.select_related("channel").defer("content").order_by("-id")[:30]
+    return render(
+        request,
+        "integrations/imports.html",
+        {
+            "form": form,
+            "recent": recent,
+            "max_mb": imports.MAX_BYTES // (1024 * 1024),
+            "max_orders": imports.MAX_ORDERS,
+        },
+    )
+
+
+@ops_required
+def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
+    from integrations.models import OrderImport
+
+    request.dashboard_section = "integrations"
+    imp = get_object_or_404(OrderImport.objects.select_related("channel").defer("content"), pk=import_id)
+    template = (
+        "integrations/_import_progress.html"
+        if request.headers.get("HX-Request")
+        else "integrations/import.html"
+    )
+    return render(request, template, {"imp": imp})

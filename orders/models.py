@@ -43,6 +43,7 @@ class ApiScope(models.TextChoices):
     INVENTORY = "inventory", "Inventory"  # stock receipts, adjustments and counts
     CREDITS = "credits", "Credits"  # read the returns' credits, to pay them out (payment / ERP)
     WEBHOOKS = "webhooks", "Webhooks"  # register and manage the key's own webhook endpoints
+    EXPORTS = "exports", "ERP exports"  # read and acknowledge the invoices, credits and valuation feeds
 
 
 class ApiKey(models.Model):

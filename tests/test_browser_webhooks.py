@@ -47,9 +47,9 @@ def test_ops_enable_an_endpoint_read_a_delivery_and_send_a_range_again(
         page.click("button[type=submit]")
         page.wait_for_url("**/dashboard/kpis/")
         assert "1 webhook endpoint disabled after failing" in page.locator("p.banner").inner_text()
-        page.click("nav.mainnav >> text=Webhooks")
+        page.click("nav.mainnav >> text=Integrations")
         page.wait_for_url("**/dashboard/integrations/webhooks/")
-        assert page.locator("nav.mainnav a.active").inner_text() == "Webhooks"
+        assert page.locator("nav.mainnav a.active").inner_text() == "Integrations"
         # a laptop's width: the menu wraps rather than pushing "Log out" off the screen
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         assert page.locator('a.chip[data-queue="succeeded"] b').inner_text() == "3"
@@ -130,3 +130,41 @@ def test_ops_find_a_shop_call_that_needs_a_sku_and_apply_it(
     page.click("text=Try selected again")
     page.wait_for_selector("text=1 shop call applied.")
     assert ShopWebhook.objects.get().status == ShopWebhookStatus.PROCESSED and Order.objects.count() == 1
+
+
+def test_ops_upload_a_marketplace_file_and_read_what_it_lacks(
+    page,  # noqa: F811
+    ops_user,
+    channel,
+    products,
+    tmp_path,
+):
+    from tests.test_order_import import GOOD, HEADER, csv_row
+
+    bad = tmp_path / "marketplace-bad.csv"
+    bad.write_text(
+        "\n".join([HEADER, csv_row("MP-1", "TSHIRT-BLK-M", 2, "19.90"), csv_row("MP-2", "NOPE", 1, "1.00")])
+    )
+    good = tmp_path / "marketplace.csv"
+    good.write_text(GOOD)
+    page.goto("/login/")
+    page.fill("input[name=username]", "olga")
+    page.fill("input[name=password]", "pw-olga-123")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/dashboard/kpis/")
+    page.goto("/dashboard/integrations/imports/")
+    page.select_option('select[name="channel"]', value=str(channel.pk))
+    page.set_input_files('input[name="file"]', str(bad))
+    page.click("button:has-text('Import')")
+    page.wait_for_selector("#problems")
+    assert page.locator("#progress").get_attribute("data-status") == "failed"
+    row = page.locator("#problems tbody tr").first
+    assert row.locator("td").nth(0).inner_text() == "3" and "NOPE" in row.inner_text()
+    shot(page, "order-import-problems")
+    page.goto("/dashboard/integrations/imports/")
+    page.select_option('select[name="channel"]', value=str(channel.pk))
+    page.set_input_files('input[name="file"]', str(good))
+    page.click("button:has-text('Import')")
+    page.wait_for_selector("text=3 orders created")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shot(page, "order-import-done")

@@ -119,3 +119,28 @@ class ShopWebhookAckOut(serializers.Serializer):
     received = serializers.BooleanField()
     duplicate = serializers.BooleanField(help_text="This delivery was received before: not applied again.")
     ignored = serializers.BooleanField(help_text="A topic we do not act on, or a ping: nothing stored.")
+
+
+@extend_schema_serializer(component_name="ExportAckRequest")
+class ExportAckIn(serializers.Serializer):
+    cursor = serializers.RegexField(
+        r"^[0-9]{1,18}$",
+        max_length=18,
+        help_text="The `next_cursor` (or an entry's `cursor`) you have taken.",
+    )
+
+
+@extend_schema_serializer(component_name="ExportAck")
+class ExportAckOut(serializers.Serializer):
+    acked = serializers.CharField(help_text="How far the feed is acknowledged: never moves back.")
+
+
+@extend_schema_serializer(component_name="ExportPage")
+class ExportPageOut(serializers.Serializer):
+    entries = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="In order. Each has its `cursor`, its `key` (the same entry has the same key, "
+        "e.g. `shipment:12`), `recorded_at`, and the feed's own fields (see the feed's description).",
+    )
+    next_cursor = serializers.CharField(help_text="Pass as `after` for the next page; ack it once stored.")
+    has_more = serializers.BooleanField()

@@ -3,6 +3,9 @@ from django.urls import path
 from integrations.api import views
 
 urlpatterns = [
+    path("exports/<str:feed>/", views.ExportFeedView.as_view(), name="export-feed"),
+    path("exports/<str:feed>.csv", views.ExportFeedCsvView.as_view(), name="export-feed-csv"),
+    path("exports/<str:feed>/ack/", views.ExportAckView.as_view(), name="export-ack"),
     path("shops/<slug:code>/webhooks/", views.ShopWebhookView.as_view(), name="shop-webhook"),
     path("webhooks/endpoints/", views.EndpointsView.as_view(), name="webhook-endpoints"),
     path(

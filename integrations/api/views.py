@@ -2,26 +2,37 @@
 removes its own endpoints, reads their delivery log and has a time range sent again. Another key's
 endpoint is a 404. Each view parses, calls one service and shapes the answer."""
 
+import csv
+import io
+import json
+
 from django.db import transaction
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations import services, signing
+from integrations import exports, services, signing
 from integrations.api.serializers import (
     DeliveryOut,
     EndpointCreateIn,
     EndpointOut,
     EndpointUpdateIn,
     EndpointWithSecretOut,
+    ExportAckIn,
+    ExportAckOut,
+    ExportPageOut,
     ReplayIn,
     ReplayOut,
     ShopWebhookAckOut,
     endpoint_json,
 )
-from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookStatus
+from integrations.models import ExportFeed, WebhookDelivery, WebhookEndpoint, WebhookStatus
 from integrations.shops import services as shop_services
 from integrations.tasks import process_shop_webhook
 from oms.api.idempotent import idempotent_post
@@ -29,7 +40,7 @@ from oms.api.lists import CheckedCursorPagination
 from oms.api.schema import IDEMPOTENCY_HEADER, errors, validated
 from oms.errors import NotFound, ValidationFailed
 from orders.api.auth import scope_required
-from orders.models import ApiScope
+from orders.models import ApiKey, ApiScope
 
 WebhooksScope = scope_required(ApiScope.WEBHOOKS)
 
@@ -246,3 +257,225 @@ class ShopWebhookView(APIView):
         return Response(
             {"received": True, "duplicate": stored is not None and not new, "ignored": stored is None}
         )
+
+
+class IsIntegrationKey(BasePermission):
+    message = "The ERP feeds need an integration's key (no channel) with the 'exports' scope."
+
+    def has_permission(self, request, view) -> bool:
+        key = request.auth
+        return isinstance(key, ApiKey) and key.channel_id is None and ApiScope.EXPORTS in key.scopes
+
+
+FEED_HELP = {
+    ExportFeed.INVOICES: (
+        "One entry per shipment handed over (`key` `shipment:<id>`): `invoice` (the shipment), "
+        "`order_id`, `order_number`, `channel`, `external_id`, `currency`, `shipped_at`, `carrier`, "
+        "`tracking_numbers`, `customer`, `ship_to`, `lines` (each `line_number`, `sku`, `name`, "
+        "`quantity`, `unit_price`, `discount` in proportion to the units shipped, `net`), and "
+        "`order_discount`, `shipping`, `tax` (the order's, on its first invoice; 0 on later ones) "
+        "and `total`."
+    ),
+    ExportFeed.CREDITS: (
+        "One entry per return credited (`key` `credit:<id>`), shaped as an item of `GET /api/v1/credits/`."
+    ),
+    ExportFeed.STOCK_VALUATION: (
+        "One entry per warehouse and day (`key` `valuation:<day>:<warehouse>`), written after the day is "
+        "over: `items` (each `sku`, `units` on hand at the day's end, `unit_cost`, `currency`, `value`; "
+        "the cost from the product costs in admin, null where none is set), `totals` per currency and "
+        "`unvalued_skus`."
+    ),
+}
+FEED_PARAMETER = OpenApiParameter("feed", str, OpenApiParameter.PATH, enum=ExportFeed.values)
+
+
+class ExportFeedView(APIView):
+    permission_classes = [IsIntegrationKey]
+
+    @extend_schema(
+        operation_id="exports_read",
+        summary="Read an ERP feed from a cursor",
+        description=(
+            "Entries in order after `after`; without it, after what your key acknowledged (`POST …/ack/`), "
+            "so that a consumer that acks what it stored never takes an entry twice nor misses one, "
+            "whatever was written concurrently. Feeds: "
+            + " ".join(f"**{feed}**: {text}" for feed, text in FEED_HELP.items())
+            + " The same as CSV: `GET /api/v1/exports/{feed}.csv` (the next cursor in `X-Next-Cursor`)."
+        ),
+        parameters=[
+            FEED_PARAMETER,
+            OpenApiParameter("after", {"type": "string", "pattern": "^[0-9]{1,18}$"}, required=False),
+            OpenApiParameter(
+                "limit", {"type": "integer", "minimum": 1, "maximum": exports.MAX_LIMIT}, required=False
+            ),
+        ],
+        responses={200: ExportPageOut, **errors(400, 401, 403, 404)},
+    )
+    def get(self, request: Request, feed: str) -> Response:
+        return Response(_read(request, feed))
+
+
+def _read(request: Request, feed: str) -> dict:
+    if feed not in ExportFeed.values:
+        raise NotFound(f"No feed '{feed}': {', '.join(ExportFeed.values)}.")
+    raw_limit = request.query_params.get("limit", "100")
+    if not raw_limit.isdigit() or len(raw_limit) > 6:
+        raise ValidationFailed(
+            "Bad limit.", details={"limit": [f"A whole number from 1 to {exports.MAX_LIMIT}."]}
+        )
+    return exports.export_read(
+        api_key=request.auth, feed=feed, after=request.query_params.get("after"), limit=int(raw_limit)
+    )
+
+
+class CsvRenderer(BaseRenderer):
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, bytes | str) else json.dumps(data)
+
+
+def _csv_rows(feed: str, entries: list[dict]) -> tuple[list[str], list[list]]:
+    """One row per invoice line, per credit line, per valued SKU: what a spreadsheet or an ERP's
+    import reads."""
+    if feed == ExportFeed.INVOICES:
+        head = [
+            "cursor",
+            "invoice",
+            "order_number",
+            "external_id",
+            "channel",
+            "currency",
+            "shipped_at",
+            "line_number",
+            "sku",
+            "quantity",
+            "unit_price",
+            "discount",
+            "net",
+            "shipping",
+            "tax",
+            "total",
+        ]
+        rows = [
+            [
+                e["cursor"],
+                e["invoice"],
+                e["order_number"],
+                e["external_id"],
+                e["channel"],
+                e["currency"],
+                e["shipped_at"],
+                li["line_number"],
+                li["sku"],
+                li["quantity"],
+                li["unit_price"],
+                li["discount"],
+                li["net"],
+                e["shipping"],
+                e["tax"],
+                e["total"],
+            ]
+            for e in entries
+            for li in e["lines"]
+        ]
+    elif feed == ExportFeed.CREDITS:
+        head = [
+            "cursor",
+            "credit_id",
+            "return_number",
+            "channel",
+            "method",
+            "currency",
+            "amount",
+            "order_id",
+            "line_number",
+            "units",
+            "line_amount",
+        ]
+        rows = [
+            [
+                e["cursor"],
+                e.get("id"),
+                e.get("return_number"),
+                e.get("channel"),
+                e.get("method"),
+                e.get("currency"),
+                e.get("amount"),
+                li.get("order_id"),
+                li.get("line_number"),
+                li.get("units"),
+                li.get("amount"),
+            ]
+            for e in entries
+            for li in e.get("lines", [])
+        ]
+    else:
+        head = ["cursor", "day", "warehouse", "sku", "units", "unit_cost", "currency", "value"]
+        rows = [
+            [
+                e["cursor"],
+                e["day"],
+                e["warehouse"],
+                i["sku"],
+                i["units"],
+                i["unit_cost"],
+                i["currency"],
+                i["value"],
+            ]
+            for e in entries
+            for i in e["items"]
+        ]
+    return head, rows
+
+
+class ExportFeedCsvView(APIView):
+    permission_classes = [IsIntegrationKey]
+    renderer_classes = [CsvRenderer, JSONRenderer]
+
+    @extend_schema(
+        operation_id="exports_read_csv",
+        summary="Read an ERP feed from a cursor, as CSV",
+        description="As `GET /api/v1/exports/{feed}/`, one row per invoice line, credit line or valued SKU; "
+        "the cursor to ack and to pass as `after` next is in the `X-Next-Cursor` header.",
+        parameters=[
+            FEED_PARAMETER,
+            OpenApiParameter("after", {"type": "string", "pattern": "^[0-9]{1,18}$"}, required=False),
+            OpenApiParameter(
+                "limit", {"type": "integer", "minimum": 1, "maximum": exports.MAX_LIMIT}, required=False
+            ),
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.STR, **errors(400, 401, 403, 404)},
+    )
+    def get(self, request: Request, feed: str) -> HttpResponse:
+        page = _read(request, feed)
+        head, rows = _csv_rows(feed, page["entries"])
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(head)
+        writer.writerows(rows)
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        response["X-Next-Cursor"] = page["next_cursor"]
+        response["X-Has-More"] = "true" if page["has_more"] else "false"
+        return response
+
+
+class ExportAckView(APIView):
+    permission_classes = [IsIntegrationKey]
+
+    @extend_schema(
+        operation_id="exports_ack",
+        summary="Acknowledge an ERP feed up to a cursor",
+        description="Everything up to `cursor` is stored on your side: the next read without `after` starts "
+        "after it. Idempotent: an ack never moves back, and the same ack twice is the same.",
+        parameters=[FEED_PARAMETER],
+        request=ExportAckIn,
+        responses={200: ExportAckOut, **errors(400, 401, 403, 404)},
+    )
+    def post(self, request: Request, feed: str) -> Response:
+        if feed not in ExportFeed.values:
+            raise NotFound(f"No feed '{feed}': {', '.join(ExportFeed.values)}.")
+        data = validated(ExportAckIn, request).validated_data
+        return Response({"acked": exports.export_ack(api_key=request.auth, feed=feed, cursor=data["cursor"])})
