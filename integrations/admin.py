@@ -71,13 +71,15 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 class SkuMappingInline(admin.TabularInline):
     model = SkuMapping
     extra = 1
+    fields = ["channel_sku", "sku", "stock_ref", "pushed_available", "pushed_at", "push_error"]
+    readonly_fields = ["pushed_available", "pushed_at", "push_error"]
 
 
 @admin.register(ShopConnection)
 class ShopConnectionAdmin(admin.ModelAdmin):
     """A shop whose webhooks bring its orders into a channel; its SKUs that differ from ours below."""
 
-    list_display = ["code", "platform", "channel", "shop_url", "is_active"]
+    list_display = ["code", "platform", "channel", "shop_url", "push_stock", "is_active"]
     list_filter = ["platform", "is_active"]
     inlines = [SkuMappingInline]
 

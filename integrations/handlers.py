@@ -29,6 +29,11 @@ def export_credit(event: DomainEvent) -> None:
     exports.credit_record(credit_id=event.payload["credit_id"])
 
 
+@subscribe("return.credited", queue="integrations")
+def tell_shop_refunded(event: DomainEvent) -> None:
+    sync.sync_refund_record(credit_id=event.payload["credit_id"])
+
+
 @subscribe("order.cancelled", queue="integrations")
 def tell_shop_cancelled(event: DomainEvent) -> None:
     sync.sync_cancellation_record(order_id=int(event.aggregate_id))

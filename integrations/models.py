@@ -190,6 +190,12 @@ class ShopConnection(models.Model):
         blank=True,
         help_text="Shopify: the Admin API access token. WooCommerce: the REST API consumer secret.",
     )
+    location_id = models.CharField(
+        max_length=40, blank=True, help_text="Shopify: the location whose stock we set (its id)."
+    )
+    push_stock = models.BooleanField(
+        default=True, help_text="Tell the shop what we can ship of each SKU whose mapping names its item."
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -210,6 +216,15 @@ class SkuMapping(models.Model):
         max_length=100, help_text="As the shop sends it (SKU2006-001, variant:123)."
     )
     sku = models.CharField(max_length=64, help_text="Ours.")
+    stock_ref = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="Where the shop keeps this item's stock, to push ours there: Shopify's inventory item "
+        "id; WooCommerce's product id, or product/variation (22/23). Empty: not pushed.",
+    )
+    pushed_available = models.IntegerField(null=True, blank=True, help_text="What the shop was last told.")
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    push_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         verbose_name = "SKU mapping"
@@ -295,6 +310,7 @@ class ShopOrderLink(models.Model):
 class ShopSyncKind(models.TextChoices):
     FULFILMENT = "fulfilment", "Fulfilment"  # a shipment handed over: carrier and tracking number
     CANCELLATION = "cancellation", "Cancellation"  # cancelled here
+    REFUND = "refund", "Refund"  # a return credited as money back: the shop refunds its payment
 
 
 class ShopSyncStatus(models.TextChoices):

@@ -42,3 +42,10 @@ def valuation_close() -> int:
     from integrations import exports
 
     return exports.valuation_close()
+
+
+@shared_task(name="integrations.stock_push", ignore_result=True)
+def stock_push() -> dict:
+    from integrations.shops import stock
+
+    return stock.shop_stock_push_all()

@@ -66,6 +66,10 @@ def schedule_periodic_jobs(sender: Celery, **_: object) -> None:
     sender.add_periodic_task(
         settings.WEBHOOK_SWEEP_SECONDS, sender.signature("integrations.webhooks"), name="outbound webhooks"
     )
+    # What each connected shop may sell, pushed where it changed (debounced to this period).
+    sender.add_periodic_task(
+        settings.SHOP_STOCK_PUSH_SECONDS, sender.signature("integrations.stock_push"), name="shop stock"
+    )
     # The ERP's stock valuation: yesterday's, per warehouse, once it is over (written once a day).
     sender.add_periodic_task(3600, sender.signature("integrations.valuation_close"), name="stock valuation")
     # Customer messages whose task was lost, whose retry is due or whose quiet hours ended.

@@ -337,6 +337,8 @@ WEBHOOK_DISABLE_AFTER = int(os.environ.get("WEBHOOK_DISABLE_AFTER", "50"))
 WEBHOOK_ALERT_RECIPIENTS = [
     a.strip() for a in os.environ.get("WEBHOOK_ALERT_RECIPIENTS", "").split(",") if a.strip()
 ] or KPI_ALERT_RECIPIENTS
+# How often connected shops are told what they may sell (only the SKUs whose figure changed).
+SHOP_STOCK_PUSH_SECONDS = float(os.environ.get("SHOP_STOCK_PUSH_SECONDS", "60"))
 # How often the histories are folded into the KPI figures (and the thresholds checked).
 KPI_FOLD_SECONDS = float(os.environ.get("KPI_FOLD_SECONDS", "60"))
 

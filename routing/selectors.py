@@ -64,3 +64,14 @@ def lane_time(*, warehouse_id: int, country: str, postal_code: str) -> float | N
         ):
             best = lane
     return None if best is None else float(best.transit_days)
+
+
+def channel_warehouse_ids(*, channel_id: int, service_level: str = "standard") -> list[int] | None:
+    """The warehouses the channel's rules in force may ship from; None: every active warehouse (no
+    published rule set applies), as the routing engine reads it."""
+    from routing.services.rule_sets import rule_set_in_force
+
+    rule_set = rule_set_in_force(channel_id=channel_id, service_level=service_level)
+    if rule_set is None:
+        return None
+    return list(rule_set.warehouses.filter(warehouse__is_active=True).values_list("warehouse_id", flat=True))

@@ -230,3 +230,165 @@ def test_a_refused_key_is_given_up_at_once_and_sent_again_from_the_order_page(
     assert "The shop has been told." in answer.content.decode()
     row.refresh_from_db()
     assert row.status == ShopSyncStatus.SUCCEEDED
+
+
+@responses.activate
+def test_a_return_credited_as_money_is_refunded_by_the_shop_once_even_when_its_answer_is_lost(
+    client,
+    shopify,
+    network,  # noqa: F811
+    clock,
+    django_capture_on_commit_callbacks,
+):
+    from returns.models import Credit
+    from tests.returns_world import deliver
+    from tests.test_returns import ask, everything_back, set_policy
+
+    set_policy(refund_shipping=False)
+    order = taken(client, post_shopify, shopify_order(), django_capture_on_commit_callbacks)
+    shipment_id = ship_everything(order, network)
+    deliver(shipment_id)
+    order.refresh_from_db()
+    responses.get(
+        f"{SHOP}/orders/820982911946154508/fulfillment_orders.json",
+        json=recorded("shopify", "fulfillment_orders.json"),
+    )
+    responses.post(
+        f"{SHOP}/fulfillments.json", status=201, json=recorded("shopify", "fulfillment_created.json")
+    )
+    sync.shop_syncs_send_due()
+    ret = everything_back(ask(order, ("TSHIRT-BLK-M", 1, "wrong_item")))
+    credit = Credit.objects.get(ret=ret)
+    outbox_publish_pending()
+    refund = ShopSync.objects.get(kind=ShopSyncKind.REFUND)
+    assert refund.reference == f"credit:{credit.pk}"
+    marker = f"[oms credit:{credit.pk}]"
+    refunds_url = f"{SHOP}/orders/820982911946154508/refunds.json"
+    responses.get(refunds_url, json={"refunds": []})
+    responses.post(
+        f"{SHOP}/orders/820982911946154508/refunds/calculate.json",
+        json=recorded("shopify", "refund_calculate.json"),
+    )
+    responses.post(refunds_url, body=requests_timeout())  # the refund went through; its answer never came
+    assert sync.shop_syncs_send_due() == {"retry": 1}
+    (made,) = [c for c in responses.calls if c.request.url == refunds_url and c.request.method == "POST"]
+    assert json.loads(made.request.body) == {
+        "refund": {
+            "currency": "USD",
+            "notify": False,
+            "note": f"Return {ret.number} {marker}",
+            "shipping": {"amount": "0.00"},
+            "refund_line_items": [
+                {"line_item_id": 487817672276298554, "quantity": 1, "restock_type": "no_restock"}
+            ],
+            "transactions": [
+                {
+                    "parent_id": 801038806,
+                    "amount": f"{credit.amount:.2f}",
+                    "kind": "refund",
+                    "gateway": "bogus",
+                }
+            ],
+        }
+    }
+    # the retry finds the refund in the shop, with our mark: the customer is not paid twice
+    responses.replace(
+        responses.GET,
+        refunds_url,
+        json={"refunds": [{"id": 509562969, "note": f"Return {ret.number} {marker}"}]},
+    )
+    clock.shift(timedelta(minutes=1))
+    assert sync.shop_syncs_send_due() == {"sent": 1}
+    posts = [c for c in responses.calls if c.request.url == refunds_url and c.request.method == "POST"]
+    assert len(posts) == 1
+
+
+def requests_timeout():
+    import requests
+
+    return requests.ConnectionError("read timed out")
+
+
+@responses.activate
+def test_woocommerce_refunds_through_its_gateway_with_the_lines_and_amounts(
+    client,
+    woo,
+    network,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
+    from returns.models import Credit
+    from tests.returns_world import deliver
+    from tests.test_returns import ask, everything_back, set_policy
+
+    set_policy(refund_shipping=False)
+    order = taken(client, post_woo, woo_order(), django_capture_on_commit_callbacks)
+    deliver(ship_everything(order, network))
+    order.refresh_from_db()
+    responses.post(
+        f"{WOO}/orders/727/notes", status=201, json=recorded("woocommerce", "order_note_created.json")
+    )
+    responses.put(f"{WOO}/orders/727", json={**woo_order(), "status": "completed"})
+    sync.shop_syncs_send_due()
+    ret = everything_back(ask(order, ("HOODIE-GRY-L", 1, "wrong_item")))
+    credit = Credit.objects.get(ret=ret)
+    outbox_publish_pending()
+    responses.get(f"{WOO}/orders/727/refunds", json=[])
+    responses.post(
+        f"{WOO}/orders/727/refunds", status=201, json={"id": 726, "amount": f"{credit.amount:.2f}"}
+    )
+    assert sync.shop_syncs_send_due() == {"sent": 1}
+    (made,) = [
+        c
+        for c in responses.calls
+        if c.request.url == f"{WOO}/orders/727/refunds" and c.request.method == "POST"
+    ]
+    assert json.loads(made.request.body) == {
+        "amount": f"{credit.amount:.2f}",
+        "reason": f"Return {ret.number} [oms credit:{credit.pk}]",
+        "api_refund": True,
+        "line_items": [{"id": 316, "quantity": 1, "refund_total": f"{credit.amount:.2f}"}],
+    }
+
+
+@responses.activate
+def test_what_a_shop_may_sell_is_pushed_when_it_changes_and_only_then(
+    client,
+    shopify,
+    woo,
+    network,  # noqa: F811
+    api,
+):
+    from integrations.models import SkuMapping
+    from integrations.shops import stock
+    from tests.factories import order_payload
+
+    shopify.location_id = "655441491"
+    shopify.save(update_fields=["location_id"])
+    SkuMapping.objects.filter(connection=shopify, sku="TSHIRT-BLK-M").update(stock_ref="808950810")
+    SkuMapping.objects.filter(connection=shopify, sku="CAP-NAVY").update(stock_ref="808950811")
+    SkuMapping.objects.filter(connection=woo, sku="HOODIE-GRY-L").update(stock_ref="22/23")
+    responses.post(f"{SHOP}/inventory_levels/set.json", json={"inventory_level": {"available": 0}})
+    responses.put(f"{WOO}/products/22/variations/23", json={"id": 23, "stock_quantity": 10})
+    assert stock.shop_stock_push_all() == {"pushed": 3, "unchanged": 0, "failed": 0}
+
+    def bodies():
+        return [json.loads(c.request.body) for c in responses.calls]
+
+    shopify_sent = {b["inventory_item_id"]: b for b in bodies() if "inventory_item_id" in b}
+    # Athens holds 10 T-shirts and Thessaloniki none: the web shop may sell 10; caps: 10 + 10
+    assert shopify_sent == {
+        808950810: {"location_id": 655441491, "inventory_item_id": 808950810, "available": 10},
+        808950811: {"location_id": 655441491, "inventory_item_id": 808950811, "available": 20},
+    }
+    assert [b for b in bodies() if "stock_quantity" in b] == [{"manage_stock": True, "stock_quantity": 10}]
+    # nothing moved: nothing is sent, however often the beat runs
+    responses.calls.reset()
+    assert stock.shop_stock_push_all() == {"pushed": 0, "unchanged": 3, "failed": 0}
+    assert len(responses.calls) == 0
+    # an order takes 2 T-shirts, a hoodie and 3 caps: those figures go out again, once
+    answer = api.post("/api/v1/orders/", order_payload("STOCK-1"), format="json")
+    routing.route_order(order_id=answer.json()["id"])
+    assert stock.shop_stock_push_all() == {"pushed": 3, "unchanged": 0, "failed": 0}
+    after = {b.get("inventory_item_id", "woo"): b for b in bodies()}
+    assert (after[808950810]["available"], after[808950811]["available"]) == (8, 17)
+    assert after["woo"] == {"manage_stock": True, "stock_quantity": 9}

@@ -16,6 +16,7 @@ cancelling sets the order ``cancelled``."""
 import json
 import logging
 from datetime import timedelta
+from decimal import Decimal
 
 import requests
 from django.db import transaction
@@ -84,6 +85,24 @@ def sync_cancellation_record(*, order_id: int) -> ShopSync | None:
     return sync
 
 
+def sync_refund_record(*, credit_id: int) -> list[ShopSync]:
+    """A return credited as money back: each shop order in it is to be refunded by its shop, which
+    holds the payment. Store credit and exchanges stay ours: the shop has nothing to pay out."""
+    from returns.models import Credit, CreditMethod
+
+    credit = Credit.objects.filter(pk=credit_id).first()
+    if credit is None or credit.method != CreditMethod.REFUND:
+        return []
+    order_ids = set(credit.lines.values_list("order_line__order_id", flat=True))
+    rows = []
+    for link in ShopOrderLink.objects.select_related("connection").filter(order_id__in=order_ids):
+        if link.connection.is_active:
+            rows.append(_record(link=link, kind=ShopSyncKind.REFUND, reference=f"credit:{credit_id}"))
+    for row in rows:
+        transaction.on_commit(lambda pk=row.pk: shop_sync_send(sync_id=pk), robust=True)
+    return rows
+
+
 def _claim(sync_id: int, now) -> bool:
     return bool(
         ShopSync.objects.filter(pk=sync_id, status=ShopSyncStatus.PENDING, next_attempt_at__lte=now).update(
@@ -92,10 +111,11 @@ def _claim(sync_id: int, now) -> bool:
     )
 
 
-class _Client:
-    """One shop's REST API, with the last request kept for the sync's record."""
+class ShopApi:
+    """One shop's REST API (``link`` has its ``connection``), with the last request kept for the
+    sync's record."""
 
-    def __init__(self, link: ShopOrderLink, session: requests.Session):
+    def __init__(self, link, session: requests.Session):
         self.connection, self.session = link.connection, session
         self.last: dict = {}
         self.answer: tuple[int | None, str] = (None, "")
@@ -127,7 +147,7 @@ class _Client:
         return response.json() if response.content else {}
 
 
-def _shopify_fulfilment(sync: ShopSync, client: _Client) -> None:
+def _shopify_fulfilment(sync: ShopSync, client: ShopApi) -> None:
     link = sync.link
     contents = shipment_contents(shipment_id=sync.shipment_id)
     wanted: dict[str, int] = {}
@@ -176,7 +196,7 @@ def _shopify_fulfilment(sync: ShopSync, client: _Client) -> None:
     )
 
 
-def _woo_fulfilment(sync: ShopSync, client: _Client) -> None:
+def _woo_fulfilment(sync: ShopSync, client: ShopApi) -> None:
     link = sync.link
     contents = shipment_contents(shipment_id=sync.shipment_id)
     if "note" not in sync.steps_done:
@@ -194,15 +214,120 @@ def _woo_fulfilment(sync: ShopSync, client: _Client) -> None:
         client.call("PUT", f"orders/{link.platform_order_id}", {"status": "completed"})
 
 
-def _shopify_cancellation(sync: ShopSync, client: _Client) -> None:
+def _shopify_cancellation(sync: ShopSync, client: ShopApi) -> None:
     # the customer heard of it from us already
     client.call(
         "POST", f"orders/{sync.link.platform_order_id}/cancel.json", {"reason": "other", "email": False}
     )
 
 
-def _woo_cancellation(sync: ShopSync, client: _Client) -> None:
+def _woo_cancellation(sync: ShopSync, client: ShopApi) -> None:
     client.call("PUT", f"orders/{sync.link.platform_order_id}", {"status": "cancelled"})
+
+
+def _refund_parts(sync: ShopSync) -> tuple[object, list[tuple[str, int, Decimal]], Decimal, Decimal]:
+    """This order's share of the credit: (credit, [(shop line item, units, amount)], shipping, total).
+    The return's shipping and label fee go with its first order."""
+    from returns.models import Credit
+
+    credit = Credit.objects.select_related("ret").get(pk=int(sync.reference.split(":", 1)[1]))
+    link = sync.link
+    lines, goods = [], Decimal(0)
+    credit_lines = list(credit.lines.select_related("order_line"))
+    for cl in credit_lines:
+        if cl.order_line.order_id != link.order_id:
+            continue
+        amount = cl.amount - cl.restocking_fee
+        goods += amount
+        lines.append((str(link.line_ids.get(str(cl.order_line.line_number), "")), cl.units, amount))
+    first = min(cl.order_line.order_id for cl in credit_lines) == link.order_id
+    shipping = credit.shipping - credit.label_fee if first else Decimal(0)
+    return (
+        credit,
+        lines,
+        max(shipping, Decimal(0)),
+        goods + (credit.shipping - credit.label_fee if first else 0),
+    )
+
+
+def _marker(sync: ShopSync) -> str:
+    """Written into the shop's refund: a retry after a lost answer finds it there and does not pay
+    the customer twice."""
+    return f"[oms {sync.reference}]"
+
+
+def _shopify_refund(sync: ShopSync, client: ShopApi) -> None:
+    credit, lines, shipping, total = _refund_parts(sync)
+    order_id = sync.link.platform_order_id
+    existing = client.call("GET", f"orders/{order_id}/refunds.json")
+    if any(_marker(sync) in (r.get("note") or "") for r in existing.get("refunds", [])):
+        return  # the last try's refund went through; its answer was lost
+    items = [
+        {
+            "line_item_id": int(item) if item.isdigit() else item,
+            "quantity": units,
+            "restock_type": "no_restock",
+        }
+        for item, units, _ in lines
+        if item
+    ]
+    money = f"{shipping:.2f}"
+    calculated = client.call(
+        "POST",
+        f"orders/{order_id}/refunds/calculate.json",
+        {"refund": {"shipping": {"amount": money}, "refund_line_items": items}},
+    )
+    suggested = (calculated.get("refund") or {}).get("transactions") or []
+    if not suggested:
+        raise ShopRefused(None, json.dumps(calculated)[:2000], "the shop has no payment left to refund")
+    parent = suggested[0]
+    client.call(
+        "POST",
+        f"orders/{order_id}/refunds.json",
+        {
+            "refund": {
+                "currency": credit.currency,
+                "notify": False,  # our own message told the customer
+                "note": f"Return {credit.ret.number} {_marker(sync)}",
+                "shipping": {"amount": money},
+                "refund_line_items": items,
+                "transactions": [
+                    {
+                        "parent_id": parent.get("parent_id"),
+                        "amount": f"{total:.2f}",
+                        "kind": "refund",
+                        "gateway": parent.get("gateway"),
+                    }
+                ],
+            }
+        },
+    )
+
+
+def _woo_refund(sync: ShopSync, client: ShopApi) -> None:
+    credit, lines, _, total = _refund_parts(sync)
+    order_id = sync.link.platform_order_id
+    existing = client.call("GET", f"orders/{order_id}/refunds")
+    if any(_marker(sync) in (r.get("reason") or "") for r in existing if isinstance(r, dict)):
+        return
+    client.call(
+        "POST",
+        f"orders/{order_id}/refunds",
+        {
+            "amount": f"{total:.2f}",
+            "reason": f"Return {credit.ret.number} {_marker(sync)}",
+            "api_refund": True,  # through the shop's payment gateway: the customer gets the money
+            "line_items": [
+                {
+                    "id": int(item) if item.isdigit() else item,
+                    "quantity": units,
+                    "refund_total": f"{amount:.2f}",
+                }
+                for item, units, amount in lines
+                if item
+            ],
+        },
+    )
 
 
 SENDERS = {
@@ -210,6 +335,8 @@ SENDERS = {
     (Platform.WOOCOMMERCE, ShopSyncKind.FULFILMENT): _woo_fulfilment,
     (Platform.SHOPIFY, ShopSyncKind.CANCELLATION): _shopify_cancellation,
     (Platform.WOOCOMMERCE, ShopSyncKind.CANCELLATION): _woo_cancellation,
+    (Platform.SHOPIFY, ShopSyncKind.REFUND): _shopify_refund,
+    (Platform.WOOCOMMERCE, ShopSyncKind.REFUND): _woo_refund,
 }
 
 
@@ -230,7 +357,7 @@ def shop_sync_send(*, sync_id: int, session: requests.Session | None = None) -> 
     if not _claim(sync_id, now):
         return ""
     sync = ShopSync.objects.select_related("link__connection").get(pk=sync_id)
-    client = _Client(sync.link, session or requests.Session())
+    client = ShopApi(sync.link, session or requests.Session())
     sender = SENDERS[(sync.link.connection.platform, sync.kind)]
     try:
         sender(sync, client)
@@ -257,7 +384,7 @@ def shop_sync_send(*, sync_id: int, session: requests.Session | None = None) -> 
     return "sent"
 
 
-def _failed(sync: ShopSync, client: _Client, exc: ShopRefused) -> str:
+def _failed(sync: ShopSync, client: ShopApi, exc: ShopRefused) -> str:
     with transaction.atomic():
         sync = ShopSync.objects.select_for_update().get(pk=sync.pk)
         sync.attempts += 1
