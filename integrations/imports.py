@@ -220,11 +220,13 @@ def order_import_run(*, import_id: int) -> OrderImport:
     OrderImport.objects.filter(pk=imp.pk).update(total=imp.total, updated_at=timezone.now())
     channel = imp.channel
     actor = orders.Actor.system(f"order import {imp.pk} ({imp.file_name}) by {imp.uploaded_by}")
+    # a NUL cannot even be looked up (the database refuses it); the order's checks name it below
     wanted = {o.body.get("external_id") for o in found if isinstance(o.body, dict)}
+    wanted = {w for w in wanted if isinstance(w, str) and "\x00" not in w}
     already = set(
-        Order.objects.filter(
-            channel=channel, external_id__in=[w for w in wanted if isinstance(w, str)]
-        ).values_list("external_id", flat=True)
+        Order.objects.filter(channel=channel, external_id__in=list(wanted)).values_list(
+            "external_id", flat=True
+        )
     )
     todo, seen = [], {}
     for order in found:

@@ -214,3 +214,12 @@ def test_an_import_whose_worker_died_is_taken_again(channel, products, clock):
     assert imports.order_imports_sweep() == 1
     imp.refresh_from_db()
     assert (imp.status, imp.created) == (ImportStatus.DONE, 3)
+
+
+def test_nul_characters_in_a_json_file_are_named_not_a_crash(channel, products):
+    body = order_payload("JS-\u0000")
+    body["shipping_address"]["name"] = "Eleni\u0000"
+    imp = run(channel, json.dumps([body]), "nul.json")
+    assert imp.status == ImportStatus.FAILED
+    assert {p["field"] for p in imp.problems} >= {"external_id", "shipping_address.name"}
+    assert not Order.objects.exists()

@@ -420,3 +420,18 @@ def test_ops_see_what_a_shop_call_lacks_and_try_it_again_from_the_dashboard(
     # an applied call is not applied again
     answer = ops_client.post("/dashboard/integrations/shops/retry/", {"call": [hook.pk]}, follow=True)
     assert "is not retried" in answer.content.decode() and Order.objects.count() == 1
+
+
+def test_nul_characters_from_a_shop_are_dropped_not_a_crash(
+    client, shopify, django_capture_on_commit_callbacks
+):
+    payload = shopify_order()
+    payload["name"] = "#99\u000099"
+    payload["shipping_address"]["address2"] = "Floor 2\u0000"
+    payload["phone"] = "+1 \u0000"
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = post_shopify(client, payload)
+    assert answer.status_code == 200
+    hook = ShopWebhook.objects.get()
+    assert hook.external_id == "#9999" and hook.status == ShopWebhookStatus.PROCESSED, hook.outcome
+    assert Order.objects.select_related("shipping_address").get().shipping_address.line2 == "Floor 2"

@@ -112,7 +112,9 @@ def _money(value: object) -> Decimal:
 
 
 def _text(value: object, limit: int) -> str:
-    return str(value).strip()[:limit] if value not in (None, "") else ""
+    """A platform's value as text we can store: NUL characters, which no database column takes, are
+    dropped (a shop lets its customers type anything)."""
+    return str(value).replace("\x00", "").strip()[:limit] if value not in (None, "") else ""
 
 
 def _phone(raw: object, country: str, notes: list[str]) -> str | None:
