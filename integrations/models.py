@@ -296,6 +296,12 @@ class ShopOrderLink(models.Model):
     order = models.OneToOneField("orders.Order", on_delete=models.CASCADE, related_name="+")
     platform_order_id = models.CharField(max_length=40)
     line_ids = models.JSONField(default=dict, help_text="Our line number -> the shop's line item id.")
+    shop_updated_at = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="The shop's time of the last change applied (its updated_at / date_modified_gmt): an "
+        "older update arriving late is not applied over a newer one.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

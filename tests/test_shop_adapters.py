@@ -435,3 +435,21 @@ def test_nul_characters_from_a_shop_are_dropped_not_a_crash(
     hook = ShopWebhook.objects.get()
     assert hook.external_id == "#9999" and hook.status == ShopWebhookStatus.PROCESSED, hook.outcome
     assert Order.objects.select_related("shipping_address").get().shipping_address.line2 == "Floor 2"
+
+
+def test_an_older_update_arriving_late_does_not_undo_a_newer_one(
+    client, shopify, django_capture_on_commit_callbacks
+):
+    newer = shopify_order("orders_updated.json")
+    newer["updated_at"] = iso(at(minutes=-1), -5)
+    older = shopify_order("orders_updated.json")
+    older["updated_at"] = iso(at(minutes=-30), -5)
+    older["shipping_address"]["address1"] = "1 Old Road"
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, shopify_order())
+        post_shopify(client, newer, topic="orders/updated", webhook_id="u-new")
+        post_shopify(client, older, topic="orders/updated", webhook_id="u-old")
+    order = Order.objects.select_related("shipping_address").get()
+    assert order.shipping_address.line1 == "456 Moving Avenue"
+    late = ShopWebhook.objects.get(webhook_id="u-old")
+    assert late.status == ShopWebhookStatus.IGNORED and "older version" in late.outcome

@@ -61,6 +61,7 @@ class ShopOrder:
     body: dict
     platform_id: str = ""  # the order's id on the platform, for its API
     line_refs: list[str] = field(default_factory=list)  # the shop's line item id of each of body's lines
+    changed_at: datetime | None = None  # the shop's time of this version of the order
     cancelled: bool = False
     cancel_reason: str = ""
     notes: list[str] = field(default_factory=list)
@@ -236,10 +237,20 @@ def read_shopify(payload: dict, map_sku: Callable[[str], str]) -> ShopOrder:
         body=body,
         platform_id=_text(payload.get("id"), 40),
         line_refs=refs,
+        changed_at=moment(payload.get("updated_at")),
         cancelled=bool(payload.get("cancelled_at")),
         cancel_reason=_text(payload.get("cancel_reason"), 100),
         notes=notes,
     )
+
+
+def moment(value: object) -> datetime | None:
+    """A platform's timestamp, or None when it has none we can read (then order cannot be told)."""
+    try:
+        moment = datetime.fromisoformat(_text(value, 40).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _woo_time(value: object) -> str | None:
@@ -323,6 +334,7 @@ def read_woocommerce(payload: dict, map_sku: Callable[[str], str]) -> ShopOrder:
         body=body,
         platform_id=_text(payload.get("id"), 40),
         line_refs=refs,
+        changed_at=moment(_woo_time(payload.get("date_modified_gmt"))),
         cancelled=status in ("cancelled", "trash"),
         cancel_reason="cancelled in the shop" if status in ("cancelled", "trash") else "",
         notes=notes,

@@ -151,12 +151,26 @@ def _apply(hook: ShopWebhook) -> tuple[str, str, int | None, dict]:
             order=order,
             platform_order_id=shop_order.platform_id,
             line_ids={str(n): ref for n, ref in enumerate(shop_order.line_refs, start=1)},
+            shop_updated_at=shop_order.changed_at.isoformat() if shop_order.changed_at else "",
         )
         return ShopWebhookStatus.PROCESSED, f"Order {order.number} created. {notes}".strip(), order.pk, {}
     if shop_order.cancelled or call_action == platforms.CANCEL:
         return _cancel(existing, actor, shop_order.cancel_reason)
     if call_action == platforms.CREATE:
         return ShopWebhookStatus.PROCESSED, f"Order {existing.number} was already here.", existing.pk, {}
+    link = ShopOrderLink.objects.select_for_update().filter(order=existing).first()
+    if link is not None and shop_order.changed_at is not None:
+        # the shops do not promise the order of their webhooks: an older version arriving late
+        # must not put back the address a newer one changed
+        last = platforms.moment(link.shop_updated_at) if link.shop_updated_at else None
+        if last is not None and shop_order.changed_at < last:
+            return (
+                ShopWebhookStatus.IGNORED,
+                f"Order {existing.number}: an older version of the order than the one applied; left alone.",
+                existing.pk,
+                {},
+            )
+        ShopOrderLink.objects.filter(pk=link.pk).update(shop_updated_at=shop_order.changed_at.isoformat())
     return _update(existing, actor, shop_order.body)
 
 
