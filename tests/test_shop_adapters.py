@@ -453,3 +453,15 @@ def test_an_older_update_arriving_late_does_not_undo_a_newer_one(
     assert order.shipping_address.line1 == "456 Moving Avenue"
     late = ShopWebhook.objects.get(webhook_id="u-old")
     assert late.status == ShopWebhookStatus.IGNORED and "older version" in late.outcome
+
+
+def test_lines_changed_in_the_shop_are_said_not_applied(client, shopify, django_capture_on_commit_callbacks):
+    edited = shopify_order("orders_updated.json")
+    edited["shipping_address"]["address1"] = "123 Shipping Street"  # the address as it was
+    edited["line_items"][0]["current_quantity"] = 3
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, shopify_order())
+        post_shopify(client, edited, topic="orders/updated", webhook_id="u-lines")
+    outcome = ShopWebhook.objects.get(webhook_id="u-lines").outcome
+    assert "no change to its address" in outcome and "lines changed in the shop" in outcome
+    assert Order.objects.get().lines.get(sku="SKU2006-001").quantity == 1

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('integrations', '0007_shop_refunds_and_stock_push'),
+        ("integrations", "0007_shop_refunds_and_stock_push"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='shoporderlink',
-            name='shop_updated_at',
-            field=models.CharField(blank=True, help_text="The shop's time of the last change applied (its updated_at / date_modified_gmt): an older update arriving late is not applied over a newer one.", max_length=40),
+            model_name="shoporderlink",
+            name="shop_updated_at",
+            field=models.CharField(
+                blank=True,
+                help_text="The shop's time of the last change applied (its updated_at / date_modified_gmt): an older update arriving late is not applied over a newer one.",
+                max_length=40,
+            ),
         ),
     ]

@@ -211,17 +211,28 @@ def _cancel(order: Order, actor, reason: str) -> tuple[str, str, int | None, dic
 ADDRESS_FIELDS = ("name", "company", "line1", "line2", "city", "region", "postal_code", "country")
 
 
+def _lines_note(order: Order, body: dict) -> str:
+    """Lines or quantities changed in the shop are not applied here (a shop's edit cannot unpick a
+    box): the call says so, for ops to edit the order on its page."""
+    ours = sorted((line.sku, line.quantity) for line in order.lines.all())
+    theirs = sorted(
+        (normalize_sku(str(line.get("sku", ""))), int(line.get("quantity") or 0)) for line in body["lines"]
+    )
+    return (
+        ""
+        if ours == theirs
+        else " Its lines changed in the shop and were not changed here: edit the order if need be."
+    )
+
+
 def _update(order: Order, actor, body: dict) -> tuple[str, str, int | None, dict]:
     """An edited order: a new shipping address is taken while we can still send it elsewhere."""
     address = order.shipping_address
     wanted = body["shipping_address"]
+    lines = _lines_note(order, body)
     if all(str(getattr(address, name) or "") == str(wanted.get(name) or "") for name in ADDRESS_FIELDS):
-        return (
-            ShopWebhookStatus.PROCESSED,
-            f"Order {order.number}: nothing we keep has changed.",
-            order.pk,
-            {},
-        )
+        said = "no change to its address." if lines else "nothing we keep has changed."
+        return ShopWebhookStatus.PROCESSED, f"Order {order.number}: {said}{lines}", order.pk, {}
     shape = OrderCreateIn().fields["shipping_address"]
     try:
         clean = shape.run_validation(wanted)
@@ -235,11 +246,17 @@ def _update(order: Order, actor, body: dict) -> tuple[str, str, int | None, dict
     except IllegalTransition as exc:
         return (
             ShopWebhookStatus.PROCESSED,
-            f"Order {order.number}: the new address came too late ({exc.message}) — tell the customer.",
+            f"Order {order.number}: the new address came too late ({exc.message}): tell the customer."
+            + lines,
             order.pk,
             {},
         )
-    return ShopWebhookStatus.PROCESSED, f"Order {order.number}: shipping address changed.", order.pk, {}
+    return (
+        ShopWebhookStatus.PROCESSED,
+        f"Order {order.number}: shipping address changed.{lines}",
+        order.pk,
+        {},
+    )
 
 
 def shop_webhook_retry(*, webhook_id: int) -> ShopWebhook:
