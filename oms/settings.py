@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "integrations",
     "anymail",
     "demo",
+    "simulation",
 ]
 
 MIDDLEWARE = [

@@ -26,6 +26,7 @@ APP_ORDER = [
     "kpis",
     "integrations",
     "demo",
+    "simulation",
 ]
 
 
