@@ -1,6 +1,7 @@
 """The sandbox carrier: the same answers every time, and a tracking script that unfolds with time."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -28,6 +29,24 @@ def test_a_retried_purchase_gets_the_same_tracking_number_and_price():
         SHIPPED.date() + timedelta(days=2),
     )
     assert {rate.service_code for rate in sandbox.quote(request())} == {"economy", "standard", "express"}
+
+
+def test_zone_surcharges_price_a_lane_by_its_longest_matching_prefixes():
+    far = Party(name="B", line1="Odos 2", city="Heraklion", postal_code="712 02", country="GR")
+    sandbox = SandboxAdapter(
+        {"zone_surcharges": [["", "7", "1.00"], ["104", "71", "2.50", 1], ["546", "", "0.40"]]},
+        today=SHIPPED.date(),
+    )
+    to_crete = ParcelRequest("SH-1/1", PARTY, far, 1200, 300, 200, 100, "standard")
+    # 4.50 + 2 started kg x 0.90, plus the Athens-to-Heraklion pair (longer than the "to 7" one)
+    bought = sandbox.buy(sandbox.prepare(to_crete), to_crete)
+    assert bought.cost == Decimal("8.80")
+    # and its extra day at sea goes into the estimate
+    assert bought.estimated_delivery == SHIPPED.date() + timedelta(days=3)
+    assert {r.service_code: r.amount for r in sandbox.quote(to_crete)}["standard"] == Decimal("8.80")
+    # no pair matches Athens to Athens: the plain table price and the service's days
+    local = sandbox.buy(sandbox.prepare(request()), request())
+    assert (local.cost, local.estimated_delivery) == (Decimal("6.30"), SHIPPED.date() + timedelta(days=2))
 
 
 def test_it_refuses_what_it_cannot_carry():

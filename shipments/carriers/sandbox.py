@@ -5,7 +5,10 @@ OMS draws the labels, prices follow a small table (2.5 times dearer across a bor
 follows a script that starts when the parcel is handed over: picked up, in transit, at the hub, out
 for delivery, delivered. Every ``failed_attempt_every``-th parcel has a failed delivery attempt
 first, every ``exception_every``-th an exception (weather) on the way; ``time_scale`` shrinks the
-script (0.0167 turns hours into minutes for the demo).
+script (0.0167 turns hours into minutes for the demo). ``zone_surcharges`` prices lanes as zoned
+carriers do: a list of ``[sender postal prefix, recipient postal prefix, amount, extra days]`` (the
+days optional), the longest matching pair adding its amount to a parcel's price and its days to the
+estimate (the simulation prices and promises its network this way).
 """
 
 import hashlib
@@ -75,6 +78,7 @@ class SandboxOptions:
     time_scale: float = 1.0
     failed_attempt_every: int = 5
     exception_every: int = 7
+    zone_surcharges: tuple[tuple[str, str, Decimal, int], ...] = ()
 
     @classmethod
     def from_dict(cls, options: dict) -> "SandboxOptions":
@@ -82,7 +86,31 @@ class SandboxOptions:
             time_scale=float(options.get("time_scale", 1.0)),
             failed_attempt_every=int(options.get("failed_attempt_every", 5)),
             exception_every=int(options.get("exception_every", 7)),
+            zone_surcharges=tuple(
+                (
+                    _postal(zone[0]),
+                    _postal(zone[1]),
+                    Decimal(str(zone[2])),
+                    int(zone[3]) if len(zone) > 3 else 0,
+                )
+                for zone in options.get("zone_surcharges", ())
+            ),
         )
+
+    def zone(self, sender_postal: str, recipient_postal: str) -> tuple[Decimal, int]:
+        """The surcharge and extra days of the longest (sender, recipient) prefix pair matching this
+        lane; nothing extra when none does."""
+        sender, recipient = _postal(sender_postal), _postal(recipient_postal)
+        best, length = (Decimal(0), 0), -1
+        for from_prefix, to_prefix, amount, days in self.zone_surcharges:
+            if sender.startswith(from_prefix) and recipient.startswith(to_prefix):
+                if len(from_prefix) + len(to_prefix) > length:
+                    best, length = (amount, days), len(from_prefix) + len(to_prefix)
+        return best
+
+
+def _postal(code: str) -> str:
+    return "".join(str(code).split()).upper()
 
 
 def tracking_number_for(reference: str) -> str:
@@ -95,10 +123,12 @@ def tracking_number_for(reference: str) -> str:
 INTERNATIONAL_FACTOR = Decimal("2.5")
 
 
-def price(service_code: str, weight_grams: int, *, international: bool = False) -> Decimal:
+def price(
+    service_code: str, weight_grams: int, *, international: bool = False, surcharge: Decimal = Decimal(0)
+) -> Decimal:
     base, per_kg, _ = SERVICES[service_code]
     started_kg = max(1, -(-weight_grams // 1000))
-    amount = (base + per_kg * started_kg) * (INTERNATIONAL_FACTOR if international else 1)
+    amount = (base + per_kg * started_kg + surcharge) * (INTERNATIONAL_FACTOR if international else 1)
     return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
@@ -120,6 +150,14 @@ class SandboxAdapter:
         self.options = SandboxOptions.from_dict(options or {})
         self.today = today
 
+    def _price(self, service_code: str, request: ParcelRequest) -> Decimal:
+        return price(
+            service_code,
+            request.weight_grams,
+            international=_international(request),
+            surcharge=self.options.zone(request.sender.postal_code, request.recipient.postal_code)[0],
+        )
+
     def _check(self, request: ParcelRequest) -> None:
         if request.service_code not in SERVICES:
             raise CarrierError(
@@ -133,14 +171,9 @@ class SandboxAdapter:
     def quote(self, request: ParcelRequest) -> list[Rate]:
         if request.weight_grams > 30_000:
             return []
+        extra = self.options.zone(request.sender.postal_code, request.recipient.postal_code)[1]
         return [
-            Rate(
-                "Sandbox",
-                code,
-                price(code, request.weight_grams, international=_international(request)),
-                "EUR",
-                days,
-            )
+            Rate("Sandbox", code, self._price(code, request), "EUR", days + extra)
             for code, (_, _, days) in SERVICES.items()
         ]
 
@@ -151,9 +184,10 @@ class SandboxAdapter:
     def buy(self, carrier_parcel_id: str, request: ParcelRequest) -> Purchase:
         self._check(request)
         days = SERVICES[request.service_code][2]
+        days += self.options.zone(request.sender.postal_code, request.recipient.postal_code)[1]
         return Purchase(
             tracking_number=tracking_number_for(request.reference),
-            cost=price(request.service_code, request.weight_grams, international=_international(request)),
+            cost=self._price(request.service_code, request),
             currency="EUR",
             estimated_delivery=(self.today or date.today()) + timedelta(days=days),
         )
