@@ -20,6 +20,7 @@ The model:
 import math
 import random
 from dataclasses import dataclass, field
+from datetime import date
 
 # (name, postal code of its centre, latitude, longitude, inhabitants)
 CITIES: tuple[tuple[str, str, float, float, int], ...] = (
@@ -74,6 +75,7 @@ class Params:
     zipf_s: float = 1.0
     sale_day: int | None = None  # which day (from 0) has the sale; None: two thirds into the run
     sale_factor: float = 3.0
+    start: date = date(2026, 3, 2)  # a Monday; the simulated clock's first day, whatever today is
 
     @property
     def the_sale_day(self) -> int:
@@ -152,3 +154,132 @@ def poisson(rng: random.Random, mean: float) -> int:
 def geometric(rng: random.Random, p: float) -> int:
     """Failures before the first success, each try succeeding with ``p``."""
     return int(math.log(1 - rng.random()) / math.log(1 - p))
+
+
+# ---------------------------------------------------------------------------------------- the network
+
+# Warehouses are opened in these cities, in this order (indexes in CITIES): --warehouses 3 gives
+# Athens, Thessaloniki and Heraklion.
+HUBS: tuple[int, ...] = (0, 1, 3, 2, 4, 6, 14)
+
+# Islands without a road to the mainland: a parcel to another island (or from one) goes by ferry or
+# plane. Heraklion and Chania share Crete.
+ISLAND_OF: dict[int, str] = {3: "crete", 7: "crete", 14: "rhodes", 16: "corfu"}
+
+
+def distance_km(a: int, b: int) -> float:
+    """Great-circle distance between two cities of CITIES."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (CITIES[a][2], CITIES[a][3], CITIES[b][2], CITIES[b][3]))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+def crosses_sea(a: int, b: int) -> bool:
+    return ISLAND_OF.get(a) != ISLAND_OF.get(b)
+
+
+def lane_surcharge(hub: int, city: int) -> float:
+    """What the simulated carrier adds to its table price on a lane: 0.4 cents per km, and 1.50
+    across the sea (the zone surcharges Greek couriers publish have this shape)."""
+    return round(0.004 * distance_km(hub, city) + (1.5 if crosses_sea(hub, city) else 0.0), 2)
+
+
+def nearest_hub(city: int, hubs: tuple[int, ...]) -> int:
+    return min(hubs, key=lambda hub: (distance_km(hub, city), hub))
+
+
+def hub_shares(hubs: tuple[int, ...]) -> dict[int, float]:
+    """Each hub's share of the population that lives nearest to it (where its stock is placed)."""
+    served = dict.fromkeys(hubs, 0)
+    for index, city in enumerate(CITIES):
+        served[nearest_hub(index, hubs)] += city[4]
+    total = sum(served.values())
+    return {hub: people / total for hub, people in served.items()}
+
+
+# ---------------------------------------------------------------------------------------- the carrier
+
+
+@dataclass(frozen=True)
+class CarrierModel:
+    """Transit times of the simulated courier, by lane: a base by distance (same city, up to 300 km,
+    farther), a day more across the sea, times a log-normal factor (carriers' transit times are
+    right-skewed); deliveries happen 08:00 - 20:00, else the next morning. Some first attempts fail
+    (nobody at home: delivered a day later) and some parcels meet an exception (weather, a missed
+    ferry: two days later)."""
+
+    local_hours: float = 20.0
+    regional_hours: float = 28.0
+    far_hours: float = 36.0
+    sea_hours: float = 22.0
+    spread: float = 0.22  # sigma of the log-normal factor
+    failed_attempt: float = 0.07
+    exception: float = 0.02
+
+
+def parcel_script(
+    model: CarrierModel, seed: int, tracking_number: str, hub: int, city: int, shipped_hour: float
+) -> list[tuple[float, str, str]]:
+    """The carrier's scans for one parcel, as (hours after hand-over, sandbox status code, text). Drawn
+    from the run's seed and the tracking number, so a parcel's fate is the same in every strategy
+    that ships it on the same lane. ``shipped_hour``: the local hour of hand-over (deliveries keep to
+    daytime)."""
+    rng = random.Random(f"{seed}:parcel:{tracking_number}")
+    km = distance_km(hub, city)
+    base = model.local_hours if hub == city else model.regional_hours if km <= 300 else model.far_hours
+    if crosses_sea(hub, city):
+        base += model.sea_hours
+    hours = base * math.exp(rng.gauss(0, model.spread))
+    excepted = rng.random() < model.exception
+    if excepted:
+        hours += 48
+    arrival = _daytime(shipped_hour + hours, rng) - shipped_hour
+    script = [(1.0, "SBX-PU", "Picked up by the driver"), (4.0, "SBX-IT", "On its way to the hub")]
+    if excepted:
+        script.append((10.0, "SBX-WX", "Held at the sorting centre (weather)"))
+    script.append((max(arrival - 6, 5.0), "SBX-HUB", "Arrived at the delivery hub"))
+    script.append((max(arrival - 2, 6.0), "SBX-OFD", "Out for delivery"))
+    if rng.random() < model.failed_attempt:
+        script.append((arrival, "SBX-NH", "Nobody at home; we will try again"))
+        again = _daytime(shipped_hour + arrival + 20, rng) - shipped_hour
+        script.append((again - 2, "SBX-OFD", "Out for delivery (second attempt)"))
+        arrival = again
+    script.append((arrival, "SBX-DL", "Delivered"))
+    return script
+
+
+def _daytime(hour: float, rng: random.Random) -> float:
+    """``hour`` (from the hand-over day's midnight) moved into the next 08:00 - 20:00 window."""
+    day, clock = divmod(hour, 24)
+    if clock < 8:
+        clock = 8 + rng.random() * 4
+    elif clock > 20:
+        day, clock = day + 1, 8 + rng.random() * 4
+    return day * 24 + clock
+
+
+# -------------------------------------------------------------------------------------- the customers
+
+RETURN_REASONS: tuple[tuple[str, float], ...] = (
+    ("too_small", 0.28),
+    ("too_large", 0.2),
+    ("changed_mind", 0.27),
+    ("not_as_described", 0.08),
+    ("damaged", 0.07),
+    ("wrong_item", 0.04),
+    ("late", 0.06),
+)
+
+
+@dataclass(frozen=True)
+class Customers:
+    """How the simulated customers behave. A customer expects the parcel by the date they were last
+    told (the promise in the shipping message), or three days after ordering when nobody told them
+    anything. When that day ends with no parcel and no message explaining the delay, they ask where
+    their order is with ``ask_when_late``; a customer told of the delay still asks with
+    ``ask_when_told``. Of delivered orders, ``return_share`` send a unit back, a few days later."""
+
+    expected_days_untold: int = 3
+    ask_when_late: float = 0.6
+    ask_when_told: float = 0.08
+    return_share: float = 0.1
