@@ -35,6 +35,7 @@ urlpatterns = [
     path("dashboard/messages/", include(("notifications.dashboard_urls", "notifications"))),
     path("dashboard/kpis/", include(("kpis.dashboard_urls", "kpis"))),
     path("dashboard/integrations/", include(("integrations.dashboard_urls", "integrations"))),
+    path("dashboard/simulation/", include(("simulation.dashboard_urls", "simulation"))),
     path("track/", include("tracking.public_urls")),
     path("n/", include("notifications.public_urls")),
     path("track/<str:token>/returns/", include(("returns.public_urls", "returns-public"))),

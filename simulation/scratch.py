@@ -94,6 +94,17 @@ class Scratch:
             connections[ALIAS].close()
             _switch(self.home)
 
+    @contextmanager
+    def attach(self, label: str) -> Iterator[str]:
+        """Connect to a kept run database (``--keep``) for the block's duration."""
+        name = self._name(label)
+        _switch(name)
+        try:
+            yield name
+        finally:
+            connections[ALIAS].close()
+            _switch(self.home)
+
     def cleanup(self) -> None:
         self._drop(self.template)
         if not self.keep:

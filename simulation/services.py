@@ -42,6 +42,27 @@ ANCHORS = {
 }
 BASE_PRICE = float(SERVICES["standard"][0])
 
+# The outcome table's rows: (key, label, format, goal per variant or None, what it is compared with)
+OUTCOME_ROWS = [
+    ("extra_shipments_per_order", "Extra shipments per order", "{:.3f}", None, "see the comparison below"),
+    ("outbound_cost_per_order", "Outbound cost per order (EUR)", "{:.2f}", None, "see the comparison below"),
+    ("perfect_order", "Perfect order rate", "{:.1%}", 0.95, ANCHORS["perfect_order"]),
+    ("on_time", "On-time delivery", "{:.1%}", 0.98, ANCHORS["on_time"]),
+    ("eta_exact_date", "Delivery date right (single date)", "{:.1%}", 0.95, ANCHORS["eta_exact_date"]),
+    ("eta_inside_window", "Delivery date inside the window", "{:.1%}", None, "the KPI page's ETA accuracy"),
+    ("fill_rate_at_arrival", "Fill rate at arrival", "{:.1%}", None, "with and without reorder rules"),
+    ("stockout_share_of_sku_days", "Stock-out SKU-days", "{:.1%}", None, "with and without reorder rules"),
+    (
+        "wismo_per_100_shipped",
+        "WISMO contacts per 100 shipped",
+        "{:.1f}",
+        None,
+        "with and without notifications",
+    ),
+    ("first_attempt", "First-attempt delivery", "{:.1%}", None, ""),
+    ("cost_per_delivery", "Cost per delivery (EUR)", "{:.2f}", None, "labels and handling"),
+]
+
 
 def variant_run(
     params: Params, name: str, *, drain_days: int = 7, progress: Callable[[int, int], None] | None = None
@@ -55,6 +76,7 @@ def variant_run(
         "seconds": raw["seconds"],
         "timings": raw["timings"],
         "tally": raw["tally"],
+        "daily": raw["daily"],
         "outcomes": outcomes.outcomes(params.start, last, raw["tally"]),
         "invariants": outcomes.invariants(),
         "first_day": _first_day(simulation),
@@ -183,7 +205,8 @@ def run_save(
         seed=params.seed,
         strategy=strategy,
         seconds=Decimal(str(round(seconds, 1))),
-        results={"params": params_dict(params), "variants": results, "table": table},
+        # the database keeps a JSON object's keys in its own order: the variants' order is kept apart
+        results={"params": params_dict(params), "order": list(results), "variants": results, "table": table},
     )
 
 
