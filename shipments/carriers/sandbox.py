@@ -103,9 +103,9 @@ class SandboxOptions:
         sender, recipient = _postal(sender_postal), _postal(recipient_postal)
         best, length = (Decimal(0), 0), -1
         for from_prefix, to_prefix, amount, days in self.zone_surcharges:
-            if sender.startswith(from_prefix) and recipient.startswith(to_prefix):
-                if len(from_prefix) + len(to_prefix) > length:
-                    best, length = (amount, days), len(from_prefix) + len(to_prefix)
+            matched = sender.startswith(from_prefix) and recipient.startswith(to_prefix)
+            if matched and len(from_prefix) + len(to_prefix) > length:
+                best, length = (amount, days), len(from_prefix) + len(to_prefix)
         return best
 
 
