@@ -187,7 +187,9 @@ class Simulation:
                 self._day(day, today, arrivals)
                 self.progress(day + 1, total_days)
             self._drain_outbox()
-            self._run_beat(timezone.now() + timedelta(days=1))  # the last round, nothing left unfolded
+            self._run_beat(timezone.now() + timedelta(days=1))  # a last round of every job
+            # and the fold once more: the last round's messages were sent after its fold had run
+            self._fold_now()
         self.elapsed = wallclock.perf_counter() - started
         return {
             "tally": {**self.tally.__dict__, "drain_days": self.drain_days},
@@ -347,6 +349,11 @@ class Simulation:
                 app.tasks[task].apply(throw=True)
                 self.timings[f"beat:{task}"] += wallclock.perf_counter() - began
                 self.beat_last[task] = now
+
+    def _fold_now(self) -> None:
+        from oms.celery import app
+
+        app.tasks["kpis.fold"].apply(throw=True)
 
     def _drain_outbox(self) -> None:
         while outbox_publish_pending():
