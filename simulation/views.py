@@ -80,6 +80,17 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             }
         )
     first_day = table.get("first_day")
+    kpi_rows = []
+    if names:
+        for code, row in variants[names[0]]["outcomes"]["kpis"].items():
+            kpi_rows.append(
+                {
+                    "label": row["label"],
+                    "cells": [
+                        _kpi_text(variants[name]["outcomes"]["kpis"][code], row["unit"]) for name in names
+                    ],
+                }
+            )
     return render(
         request,
         "simulation/run.html",
@@ -92,10 +103,20 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             "trends": trends,
             "table": table,
             "first_day": first_day,
+            "kpi_rows": kpi_rows,
             "invariants": {name: variants[name]["invariants"] for name in names},
             "seconds": {name: variants[name]["seconds"] for name in names},
         },
     )
+
+
+def _kpi_text(row: dict, unit: str) -> str:
+    value = row["value"]
+    if value is None:
+        return "-"
+    if unit == "%":
+        return f"{value:.1%}"
+    return f"{value:,.2f} {unit}".replace(" money", "")
 
 
 def _trend(days: list[date], values: list[int], caption: str, bars: bool = False):

@@ -37,6 +37,16 @@ def _run_one(scratch: Scratch, params: Params, name: str, drain_days: int, quiet
     return result
 
 
+def _kpi_text(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "%":
+        return f"{value:.1%}"
+    if unit in ("orders", "events"):
+        return f"{value:,.1f}" if value % 1 else f"{value:,.0f}"
+    return f"{value:,.2f} {unit}" if unit != "money" else f"{value:,.2f}"
+
+
 class Command(BaseCommand):
     help = __doc__
 
@@ -153,6 +163,13 @@ class Command(BaseCommand):
                 )
                 cells.append(f"{text:>24}")
             out(f"{'Cycle time p50 / p90 (' + channel + ')':34}" + "".join(cells))
+        out("\nThe KPI table (docs/kpis.md), as the dashboard folded it during the run")
+        out(f"{'':34}" + "".join(f"{name:>24}" for name in names))
+        for code, row in next(iter(results.values()))["outcomes"]["kpis"].items():
+            cells = [
+                _kpi_text(results[name]["outcomes"]["kpis"][code]["value"], row["unit"]) for name in names
+            ]
+            out(f"{row['label']:34}" + "".join(f"{cell:>24}" for cell in cells))
         if "extra_shipments_fewer" in table:
             fewer = table["extra_shipments_fewer"]
             out(f"\nExtra shipments, rules vs greedy: {'-' if fewer is None else f'{fewer:.0%} fewer'}")
