@@ -102,6 +102,7 @@ class Watch:
 
     placed_at: datetime
     city: int
+    key: str  # the order's day and index in the stream
     asked_on: set[date] = field(default_factory=set)
 
 
@@ -138,7 +139,10 @@ class Simulation:
         self.progress = progress or (lambda done, total: None)
         self.zone = timezone.get_default_timezone()
         self.start = datetime.combine(params.start, time.min, tzinfo=self.zone)
-        self.rng = random.Random(f"{params.seed}:{variant.name}:people")
+        # Every person's choice is drawn from the seed and what it is about (an order, a parcel, a
+        # pick line), never from a stream shared by the run: a customer returns the same order and
+        # asks about the same late parcel in every variant that delivers it the same way.
+        self.seed = params.seed
         self.tally = Tally()
         self.parcels: dict[int, Parcel] = {}
         self.pushes: list[tuple[datetime, int]] = []  # (when, shipment id)
@@ -228,6 +232,13 @@ class Simulation:
                 self._timed("wismo", self._wismo, today)
         self._timed("stockouts", self._count_stockouts)
 
+    def _rng(self, *about) -> random.Random:
+        return random.Random(":".join(str(part) for part in (self.seed, *about)))
+
+    def _key(self, order_id: int) -> str:
+        """The order's place in the stream (the same in every variant; its id need not be)."""
+        return self.watch[order_id].key
+
     def _clock(self, moment: datetime) -> None:
         self.traveller.move_to(moment)
 
@@ -253,7 +264,7 @@ class Simulation:
         channel_code = arrival.channel
         channel = self.channels[channel_code]
         name, postal, lat, lon, _ = CITIES[arrival.city]
-        customer = self.rng.randrange(self.params.orders_per_day * 5)
+        customer = self._rng("customer", day, index).randrange(self.params.orders_per_day * 5)
         jitter = random.Random(f"{self.params.seed}:{day}:{index}:where")
         order = orders.order_create(
             channel=channel,
@@ -287,7 +298,7 @@ class Simulation:
             ),
         )
         self.tally.orders += 1
-        self.watch[order.pk] = Watch(placed_at=order.placed_at, city=arrival.city)
+        self.watch[order.pk] = Watch(placed_at=order.placed_at, city=arrival.city, key=f"{day}:{index}")
         self.timings["intake"] += wallclock.perf_counter() - began
         if self.variant.routing == "greedy":
             self._timed("greedy", self._greedy, order, arrival.city)
@@ -380,7 +391,10 @@ class Simulation:
                 self.budget[warehouse_id] -= units
                 picked = {}
                 for line in lines:
-                    short = line.quantity > 0 and self.rng.random() < SHORT_PICK
+                    draw = self._rng(
+                        "short", self._key(line.order_line.order_id), line.order_line.line_number
+                    )
+                    short = line.quantity > 0 and draw.random() < SHORT_PICK
                     self.tally.short_picks += short
                     picked[line.pk] = line.quantity - short
                 order_ids = sorted({line.order_line.order_id for line in lines})
@@ -420,7 +434,7 @@ class Simulation:
             script = parcel_script(
                 self.carrier,
                 self.params.seed,
-                f"{hub}-{city}-{shipment.order_id}-{shipment.reference}",
+                f"{hub}-{city}-{self._key(shipment.order_id)}",
                 hub,
                 city,
                 local.hour + local.minute / 60,
@@ -458,8 +472,9 @@ class Simulation:
                 self._delivered(parcel, now)
 
     def _delivered(self, parcel: Parcel, now: datetime) -> None:
-        if self.rng.random() < self.customers.return_share:
-            after = timedelta(days=self.rng.uniform(2, 10))
+        draw = self._rng("return", self._key(parcel.order_id))
+        if draw.random() < self.customers.return_share:
+            after = timedelta(days=draw.uniform(2, 10))
             self._later(now + after, "return", parcel.order_id)
 
     # ---------------------------------------------------------------------------------- the customers
@@ -481,8 +496,9 @@ class Simulation:
         lines = [ln for ln in order.lines.order_by("line_number") if ln.qty_delivered > ln.qty_returned]
         if not lines or order.status not in (OrderStatus.DELIVERED, OrderStatus.PARTIALLY_RETURNED):
             return
-        line = self.rng.choice(lines)
-        reason = self.rng.choices([r for r, _ in RETURN_REASONS], weights=[w for _, w in RETURN_REASONS])[0]
+        draw = self._rng("what back", self._key(order_id))
+        line = draw.choice(lines)
+        reason = draw.choices([r for r, _ in RETURN_REASONS], weights=[w for _, w in RETURN_REASONS])[0]
         try:
             with transaction.atomic():
                 ret = returns.return_request(
@@ -501,7 +517,7 @@ class Simulation:
         self.tally.returns_requested += 1
         if ret.status == ReturnStatus.REQUESTED:
             returns.return_authorise(return_id=ret.pk, actor=ACTOR, note="ops: approved")
-        self._later(timezone.now() + timedelta(days=self.rng.uniform(2, 5)), "send_back", ret.pk)
+        self._later(timezone.now() + timedelta(days=draw.uniform(2, 5)), "send_back", ret.pk)
 
     def _return_arrives(self, return_id: int) -> None:
         from returns.models import Return
@@ -575,7 +591,7 @@ class Simulation:
                 trigger in explains and at is not None and at <= day_end for trigger, at in sent[order_id]
             )
             chance = self.customers.ask_when_told if explained else self.customers.ask_when_late
-            if self.rng.random() < chance:
+            if self._rng("ask", self._key(order_id), expected).random() < chance:
                 watch.asked_on.add(expected)
                 self.tally.wismo += 1
                 self.tally.wismo_told += explained

@@ -116,6 +116,8 @@ def _kpi_text(row: dict, unit: str) -> str:
         return "-"
     if unit == "%":
         return f"{value:.1%}"
+    if unit == "orders":
+        return f"{value:,.0f}"
     return f"{value:,.2f} {unit}".replace(" money", "")
 
 
