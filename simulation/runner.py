@@ -391,9 +391,9 @@ class Simulation:
                 self.budget[warehouse_id] -= units
                 picked = {}
                 for line in lines:
-                    draw = self._rng(
-                        "short", self._key(line.order_line.order_id), line.order_line.line_number
-                    )
+                    # keyed by the warehouse too: the next warehouse's shelf is another shelf
+                    order_key = self._key(line.order_line.order_id)
+                    draw = self._rng("short", order_key, line.order_line.line_number, warehouse_id)
                     short = line.quantity > 0 and draw.random() < SHORT_PICK
                     self.tally.short_picks += short
                     picked[line.pk] = line.quantity - short

@@ -40,6 +40,7 @@ MISSING_AT_HUB = 0.15  # share of SKUs a warehouse other than the first does not
 UNITS_PER_ORDER = 2.1  # the demand model's mean (1.8 lines of 1.18 units), for sizing stock
 WORKING_HOURS = (7, 21)  # pickers' day, local time
 THROUGHPUT_HEADROOM = 1.35  # pickers can pick this many times a warehouse's expected units per day
+MIN_PICKS_PER_HOUR = 40.0  # and a warehouse has at least one picker (about 40 units an hour)
 CARRIER_COLLECTION = time(17)  # the courier collects the day's parcels
 CUTOFF = time(15)
 
@@ -107,7 +108,7 @@ def world_build(params: Params, variant: Variant) -> World:
         name, postal, lat, lon, _ = CITIES[city]
         units_per_day = params.orders_per_day * UNITS_PER_ORDER * shares[city]
         world_hours = WORKING_HOURS[1] - WORKING_HOURS[0]
-        picks_per_hour = THROUGHPUT_HEADROOM * units_per_day / world_hours
+        picks_per_hour = max(THROUGHPUT_HEADROOM * units_per_day / world_hours, MIN_PICKS_PER_HOUR)
         warehouse = Warehouse.objects.create(
             code=f"{name[:3].upper()}{order_in_network + 1}",
             name=f"{name} warehouse",
@@ -119,7 +120,7 @@ def world_build(params: Params, variant: Variant) -> World:
             longitude=Decimal(str(lon)),
             time_zone=settings.TIME_ZONE,
             cutoff_time=CUTOFF,
-            capacity_per_day=math.ceil(THROUGHPUT_HEADROOM * units_per_day / UNITS_PER_ORDER),
+            capacity_per_day=math.ceil(picks_per_hour * world_hours / UNITS_PER_ORDER),
         )
         world.hubs[city] = warehouse.pk
         world.picks_per_hour[warehouse.pk] = picks_per_hour
