@@ -19,7 +19,6 @@ After the last day of orders the world runs on (``drain_days``) with no new orde
 was ordered can arrive."""
 
 import heapq
-import json
 import logging
 import os
 import random
@@ -29,6 +28,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 import time_machine
 from django.db import transaction
@@ -80,6 +80,7 @@ SHORT_PICK = 0.004  # per pick line: the shelf holds one unit fewer than the boo
 OPS_HOUR = 9
 SUPPLIER_HOUR = 10
 WISMO_HOUR = 20
+SHIPPING_FEE = Decimal("3.90")  # what each customer pays for delivery
 
 
 @dataclass
@@ -293,7 +294,7 @@ class Simulation:
                 placed_at=timezone.now(),
                 service_level=ServiceLevel.STANDARD,
                 payment_status=PaymentStatus.PAID,
-                shipping_total=orders_shipping_fee(),
+                shipping_total=SHIPPING_FEE,
                 language="el",
             ),
         )
@@ -668,12 +669,6 @@ UNSHIPPED = [
 ]
 
 
-def orders_shipping_fee():
-    from decimal import Decimal
-
-    return Decimal("3.90")
-
-
 def _sandbox_event(code: str, text: str, at: datetime):
     from shipments.carriers.base import TrackingEvent
     from shipments.carriers.sandbox import STATUS_MAP
@@ -689,7 +684,3 @@ def _eager_tasks() -> None:
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
-
-
-def dumps(value) -> str:
-    return json.dumps(value, default=str, indent=2)
