@@ -64,9 +64,6 @@ class World:
     weights: dict[int, int] = field(default_factory=dict)
     picks_per_hour: dict[int, float] = field(default_factory=dict)  # warehouse id -> units per hour
 
-    def hub_of(self, warehouse_id: int) -> int:
-        return next(city for city, pk in self.hubs.items() if pk == warehouse_id)
-
 
 def postal_prefix(city: int) -> str:
     return CITIES[city][1].replace(" ", "")[:3]
