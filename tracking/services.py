@@ -11,11 +11,14 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from oms.errors import NotAuthenticated, NotFound, ValidationFailed
 from oms.events import event_emit
+from oms.sql import insert_rows, unsaved
 from orders.models import ServiceLevel
 from orders.services import Actor
 from routing import selectors as routing_selectors
@@ -111,7 +114,9 @@ def tracking_start(*, shipment_id: int, now: datetime | None = None) -> Tracking
     and the customer's tracking link for its order."""
     now = now or timezone.now()
     with transaction.atomic():
-        shipment = Shipment.objects.select_related("service__carrier", "order").get(pk=shipment_id)
+        shipment = Shipment.objects.select_related("service__carrier", "order__shipping_address").get(
+            pk=shipment_id
+        )
         state, created = TrackingState.objects.select_for_update().get_or_create(
             shipment=shipment,
             defaults={
@@ -184,40 +189,46 @@ def events_ingest(
         ]
         TrackingEvent.objects.bulk_create(fresh)
         new = len(fresh)
+        # the state's changes are gathered and written once, at the end (a scan is a hot path)
+        dirty: set[str] = set()
         if tracking.estimated_delivery and tracking.estimated_delivery != state.carrier_estimate:
             state.carrier_estimate = tracking.estimated_delivery
-            state.save(update_fields=["carrier_estimate"])
+            dirty.add("carrier_estimate")
         if new:
             state.last_received_at = now
             state.silent_since = None
-            state.save(update_fields=["last_received_at", "silent_since"])
-            _derive(state, now)
+            dirty |= {"last_received_at", "silent_since"}
+            _derive(state, now, dirty)
+        if dirty:
+            state.save(update_fields=sorted(dirty))
         return new
 
 
-def _derive(state: TrackingState, now: datetime) -> None:
+def _derive(state: TrackingState, now: datetime, dirty: set[str]) -> None:
+    """Move the state to its latest event; the fields it changes are added to ``dirty``, for the
+    caller to save (nothing below reads the state back from the database)."""
     latest = max(
         TrackingEvent.objects.filter(shipment_id=state.shipment_id).order_by("-occurred_at")[:20],
         key=lambda e: (e.occurred_at, MILESTONE_RANK.get(e.milestone, 0), e.pk),
     )
     state.last_event_at = latest.occurred_at
+    dirty.add("last_event_at")
     changed = latest.milestone != state.milestone
-    fields = ["last_event_at"]
-    if changed:
-        state.milestone, state.milestone_at, state.incident = (
-            latest.milestone,
-            latest.occurred_at,
-            latest.incident,
-        )
-        fields += ["milestone", "milestone_at", "incident"]
-    shipment = Shipment.objects.select_related("service__carrier", "order").get(pk=state.shipment_id)
-    if changed and state.milestone in FINAL:
-        state.is_active = False
-        state.next_poll_at = None
-        fields += ["is_active", "next_poll_at"]
-    state.save(update_fields=fields)
     if not changed:
         return
+    state.milestone, state.milestone_at, state.incident = (
+        latest.milestone,
+        latest.occurred_at,
+        latest.incident,
+    )
+    dirty |= {"milestone", "milestone_at", "incident"}
+    shipment = Shipment.objects.select_related("service__carrier", "order__shipping_address").get(
+        pk=state.shipment_id
+    )
+    if state.milestone in FINAL:
+        state.is_active = False
+        state.next_poll_at = None
+        dirty |= {"is_active", "next_poll_at"}
     event_emit(
         name="tracking.milestone",
         aggregate_type="shipment",
@@ -247,19 +258,20 @@ def _derive(state: TrackingState, now: datetime) -> None:
     if shipment.direction == ShipmentDirection.RETURN:
         if state.milestone == Milestone.DELIVERED:
             state.delivered_at = state.milestone_at
-            state.save(update_fields=["delivered_at"])
+            dirty.add("delivered_at")
         shipping.return_shipment_progress(
             shipment_id=shipment.pk, milestone=state.milestone, at=state.milestone_at, actor=ACTOR
         )
     elif state.milestone == Milestone.DELIVERED and shipment.status == ShipmentStatus.SHIPPED:
         state.delivered_at = state.milestone_at
-        state.save(update_fields=["delivered_at"])
+        dirty.add("delivered_at")
         shipping.shipment_mark_delivered(
             shipment_id=shipment.pk, actor=ACTOR, delivered_at=state.milestone_at
         )
         _score_predictions(shipment, timezone.localdate(state.milestone_at))
     elif state.milestone not in FINAL:
-        _predict(state, shipment, now)
+        _predict(state, shipment, now, save=False)
+        dirty |= {"predicted_date", "predicted_earliest", "predicted_latest"}
 
 
 def _script_start(shipment: Shipment) -> datetime | None:
@@ -308,18 +320,15 @@ def webhook_receive(
             "The signed body is not a webhook this carrier sends.", code="webhook_unreadable"
         ) from exc
     external_id = _webhook_id(external_id, body)
-    existing = WebhookDelivery.objects.filter(carrier=carrier, external_id=external_id).first()
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            delivery = WebhookDelivery.objects.create(
-                carrier=carrier, external_id=external_id, body=body.decode()
-            )
-    except IntegrityError:
-        # The provider's retry raced its first call, which was stored a moment ago.
-        return WebhookDelivery.objects.get(carrier=carrier, external_id=external_id), False
-    return delivery, True
+    # One statement for a new call (the common case); a retry, or one racing its first call, breaks
+    # the unique (carrier, event id) and gets the stored one back.
+    stored = insert_rows(
+        [unsaved(WebhookDelivery, carrier=carrier, external_id=external_id, body=body.decode())],
+        skip_conflicts=True,
+    )
+    if stored:
+        return stored[0], True
+    return WebhookDelivery.objects.get(carrier=carrier, external_id=external_id), False
 
 
 WEBHOOK_ID_MAX = 100
@@ -471,7 +480,23 @@ def tracking_watch(*, now: datetime | None = None) -> dict[str, int]:
     promise; each is reported once (``shipment.delayed``) until it recovers."""
     now = now or timezone.now()
     counts = {"silent": 0, "late": 0}
-    for state in TrackingState.objects.filter(is_active=True).select_related("shipment__service__carrier"):
+    # The database picks the candidates (most parcels in flight are neither quiet nor late), with the
+    # shortest silence any carrier allows; the loop below decides each one with its own carrier's.
+    shortest = SILENT_AFTER * min((_scale(c) for c in Carrier.objects.filter(is_active=True)), default=1.0)
+    candidates = (
+        TrackingState.objects.filter(is_active=True)
+        .annotate(
+            quiet_since=Coalesce("last_received_at", "shipment__shipped_at"),
+            expected=Coalesce("predicted_date", "carrier_estimate"),
+        )
+        .filter(
+            Q(silent_since__isnull=True, quiet_since__lt=now - shortest)
+            | Q(delay_reported=False, promised_date__isnull=False, expected__gt=F("promised_date"))
+        )
+        .select_related("shipment__service__carrier")
+        .order_by("pk")
+    )
+    for state in candidates:
         quiet_since = state.last_received_at or state.shipment.shipped_at
         limit = SILENT_AFTER * _scale(state.shipment.service.carrier)
         if state.silent_since is None and quiet_since and now - quiet_since > limit:
@@ -552,7 +577,7 @@ def _fastest_days(shipment: Shipment, history: list[float]) -> int:
     return 0 if shipment.order.service_level == ServiceLevel.SAME_DAY else 1
 
 
-def _predict(state: TrackingState, shipment: Shipment, now: datetime) -> EtaPrediction:
+def _predict(state: TrackingState, shipment: Shipment, now: datetime, *, save: bool = True) -> EtaPrediction:
     """Predict the delivery date from the lane's history (median, window from the 20th to the 80th
     percentile), refined by where the parcel is now; recorded so that it can be scored later.
 
@@ -589,7 +614,8 @@ def _predict(state: TrackingState, shipment: Shipment, now: datetime) -> EtaPred
         predicted, earliest = max(predicted, today, soonest), max(earliest, today, soonest)
         latest = max(latest, predicted)
     state.predicted_date, state.predicted_earliest, state.predicted_latest = predicted, earliest, latest
-    state.save(update_fields=["predicted_date", "predicted_earliest", "predicted_latest"])
+    if save:
+        state.save(update_fields=["predicted_date", "predicted_earliest", "predicted_latest"])
     return EtaPrediction.objects.create(
         shipment=shipment,
         milestone=state.milestone,
