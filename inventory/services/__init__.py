@@ -19,6 +19,7 @@ from inventory.services.promises import (
     stock_release,
     stock_release_units,
     stock_ship,
+    stock_ship_lines,
     stock_short_pick,
 )
 from inventory.services.transfers import (
@@ -47,6 +48,7 @@ __all__ = [
     "stock_release",
     "stock_release_units",
     "stock_ship",
+    "stock_ship_lines",
     "stock_short_pick",
     "transfer_cancel",
     "transfer_create",

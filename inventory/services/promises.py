@@ -482,72 +482,98 @@ def stock_ship(*, order_line_id: int, quantity: int, actor: str, warehouse_id: i
     line = OrderLine.objects.filter(pk=order_line_id).first()
     if line is None:
         raise NotFound(f"Order line {order_line_id} does not exist.")
-    order_services.order_lock(line.order_id)
-    query = Allocation.objects.filter(order_line_id=order_line_id, status=AllocationStatus.ACTIVE)
-    if warehouse_id is not None:
-        query = query.filter(position__warehouse_id=warehouse_id)
-    allocations = list(query.order_by("pk"))
-    if quantity <= 0 or quantity > sum(a.quantity for a in allocations):
-        raise ValidationFailed(
-            "Ship only what is allocated.",
-            details={
-                "quantity": [
-                    f"{sum(a.quantity for a in allocations)} units of line {line.line_number} are allocated."
-                ]
-            },
-        )
-    positions, lots = _lock_rows_of(allocations)
-    remaining = quantity
-    movements, split = [], []
-    for allocation in allocations:
-        if remaining == 0:
-            break
-        part = min(remaining, allocation.quantity)
-        position = positions[allocation.position_id]
-        position.on_hand -= part
-        position.allocated -= part
-        lot = lots.get(allocation.lot_id) if allocation.lot_id else None
-        if lot is not None:
-            lot.on_hand -= part
-            lot.allocated -= part
-        if part < allocation.quantity:
-            split.append(
-                Allocation(
-                    order_line_id=order_line_id,
-                    position=position,
-                    lot=lot,
-                    quantity=allocation.quantity - part,
-                )
-            )
-            allocation.quantity = part
-        allocation.status = AllocationStatus.SHIPPED
-        movements.append(
-            _movement(
-                position,
-                MovementKind.SHIPMENT,
-                actor,
-                lot=lot,
-                quantity=-part,
-                allocated=-part,
-                reference_type=ReferenceType.ORDER_LINE,
-                reference=order_line_id,
-            )
-        )
-        remaining -= part
-    _save_figures(positions.values())
-    _save_figures(lots.values())
-    Allocation.objects.bulk_update(
-        [a for a in allocations if a.status == AllocationStatus.SHIPPED], ["status", "quantity", "updated_at"]
-    )
-    Allocation.objects.bulk_create(split)
-    StockMovement.objects.bulk_create(movements)
-    line.refresh_from_db()
-    shipped = line.qty_shipped + quantity
-    order_services.order_lines_record_progress(
-        order_id=line.order_id,
-        quantities={line.line_number: {"qty_picked": max(line.qty_picked, shipped), "qty_shipped": shipped}},
+    stock_ship_lines(
+        order_id=line.order_id, quantities={order_line_id: quantity}, actor=actor, warehouse_id=warehouse_id
     )
     return quantity
+
+
+@transaction.atomic
+def stock_ship_lines(
+    *,
+    order_id: int,
+    quantities: Mapping[int, int],
+    actor: str,
+    warehouse_id: int | None = None,
+    locked: Order | None = None,
+) -> None:
+    """Units of an order's lines (order line id: units) left the warehouse (``warehouse_id``, or any
+    holding them): they leave on_hand and their allocations are consumed, for all the lines of a
+    parcel in one go. ``locked``: the order as the caller already locked it in this transaction."""
+    order = locked if locked is not None and locked.pk == order_id else order_services.order_lock(order_id)
+    lines = {line.pk: line for line in OrderLine.objects.select_for_update().filter(order_id=order.pk)}
+    missing = sorted(set(quantities) - set(lines))
+    if missing:
+        raise NotFound(f"Order line {missing[0]} is not a line of order {order.number}.")
+    query = Allocation.objects.filter(order_line_id__in=list(quantities), status=AllocationStatus.ACTIVE)
+    if warehouse_id is not None:
+        query = query.filter(position__warehouse_id=warehouse_id)
+    of_line: dict[int, list[Allocation]] = defaultdict(list)
+    for allocation in query.order_by("pk"):
+        of_line[allocation.order_line_id].append(allocation)
+    for order_line_id, quantity in sorted(quantities.items()):
+        held = sum(a.quantity for a in of_line[order_line_id])
+        if quantity <= 0 or quantity > held:
+            raise ValidationFailed(
+                "Ship only what is allocated.",
+                details={
+                    "quantity": [f"{held} units of line {lines[order_line_id].line_number} are allocated."]
+                },
+            )
+    allocations = [a for order_line_id in sorted(quantities) for a in of_line[order_line_id]]
+    positions, lots = _lock_rows_of(allocations)
+    movements, split, shipped = [], [], []
+    for order_line_id, quantity in sorted(quantities.items()):
+        remaining = quantity
+        for allocation in of_line[order_line_id]:
+            if remaining == 0:
+                break
+            part = min(remaining, allocation.quantity)
+            position = positions[allocation.position_id]
+            position.on_hand -= part
+            position.allocated -= part
+            lot = lots.get(allocation.lot_id) if allocation.lot_id else None
+            if lot is not None:
+                lot.on_hand -= part
+                lot.allocated -= part
+            if part < allocation.quantity:
+                split.append(
+                    Allocation(
+                        order_line_id=order_line_id,
+                        position=position,
+                        lot=lot,
+                        quantity=allocation.quantity - part,
+                    )
+                )
+                allocation.quantity = part
+            allocation.status = AllocationStatus.SHIPPED
+            shipped.append(allocation)
+            movements.append(
+                _movement(
+                    position,
+                    MovementKind.SHIPMENT,
+                    actor,
+                    lot=lot,
+                    quantity=-part,
+                    allocated=-part,
+                    reference_type=ReferenceType.ORDER_LINE,
+                    reference=order_line_id,
+                )
+            )
+            remaining -= part
+    _save_figures(positions.values())
+    _save_figures(lots.values())
+    Allocation.objects.bulk_update(shipped, ["status", "quantity", "updated_at"])
+    Allocation.objects.bulk_create(split)
+    StockMovement.objects.bulk_create(movements)
+    progress = {}
+    for order_line_id, quantity in quantities.items():
+        line = lines[order_line_id]
+        done = line.qty_shipped + quantity
+        progress[line.line_number] = {"qty_picked": max(line.qty_picked, done), "qty_shipped": done}
+    order_services.order_lines_record_progress(
+        order_id=order.pk, quantities=progress, locked=order, locked_lines=list(lines.values())
+    )
 
 
 @transaction.atomic

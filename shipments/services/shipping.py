@@ -380,12 +380,13 @@ def shipment_hand_over(*, shipment_id: int, actor: Actor) -> Shipment:
     units: dict[int, int] = defaultdict(int)
     for line in PackageLine.objects.filter(package__shipment=shipment):
         units[line.order_line_id] += line.quantity
-    for order_line_id, quantity in sorted(units.items()):
-        stock.stock_ship(
-            order_line_id=order_line_id,
-            quantity=quantity,
+    if units:
+        stock.stock_ship_lines(
+            order_id=order.pk,
+            quantities=dict(units),
             actor=actor.label,
             warehouse_id=shipment.warehouse_id,
+            locked=order,
         )
     shipment.shipped_at = timezone.now()
     shipment.save(update_fields=["status", "shipped_at", "updated_at"])
