@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from babel.core import get_global
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -147,14 +147,8 @@ def notify(
             and Message.objects.filter(order=order, trigger=trigger, medium=medium).exists()
         ):
             continue
-        if (
-            event is not None
-            and Message.objects.filter(
-                event=event, trigger=trigger, medium=medium, recipient=recipient
-            ).exists()
-        ):
-            continue  # a redelivered event: decided already
-        message = Message(
+        message = unsaved(
+            Message,
             event=event,
             order=order,
             channel_id=order.channel_id,
@@ -167,11 +161,10 @@ def notify(
             data=data or {},
             send_after=due,
         )
-        try:
-            with transaction.atomic():
-                message.save()
-        except IntegrityError:
-            continue  # the same decision committed meanwhile (unique per event, trigger, medium, recipient)
+        if not insert_rows([message], skip_conflicts=True):
+            # a redelivered event, decided already, or the same decision committed meanwhile (unique
+            # per event, trigger, medium and recipient)
+            continue
         earlier = (
             Message.objects.select_for_update()
             .filter(
