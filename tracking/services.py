@@ -117,18 +117,28 @@ def tracking_start(*, shipment_id: int, now: datetime | None = None) -> Tracking
         shipment = Shipment.objects.select_related("service__carrier", "order__shipping_address").get(
             pk=shipment_id
         )
-        state, created = TrackingState.objects.select_for_update().get_or_create(
-            shipment=shipment,
-            defaults={
-                "next_poll_at": now + POLL_EVERY[Milestone.LABEL_CREATED] * _scale(shipment.service.carrier),
-                "carrier_estimate": shipment.estimated_delivery,
-                "promised_date": _promised_date(shipment),
-                "milestone_at": shipment.shipped_at or now,
-            },
+        # Nearly always a new parcel: one INSERT, and only a second start (a redelivered event, a
+        # scan that came first) reads the state that is there.
+        inserted = insert_rows(
+            [
+                unsaved(
+                    TrackingState,
+                    shipment=shipment,
+                    next_poll_at=now + POLL_EVERY[Milestone.LABEL_CREATED] * _scale(shipment.service.carrier),
+                    carrier_estimate=shipment.estimated_delivery,
+                    promised_date=_promised_date(shipment),
+                    milestone_at=shipment.shipped_at or now,
+                )
+            ],
+            skip_conflicts=True,
         )
+        if not inserted:
+            return TrackingState.objects.select_for_update().get(shipment=shipment)
+        state = inserted[0]
         # A return parcel has no promise and no customer link: it comes to us, on the customer's time.
-        if created and shipment.direction == ShipmentDirection.OUTBOUND:
-            TrackingLink.objects.get_or_create(order=shipment.order)
+        if shipment.direction == ShipmentDirection.OUTBOUND:
+            # the order's second parcel finds the link its first one made
+            insert_rows([unsaved(TrackingLink, order=shipment.order)], skip_conflicts=True)
             _predict(state, shipment, now)
         return state
 
