@@ -179,10 +179,15 @@ def message_context(message: Message) -> dict:
     }
     shipment_id = data.get("shipment_id")
     if shipment_id:
-        shipment = Shipment.objects.select_related("service__carrier").filter(pk=shipment_id).first()
+        shipment = (
+            Shipment.objects.select_related("service__carrier", "tracking").filter(pk=shipment_id).first()
+        )
         if shipment is not None:
             numbers = [p.tracking_number for p in shipment.packages.all() if p.tracking_number]
-            state = TrackingState.objects.filter(shipment=shipment).first()
+            try:
+                state = shipment.tracking
+            except TrackingState.DoesNotExist:
+                state = None
             context["shipment"] = {
                 "carrier": shipment.service.carrier.name,
                 "tracking_number": numbers[0] if numbers else "",
