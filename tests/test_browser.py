@@ -410,6 +410,8 @@ def test_narrow_screens_keep_the_navigation_and_order_numbers_whole(page, ops_us
     page.set_viewport_size({"width": 390, "height": 844})
     log_in(page)
     page.wait_for_selector("table.list")
+    # measured once the stylesheet is in: the table can be in the DOM before it has loaded
+    page.wait_for_load_state("load")
     # every navigation link can be seen on a phone: none runs off the right edge
     overflowing = page.evaluate(
         """() => [...document.querySelectorAll('nav.mainnav a')]
