@@ -155,6 +155,7 @@ class Simulation:
         self.seq = 0
         self.timings: Counter[str] = Counter()
         self.daily: list[dict] = []  # one row per simulated day, for the page's trends
+        self.day_began = 0.0
 
     # ------------------------------------------------------------------------------------------- run
 
@@ -204,6 +205,7 @@ class Simulation:
         }
 
     def _day(self, day: int, today: date, arrivals: list) -> None:
+        self.day_began = wallclock.perf_counter()
         midnight = datetime.combine(today, time.min, tzinfo=self.zone)
         queue = list(arrivals)
         index = 0
@@ -653,6 +655,8 @@ class Simulation:
                 "waiting_to_ship": waiting,
                 "skus_out": stocked_out,
                 "wismo": self.tally.wismo - sum(d["wismo"] for d in self.daily),
+                # the day's wall clock: whether an order costs more as the tables grow
+                "seconds": round(wallclock.perf_counter() - self.day_began, 2),
             }
         )
 

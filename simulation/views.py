@@ -77,6 +77,12 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
                 "waiting": _trend(
                     days, [d["waiting_to_ship"] for d in daily], f"{name}: orders waiting to ship"
                 ),
+                # runs saved before the runner timed its days have no seconds
+                "seconds": _trend(
+                    days, [d["seconds"] for d in daily], f"{name}: wall-clock seconds per simulated day"
+                )
+                if all("seconds" in d for d in daily)
+                else None,
             }
         )
     first_day = table.get("first_day")
@@ -121,9 +127,9 @@ def _kpi_text(row: dict, unit: str) -> str:
     return f"{value:,.2f} {unit}".replace(" money", "")
 
 
-def _trend(days: list[date], values: list[int], caption: str, bars: bool = False):
+def _trend(days: list[date], values: list[float], caption: str, bars: bool = False):
     return trend_svg(
-        list(zip(days, [Decimal(v) for v in values], strict=True)),
+        list(zip(days, [Decimal(str(v)) for v in values], strict=True)),
         label=lambda v: "-" if v is None else f"{v:.0f}",
         link=lambda day: "#",
         bars=bars,

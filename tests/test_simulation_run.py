@@ -119,6 +119,10 @@ def test_simulate_runs_greedy_and_the_rule_set_through_the_oms_and_the_dashboard
             "kpis_equal_recomputation",
         }
         assert not any(variant["invariants"].values()), variant["invariants"]
+        # each simulated day says how long it took, and the days fit inside the variant's time
+        seconds = [day["seconds"] for day in variant["daily"]]
+        assert len(seconds) == SMALL.days + DRAIN_DAYS and all(s > 0 for s in seconds)
+        assert sum(seconds) <= variant["seconds"] + 0.1
     # the offline bound is at most what either strategy did on the first day
     first = run.results["table"]["first_day"]
     assert first["bound"]["parcels"] <= min(first["greedy"]["parcels"], first["rules"]["parcels"])
@@ -140,6 +144,7 @@ def test_simulate_runs_greedy_and_the_rule_set_through_the_oms_and_the_dashboard
     row = page.locator("#outcomes tbody tr", has_text="On-time delivery").inner_text()
     assert f"{rules['outcomes']['on_time']:.1%}" in row
     assert page.locator("#charts svg").count() >= 10
+    assert page.locator("#trends figure", has_text="wall-clock seconds").locator("svg").count() == 2
     assert page.locator("#invariants .badge.ok").count() == 10
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     shot(page, "simulation-run")
