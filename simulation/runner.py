@@ -156,6 +156,7 @@ class Simulation:
         self.timings: Counter[str] = Counter()
         self.daily: list[dict] = []  # one row per simulated day, for the page's trends
         self.day_began = 0.0
+        self.return_decided: set[int] = set()  # orders whose customer has decided on a return
 
     # ------------------------------------------------------------------------------------------- run
 
@@ -475,6 +476,11 @@ class Simulation:
                 self._delivered(parcel, now)
 
     def _delivered(self, parcel: Parcel, now: datetime) -> None:
+        # A customer decides once per order, at its first parcel: each parcel of a split order
+        # drew the same choice and asked back the same unit again.
+        if parcel.order_id in self.return_decided:
+            return
+        self.return_decided.add(parcel.order_id)
         draw = self._rng("return", self._key(parcel.order_id))
         if draw.random() < self.customers.return_share:
             after = timedelta(days=draw.uniform(2, 10))
@@ -515,7 +521,7 @@ class Simulation:
                     ],
                 )
         except (ValidationFailed, IllegalTransition) as exc:
-            log.info("return refused for %s: %s", order.number, exc)
+            log.info("return refused for %s: %s %s", order.number, exc, getattr(exc, "details", ""))
             return
         self.tally.returns_requested += 1
         if ret.status == ReturnStatus.REQUESTED:

@@ -56,3 +56,27 @@ def test_best_sellers_follow_zipf_and_cities_their_population():
     expected = CITIES[0][4] / CITIES[1][4]
     assert 0.85 * expected < athens / thessaloniki < 1.15 * expected
     assert cities.most_common(1)[0][0] == 0
+
+
+def test_a_customer_decides_on_a_return_once_per_order_however_many_parcels_it_came_in():
+    from datetime import datetime, timedelta
+
+    from django.utils import timezone
+
+    from simulation.runner import Parcel, Simulation, Watch
+    from simulation.services import VARIANTS
+    from simulation.world import Customers
+
+    params = Params(days=1, orders_per_day=10, seed=4)
+    simulation = Simulation(params, VARIANTS["rules"], customers=Customers(return_share=1.0))
+    placed = datetime(2026, 3, 2, 10, tzinfo=timezone.get_default_timezone())
+    delivered = placed + timedelta(days=2)
+    simulation.watch = {
+        7: Watch(placed_at=placed, city=0, key="0:7"),
+        8: Watch(placed_at=placed, city=0, key="0:8"),
+    }
+    for shipment_id, order_id in ((1, 7), (2, 7), (3, 8)):
+        parcel = Parcel(shipment_id, order_id, f"SBX{shipment_id}", placed, script=[])
+        simulation._delivered(parcel, delivered)
+    # every customer returns (share 1.0), each order once: the split order's second parcel adds none
+    assert sorted(ident for _, _, what, ident in simulation.later if what == "return") == [7, 8]
