@@ -59,7 +59,7 @@ def test_best_sellers_follow_zipf_and_cities_their_population():
 
 
 def test_a_customer_decides_on_a_return_once_per_order_however_many_parcels_it_came_in():
-    from datetime import datetime, timedelta
+    from datetime import datetime, time, timedelta
 
     from django.utils import timezone
 
@@ -69,7 +69,8 @@ def test_a_customer_decides_on_a_return_once_per_order_however_many_parcels_it_c
 
     params = Params(days=1, orders_per_day=10, seed=4)
     simulation = Simulation(params, VARIANTS["rules"], customers=Customers(return_share=1.0))
-    placed = datetime(2026, 3, 2, 10, tzinfo=timezone.get_default_timezone())
+    # the simulated clock's first day, whatever today is
+    placed = datetime.combine(params.start, time(10), tzinfo=timezone.get_default_timezone())
     delivered = placed + timedelta(days=2)
     simulation.watch = {
         7: Watch(placed_at=placed, city=0, key="0:7"),
