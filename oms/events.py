@@ -123,7 +123,7 @@ def _kick_window_open() -> bool:
 def _kick_relay() -> None:
     # Under load most commits fall in a window this process already knows is covered; that check
     # comes first because reading Celery's configuration costs more than the rest of a skipped kick.
-    if time.monotonic() < _covered_until:
+    if time.monotonic() < _covered_until or not settings.OUTBOX_KICK_ON_COMMIT:
         return
     from oms.tasks import outbox_relay
 

@@ -226,6 +226,10 @@ CELERY_TIMEZONE = TIME_ZONE
 # worker killed mid-task can delay an event.
 OUTBOX_SWEEP_SECONDS = float(os.environ.get("OUTBOX_SWEEP_SECONDS", "15"))
 OUTBOX_REDELIVER_SECONDS = float(os.environ.get("OUTBOX_REDELIVER_SECONDS", "45"))
+# Whether a commit that emitted events kicks the relay. Off, the events wait for whoever publishes the
+# outbox next: the sweep, or a driver that publishes after each of its steps (the simulated merchant
+# does, so that a step's events go out together, as under load where a kick window gathers them).
+OUTBOX_KICK_ON_COMMIT = os.environ.get("OUTBOX_KICK_ON_COMMIT", "1") != "0"
 
 # With Redis, the cache is shared by every process, so entries can be invalidated everywhere at once.
 CACHES = {

@@ -89,6 +89,25 @@ def test_sweep_publishes_what_no_kick_published(api, products):
 
 
 @pytest.mark.django_db
+def test_with_the_kick_off_a_commit_leaves_its_events_to_whoever_publishes_next(
+    api, products, settings, django_capture_on_commit_callbacks
+):
+    settings.OUTBOX_KICK_ON_COMMIT = False
+    with django_capture_on_commit_callbacks(execute=True):
+        order_id = api.post("/api/v1/orders/", order_payload(), format="json").json()["id"]
+        first = emit_note(order_id, "one")
+        second = emit_note(order_id, "two")
+    # the commits ran their callbacks, and nothing went out: the events wait, in order
+    assert not DomainEvent.objects.filter(published_at__isnull=False).exists()
+    assert notes(order_id) == []
+    assert outbox_publish_pending() == DomainEvent.objects.count()
+    assert notes(order_id) == ["one", "two"]
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.published_at == second.published_at  # one relay pass
+
+
+@pytest.mark.django_db
 def test_failing_handler_leaves_no_marker_and_can_run_again(api, products):
     order_id = api.post("/api/v1/orders/", order_payload(), format="json").json()["id"]
     event = emit_note(order_id, "")  # an empty note makes the handler's service refuse

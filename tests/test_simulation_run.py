@@ -45,6 +45,9 @@ def _check_against_the_oms_tables(rules: dict) -> None:
     )
     assert outcome["shipments"] == outbound.count() == rules["tally"]["parcels"]
     assert outcome["shipped_orders"] == outbound.values("order_id").distinct().count()
+    # reserved in full on arrival: the order's first move out of "received" was to "allocated"
+    filled = OrderEvent.objects.filter(from_status=OrderStatus.RECEIVED, to_status=OrderStatus.ALLOCATED)
+    assert rules["tally"]["filled_at_arrival"] == filled.values("order_id").distinct().count() > 0
     states = list(TrackingState.objects.filter(delivered_at__isnull=False, promised_date__isnull=False))
     assert states
     on_time = sum(timezone.localdate(s.delivered_at) <= s.promised_date for s in states) / len(states)
