@@ -1,7 +1,8 @@
 """Stock movements that change a SKU's inventory position ask for its evaluation (domain events, see
 oms.events). A burst of movements on one SKU (a big receipt booked line by line, a wave of orders)
-makes one evaluation: the first movement marks the SKU due for a few seconds and queues the task;
-later ones inside that window find the mark and leave it to that task."""
+makes one evaluation: the movements published together reach the handlers as one batch, asking once
+for every SKU they touch; the first to ask marks a SKU due for a few seconds and queues the task,
+and later ones inside that window find the mark and leave it to that task."""
 
 import logging
 
@@ -46,21 +47,27 @@ def evaluation_done(product_ids: list[int]) -> None:
         log.warning("cache unavailable; debounce marks expire by themselves", exc_info=True)
 
 
-@subscribe("stock.received", queue=QUEUE)
-@subscribe("stock.allocations_withdrawn", queue=QUEUE)
-def stock_moved(event: DomainEvent) -> None:
-    evaluation_due([event.payload["product_id"]])
+# Batch handlers: the movements a relay pass publishes together (a wave's allocations, an afternoon's
+# hand-overs) ask for one evaluation of the SKUs they touch, as the debounce would gather them.
+EVALUATION_BATCH = 500
 
 
-@subscribe("order.allocated", queue=QUEUE)
-@subscribe("order.partially_allocated", queue=QUEUE)
-@subscribe("order.backordered", queue=QUEUE)
-@subscribe("order.cancelled", queue=QUEUE)
-@subscribe("shipment.shipped", queue=QUEUE)
-def order_demand_changed(event: DomainEvent) -> None:
-    """Allocations, backorders and shipments move the order's SKUs' positions."""
+@subscribe("stock.received", queue=QUEUE, batch=EVALUATION_BATCH)
+@subscribe("stock.allocations_withdrawn", queue=QUEUE, batch=EVALUATION_BATCH)
+def stock_moved(events: list[DomainEvent]) -> None:
+    evaluation_due([event.payload["product_id"] for event in events])
+
+
+@subscribe("order.allocated", queue=QUEUE, batch=EVALUATION_BATCH)
+@subscribe("order.partially_allocated", queue=QUEUE, batch=EVALUATION_BATCH)
+@subscribe("order.backordered", queue=QUEUE, batch=EVALUATION_BATCH)
+@subscribe("order.cancelled", queue=QUEUE, batch=EVALUATION_BATCH)
+@subscribe("shipment.shipped", queue=QUEUE, batch=EVALUATION_BATCH)
+def order_demand_changed(events: list[DomainEvent]) -> None:
+    """Allocations, backorders and shipments move the orders' SKUs' positions."""
+    order_ids = {event.payload["order_id"] for event in events}
     product_ids = list(
-        OrderLine.objects.filter(order_id=event.payload["order_id"]).values_list("product_id", flat=True)
+        OrderLine.objects.filter(order_id__in=order_ids).values_list("product_id", flat=True).distinct()
     )
     evaluation_due(product_ids)
 
