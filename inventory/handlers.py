@@ -7,11 +7,12 @@ from oms.events import subscribe
 from oms.models import DomainEvent
 
 
-@subscribe("stock.received")
-def fill_backorders(event: DomainEvent) -> None:
+@subscribe("stock.received", batch=200)
+def fill_backorders(events: list[DomainEvent]) -> None:
     # With automatic routing on, routing offers the stock to backorders under its rules instead.
     if not settings.ROUTING_ON_RECEIPT:
-        services.backorders_fill(product_id=event.payload["product_id"])
+        for product_id in sorted({event.payload["product_id"] for event in events}):
+            services.backorders_fill(product_id=product_id)
 
 
 @subscribe("order.cancelled")

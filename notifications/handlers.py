@@ -1,6 +1,11 @@
 """Which domain events tell the customer something (see oms.events): each handler names the trigger
-and calls notifications.services.notify in the handler's own transaction, so a redelivered event
-decides nothing twice."""
+and calls notifications.services.notify in the handler's transaction, so a redelivered event decides
+nothing twice.
+
+The handlers take the events published together as one batch (an afternoon's hand-overs, a round of
+scans): one claim and one commit for all of them. Each decision still locks its order, so a batch
+takes them in order of order id (the order routing locks them in), each order's events oldest
+first, as they happened."""
 
 from notifications import services
 from notifications.models import Trigger
@@ -8,6 +13,7 @@ from oms.events import subscribe
 from oms.models import DomainEvent
 
 QUEUE = "notifications"
+BATCH = 200
 
 
 def _outbound(event: DomainEvent) -> bool:
@@ -19,10 +25,15 @@ def _notify(trigger: str, event: DomainEvent, **data) -> None:
     services.notify(trigger=trigger, order_id=event.payload["order_id"], event=event, data=data)
 
 
-@subscribe("order.allocated", queue=QUEUE)
-@subscribe("order.partially_allocated", queue=QUEUE)
-def order_confirmed(event: DomainEvent) -> None:
-    _notify(Trigger.ORDER_CONFIRMED, event)
+def _in_lock_order(events: list[DomainEvent]) -> list[DomainEvent]:
+    return sorted(events, key=lambda event: (event.payload.get("order_id") or 0, event.pk))
+
+
+@subscribe("order.allocated", queue=QUEUE, batch=BATCH)
+@subscribe("order.partially_allocated", queue=QUEUE, batch=BATCH)
+def order_confirmed(events: list[DomainEvent]) -> None:
+    for event in _in_lock_order(events):
+        _notify(Trigger.ORDER_CONFIRMED, event)
 
 
 @subscribe("order.backordered", queue=QUEUE)
@@ -35,22 +46,25 @@ def order_cancelled(event: DomainEvent) -> None:
     _notify(Trigger.ORDER_CANCELLED, event)
 
 
-@subscribe("shipment.shipped", queue=QUEUE)
-def shipped(event: DomainEvent) -> None:
-    if _outbound(event):
-        _notify(Trigger.SHIPPED, event, shipment_id=event.payload["shipment_id"])
+@subscribe("shipment.shipped", queue=QUEUE, batch=BATCH)
+def shipped(events: list[DomainEvent]) -> None:
+    for event in _in_lock_order(events):
+        if _outbound(event):
+            _notify(Trigger.SHIPPED, event, shipment_id=event.payload["shipment_id"])
 
 
-@subscribe("tracking.milestone", queue=QUEUE)
-def parcel_progress(event: DomainEvent) -> None:
-    if event.payload.get("milestone") == "out_for_delivery" and _outbound(event):
-        _notify(Trigger.OUT_FOR_DELIVERY, event, shipment_id=event.payload["shipment_id"])
+@subscribe("tracking.milestone", queue=QUEUE, batch=BATCH)
+def parcel_progress(events: list[DomainEvent]) -> None:
+    for event in _in_lock_order(events):
+        if event.payload.get("milestone") == "out_for_delivery" and _outbound(event):
+            _notify(Trigger.OUT_FOR_DELIVERY, event, shipment_id=event.payload["shipment_id"])
 
 
-@subscribe("shipment.delivered", queue=QUEUE)
-def delivered(event: DomainEvent) -> None:
-    if _outbound(event):
-        _notify(Trigger.DELIVERED, event, shipment_id=event.payload["shipment_id"])
+@subscribe("shipment.delivered", queue=QUEUE, batch=BATCH)
+def delivered(events: list[DomainEvent]) -> None:
+    for event in _in_lock_order(events):
+        if _outbound(event):
+            _notify(Trigger.DELIVERED, event, shipment_id=event.payload["shipment_id"])
 
 
 @subscribe("shipment.delayed", queue=QUEUE)
