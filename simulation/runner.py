@@ -255,7 +255,7 @@ class Simulation:
     def _stage(self, name: str, call, *args) -> None:
         """One step of the world, then the events it raised, published together and handled in
         order: the outbox as a loaded worker runs it, where a kick window gathers the commits of a
-        moment (ADR 0022). Each commit kicking the relay in this process would nest every handler
+        moment (ADR 0023). Each commit kicking the relay in this process would nest every handler
         inside the commit that raised its event, and publish one event at a time."""
         self._timed(name, self._then_publish, call, *args)
 
