@@ -14,23 +14,14 @@ def email_ops(event: DomainEvent) -> None:
     services.endpoint_disabled_email(endpoint_id=int(event.aggregate_id))
 
 
-# An afternoon's hand-overs are recorded in one transaction per batch (what waits on a shop's API is
-# sent later, from the sync outbox). An invoice locks its order, so invoices go in order of order id,
-# the order routing locks orders in, each order's shipments as they shipped.
-SHIPPED_BATCH = 200
+@subscribe("shipment.shipped", queue="integrations")
+def tell_shop_shipped(event: DomainEvent) -> None:
+    sync.sync_fulfilment_record(shipment_id=event.payload["shipment_id"], order_id=event.payload["order_id"])
 
 
-@subscribe("shipment.shipped", queue="integrations", batch=SHIPPED_BATCH)
-def tell_shop_shipped(events: list[DomainEvent]) -> None:
-    for event in sorted(events, key=lambda event: event.pk):
-        payload = event.payload
-        sync.sync_fulfilment_record(shipment_id=payload["shipment_id"], order_id=payload["order_id"])
-
-
-@subscribe("shipment.shipped", queue="integrations", batch=SHIPPED_BATCH)
-def invoice_shipped(events: list[DomainEvent]) -> None:
-    for event in sorted(events, key=lambda event: (event.payload["order_id"], event.pk)):
-        exports.invoice_record(shipment_id=event.payload["shipment_id"], order_id=event.payload["order_id"])
+@subscribe("shipment.shipped", queue="integrations")
+def invoice_shipped(event: DomainEvent) -> None:
+    exports.invoice_record(shipment_id=event.payload["shipment_id"], order_id=event.payload["order_id"])
 
 
 @subscribe("return.credited", queue="integrations")
