@@ -48,6 +48,11 @@ def schedule_periodic_jobs(sender: Celery, **_: object) -> None:
     # Tracking: carriers polled on their shipments' cadence, silent feeds and delays watched.
     sender.add_periodic_task(60.0, sender.signature("tracking.poll_due"), name="tracking poll")
     sender.add_periodic_task(300.0, sender.signature("tracking.watch"), name="tracking watch")
+    sender.add_periodic_task(
+        settings.TRACKING_WEBHOOK_SWEEP_SECONDS,
+        sender.signature("tracking.webhooks_sweep"),
+        name="carrier webhooks left pending",
+    )
     # Every position against its reorder rule (movements evaluate their SKUs as they happen).
     sender.add_periodic_task(
         settings.REPLENISHMENT_EVALUATE_MINUTES * 60,

@@ -319,6 +319,9 @@ NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATION_MAX_ATTEMPTS", "8")
 # How often beat looks for messages that are due and were not sent (a lost task, a worker killed
 # mid-send, quiet hours that ended); a message is picked up once it is half this late.
 NOTIFICATION_SWEEP_SECONDS = float(os.environ.get("NOTIFICATION_SWEEP_SECONDS", "60"))
+# How often beat processes carrier webhooks stored but still pending (the broker was down when they
+# came, the worker that had them died); a call is taken once it has waited this long.
+TRACKING_WEBHOOK_SWEEP_SECONDS = float(os.environ.get("TRACKING_WEBHOOK_SWEEP_SECONDS", "60"))
 
 # Reorder evaluation: movements of a SKU within this many seconds make one evaluation of its positions;
 # every position is evaluated this often as well.

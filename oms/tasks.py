@@ -13,6 +13,18 @@ from oms.events import (
 log = logging.getLogger(__name__)
 
 
+def enqueue_or_leave_for_sweep(task, *args: object, what: str) -> None:
+    """Hand ``task`` to the broker without waiting for one that is down: what it works on is stored
+    already, and a beat sweep takes it later. A request that a carrier or a shop sent must get its
+    acknowledgement, not a 5xx that only makes them send the same call again."""
+    try:
+        task.apply_async(args, retry=False)
+    except Exception:
+        if task.app.conf.task_always_eager:
+            raise
+        log.warning("the broker refused %s; the sweep takes it later", what, exc_info=True)
+
+
 @shared_task(name="oms.outbox_relay", ignore_result=True)
 def outbox_relay() -> int:
     return outbox_publish_pending()

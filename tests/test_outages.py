@@ -9,14 +9,21 @@ import time
 import psycopg
 import pytest
 import requests
+import time_machine
 
 from inventory import services as stock
 from oms.models import DomainEvent, EventDelivery
 from orders import services
 from orders.models import Order, OrderEvent, OrderStatus, Product
 from routing.models import RoutingDecision
+from shipments.carriers import sandbox
+from shipments.carriers.base import Milestone
 from tests.factories import make_warehouse
 from tests.stack import RedisServer, Stack, database_url, gunicorn_workers, one_cap, post, wait_for
+from tests.test_fulfilment import network  # noqa: F401 (fixture)
+from tests.test_tracking import SECRET, shipped  # noqa: F401 (fixture)
+from tests.test_tracking import event as tracking_event
+from tracking.models import TrackingEvent, TrackingState, WebhookDelivery
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -296,3 +303,54 @@ def test_a_web_worker_killed_under_load_fails_only_its_requests_and_their_retrie
     )
     assert requests.get(f"{base}/api/v1/orders/", headers={"Authorization": f"Bearer {key}"}, timeout=10).ok
     print(f"requests that failed in flight and were retried: {len(failed_in_flight)}")
+
+
+def test_carrier_webhooks_taken_while_redis_is_down_are_processed_when_it_returns(
+    tmp_path,
+    redis,
+    shipped,  # noqa: F811 (fixture)
+):
+    """The carrier's call is acknowledged and stored while the broker is down (a 5xx would only make
+    the carrier send it again, into the same hole); beat's sweep processes it once Redis is back."""
+    stack = Stack(tmp_path, redis.url, TRACKING_WEBHOOK_SWEEP_SECONDS="1")
+    try:
+        base = stack.web()
+        redis.stop()
+        body = sandbox.webhook_body(
+            shipped.tracking_number,
+            [tracking_event("SBX-PU", 0), tracking_event("SBX-IT", 6)],
+            event_id="sbx-while-down",
+        )
+
+        def call() -> requests.Response:
+            # the web process checks the signature's age on the machine's clock, not the tests' one
+            signed_at = int(time_machine.escape_hatch.time.time())
+            return requests.post(
+                f"{base}/api/v1/tracking/webhooks/sandbox/",
+                data=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Sandbox-Signature": sandbox.webhook_signature(body, SECRET, signed_at),
+                },
+                timeout=10,
+            )
+
+        response = call()
+        assert response.status_code == 200, response.text
+        assert response.json() == {"received": True, "duplicate": False}
+        assert response.elapsed.total_seconds() < 3
+        assert call().json() == {"received": True, "duplicate": True}  # the carrier's retry
+        assert list(WebhookDelivery.objects.values_list("status", flat=True)) == ["pending"]
+
+        redis.start()
+        stack.beat()
+        stack.worker()
+        wait_for(
+            lambda: WebhookDelivery.objects.filter(status="processed").exists(),
+            seconds=ROUTED_WITHIN,
+            what="the sweep to process the call stored while Redis was down",
+        )
+    finally:
+        stack.stop()
+    assert TrackingState.objects.get(shipment=shipped).milestone == Milestone.IN_TRANSIT
+    assert TrackingEvent.objects.filter(shipment=shipped).count() == 2

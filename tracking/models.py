@@ -100,6 +100,10 @@ class WebhookDelivery(models.Model):
     class Meta:
         verbose_name_plural = "webhook deliveries"
         ordering = ["-id"]
+        # the sweep's question, each minute: only the few calls not processed yet are in it
+        indexes = [
+            models.Index(fields=["received_at", "id"], condition=Q(status="pending"), name="webhook_pending")
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["carrier", "external_id"], condition=~Q(external_id=""), name="webhook_once"

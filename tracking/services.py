@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
@@ -167,60 +168,116 @@ def events_ingest(
     """Store a carrier's events for a shipment (the same event twice is one row) and derive its state
     from all its events ordered by the carrier's time, so that a late old event never moves it back.
     Returns how many events were new."""
+    return events_ingest_many(items=[(shipment_id, tracking)], source=source, now=now)
+
+
+def events_ingest_many(*, items: list[tuple[int, Tracking]], source: str, now: datetime | None = None) -> int:
+    """``events_ingest`` for several shipments in one transaction (a batch of webhooks): their states
+    locked, their stored events looked up and the new ones inserted in one statement each. A
+    shipment's items are taken together, in order, as one call bringing all their events would be.
+    Returns how many events were new."""
     now = now or timezone.now()
+    by_shipment: dict[int, list[Tracking]] = {}
+    for shipment_id, tracking in items:
+        by_shipment.setdefault(shipment_id, []).append(tracking)
+    if not by_shipment:
+        return 0
     with transaction.atomic():
-        state = TrackingState.objects.select_for_update().filter(shipment_id=shipment_id).first()
-        if state is None:
-            state = tracking_start(shipment_id=shipment_id, now=now)
-            state = TrackingState.objects.select_for_update().get(pk=state.pk)
-        # Under the state's lock no other ingest of this shipment runs: what is not stored yet is new.
-        incoming = {_dedupe_key(tracking.tracking_number, event): event for event in tracking.events}
+        states = _states_locked(list(by_shipment), now)
+        incoming: dict[int, dict[str, tuple[str, CarrierEvent]]] = {}
+        for shipment_id, trackings in by_shipment.items():
+            incoming[shipment_id] = {
+                _dedupe_key(tracking.tracking_number, event): (tracking.tracking_number, event)
+                for tracking in trackings
+                for event in tracking.events
+            }
+        # Under the states' locks no other ingest of these shipments runs: what is not stored is new.
         stored = set(
-            TrackingEvent.objects.filter(shipment_id=shipment_id, dedupe_key__in=list(incoming)).values_list(
-                "dedupe_key", flat=True
-            )
+            TrackingEvent.objects.filter(
+                shipment_id__in=list(by_shipment),
+                dedupe_key__in=[key for events in incoming.values() for key in events],
+            ).values_list("shipment_id", "dedupe_key")
         )
-        fresh = [
-            TrackingEvent(
-                shipment_id=shipment_id,
-                tracking_number=tracking.tracking_number,
-                carrier_code=_text(event.code)[:64],
-                description=_text(event.description)[:300],
-                location=_text(event.location)[:200],
-                occurred_at=_utc(event.occurred_at),
-                received_at=now,
-                milestone=event.milestone,
-                incident=event.incident,
-                source=source,
-                dedupe_key=key,
-            )
-            for key, event in incoming.items()
-            if key not in stored
-        ]
-        TrackingEvent.objects.bulk_create(fresh)
-        new = len(fresh)
-        # the state's changes are gathered and written once, at the end (a scan is a hot path)
-        dirty: set[str] = set()
-        if tracking.estimated_delivery and tracking.estimated_delivery != state.carrier_estimate:
-            state.carrier_estimate = tracking.estimated_delivery
-            dirty.add("carrier_estimate")
-        if new:
-            state.last_received_at = now
-            state.silent_since = None
-            dirty |= {"last_received_at", "silent_since"}
-            _derive(state, now, dirty)
-        if dirty:
-            state.save(update_fields=sorted(dirty))
+        fresh: dict[int, list[TrackingEvent]] = {
+            shipment_id: [
+                TrackingEvent(
+                    shipment_id=shipment_id,
+                    tracking_number=number,
+                    carrier_code=_text(event.code)[:64],
+                    description=_text(event.description)[:300],
+                    location=_text(event.location)[:200],
+                    occurred_at=_utc(event.occurred_at),
+                    received_at=now,
+                    milestone=event.milestone,
+                    incident=event.incident,
+                    source=source,
+                    dedupe_key=key,
+                )
+                for key, (number, event) in events.items()
+                if (shipment_id, key) not in stored
+            ]
+            for shipment_id, events in incoming.items()
+        }
+        TrackingEvent.objects.bulk_create([row for rows in fresh.values() for row in rows])
+        new = 0
+        for state in states:  # in the order they were locked: other locks follow the same order
+            rows = fresh[state.shipment_id]
+            new += len(rows)
+            # the state's changes are gathered and written once, at the end (a scan is a hot path)
+            dirty: set[str] = set()
+            for tracking in by_shipment[state.shipment_id]:
+                if tracking.estimated_delivery and tracking.estimated_delivery != state.carrier_estimate:
+                    state.carrier_estimate = tracking.estimated_delivery
+                    dirty.add("carrier_estimate")
+            if rows:
+                state.last_received_at = now
+                state.silent_since = None
+                dirty |= {"last_received_at", "silent_since"}
+                _derive(state, now, dirty, rows)
+            if dirty:
+                state.save(update_fields=sorted(dirty))
         return new
 
 
-def _derive(state: TrackingState, now: datetime, dirty: set[str]) -> None:
-    """Move the state to its latest event; the fields it changes are added to ``dirty``, for the
-    caller to save (nothing below reads the state back from the database)."""
-    latest = max(
-        TrackingEvent.objects.filter(shipment_id=state.shipment_id).order_by("-occurred_at")[:20],
-        key=lambda e: (e.occurred_at, MILESTONE_RANK.get(e.milestone, 0), e.pk),
-    )
+def _states_locked(shipment_ids: list[int], now: datetime) -> list[TrackingState]:
+    """The shipments' tracking states, locked in the order of their orders then shipments (what a
+    delivery locks next follows the orders, so two batches never wait on each other in a circle),
+    with each shipment read in the same statement; a shipment not followed yet is started first."""
+
+    def locked(ids: list[int]) -> list[TrackingState]:
+        return list(
+            TrackingState.objects.select_for_update(of=("self",))
+            .select_related("shipment__service__carrier", "shipment__order__shipping_address")
+            .filter(shipment_id__in=ids)
+            .order_by("shipment__order_id", "shipment_id")
+        )
+
+    states = locked(shipment_ids)
+    missing = set(shipment_ids) - {state.shipment_id for state in states}
+    if missing:
+        for shipment_id in sorted(missing):
+            tracking_start(shipment_id=shipment_id, now=now)
+        states = locked(shipment_ids)
+    return states
+
+
+def _derive(state: TrackingState, now: datetime, dirty: set[str], fresh: list[TrackingEvent]) -> None:
+    """Move the state to its latest event, given the events just stored; the fields it changes are
+    added to ``dirty``, for the caller to save (nothing below reads the state back)."""
+
+    def rank(event: TrackingEvent) -> tuple:
+        return (event.occurred_at, MILESTONE_RANK.get(event.milestone, 0), event.pk)
+
+    newest = max(fresh, key=rank)
+    # ``last_event_at`` is the newest stored event's time (only this function writes it): a fresh
+    # event later than that is the latest of all, and the carriers' usual order needs no query.
+    if state.last_event_at is not None and newest.occurred_at > state.last_event_at:
+        latest = newest
+    else:
+        latest = max(
+            TrackingEvent.objects.filter(shipment_id=state.shipment_id).order_by("-occurred_at")[:20],
+            key=rank,
+        )
     state.last_event_at = latest.occurred_at
     dirty.add("last_event_at")
     changed = latest.milestone != state.milestone
@@ -232,9 +289,7 @@ def _derive(state: TrackingState, now: datetime, dirty: set[str]) -> None:
         latest.incident,
     )
     dirty |= {"milestone", "milestone_at", "incident"}
-    shipment = Shipment.objects.select_related("service__carrier", "order__shipping_address").get(
-        pk=state.shipment_id
-    )
+    shipment = state.shipment
     if state.milestone in FINAL:
         state.is_active = False
         state.next_poll_at = None
@@ -359,34 +414,120 @@ def _webhook_id(external_id: object, body: bytes) -> str:
 
 def webhook_process(*, delivery_id: int, now: datetime | None = None) -> int:
     """Read a stored call and ingest its events; idempotent. Returns the new events."""
+    return webhooks_process(delivery_ids=[delivery_id], now=now)
+
+
+WEBHOOK_BATCH = 200  # calls ingested in one transaction
+
+
+def webhooks_process(*, delivery_ids: list[int], now: datetime | None = None) -> int:
+    """Read stored calls and ingest their events together, ``WEBHOOK_BATCH`` at a time; idempotent: a
+    call processed already, or being processed by another worker this moment, is left alone. A call
+    that cannot be read is marked failed. Returns the new events.
+
+    Each batch is one transaction: its calls are marked processed with the events they brought. When
+    a batch fails, its calls are taken again one at a time, so that one call that keeps failing
+    (logged, and left pending for the sweep) holds none of the others back."""
     now = now or timezone.now()
-    delivery = WebhookDelivery.objects.select_related("carrier").get(pk=delivery_id)
-    if delivery.status == WebhookStatus.PROCESSED:
-        return 0
-    try:
-        _, trackings = webhook_module(delivery.carrier).parse_webhook(delivery.body.encode())
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            status=WebhookStatus.FAILED, error=str(exc)[:2000]
-        )
-        return 0
+    ids = sorted(set(delivery_ids))
     new = 0
-    for tracking in trackings:
-        for shipment_id in _shipments_with(tracking.tracking_number, delivery.carrier):
-            new += events_ingest(
-                shipment_id=shipment_id, tracking=tracking, source=EventSource.WEBHOOK, now=now
-            )
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(status=WebhookStatus.PROCESSED, processed_at=now)
+    for start in range(0, len(ids), WEBHOOK_BATCH):
+        batch = ids[start : start + WEBHOOK_BATCH]
+        if len(batch) == 1:
+            new += _webhooks_ingest(batch, now)
+            continue
+        try:
+            new += _webhooks_ingest(batch, now)
+        except Exception:
+            log.warning("a batch of %s carrier webhooks failed; taking them one at a time", len(batch))
+            for delivery_id in batch:
+                try:
+                    new += _webhooks_ingest([delivery_id], now)
+                except Exception:
+                    log.exception("carrier webhook %s failed; it stays pending for the sweep", delivery_id)
     return new
 
 
-def _shipments_with(tracking_number: str, carrier: Carrier) -> list[int]:
-    return list(
-        Shipment.objects.filter(packages__tracking_number=_text(tracking_number), service__carrier=carrier)
+def _webhooks_ingest(delivery_ids: list[int], now: datetime) -> int:
+    with transaction.atomic():
+        deliveries = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("carrier")
+            .filter(pk__in=delivery_ids, status=WebhookStatus.PENDING)
+            .order_by("pk")
+        )
+        read: list[tuple[Carrier, Tracking]] = []
+        done = []
+        for delivery in deliveries:
+            try:
+                _, trackings = webhook_module(delivery.carrier).parse_webhook(delivery.body.encode())
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+                WebhookDelivery.objects.filter(pk=delivery.pk).update(
+                    status=WebhookStatus.FAILED, error=str(exc)[:2000]
+                )
+                continue
+            read.extend((delivery.carrier, tracking) for tracking in trackings)
+            done.append(delivery.pk)
+        shipments = _shipments_with(
+            {(carrier.pk, _text(tracking.tracking_number)) for carrier, tracking in read}
+        )
+        new = events_ingest_many(
+            items=[
+                (shipment_id, tracking)
+                for carrier, tracking in read
+                for shipment_id in shipments.get((carrier.pk, _text(tracking.tracking_number)), ())
+            ],
+            source=EventSource.WEBHOOK,
+            now=now,
+        )
+        if done:
+            WebhookDelivery.objects.filter(pk__in=done).update(
+                status=WebhookStatus.PROCESSED, processed_at=now
+            )
+        return new
+
+
+def _shipments_with(numbers: set[tuple[int, str]]) -> dict[tuple[int, str], list[int]]:
+    """The live shipments of each (carrier, tracking number): a number is its packages'."""
+    if not numbers:
+        return {}
+    found: dict[tuple[int, str], list[int]] = {}
+    rows = (
+        Shipment.objects.filter(
+            packages__tracking_number__in={number for _, number in numbers},
+            service__carrier_id__in={carrier_id for carrier_id, _ in numbers},
+        )
         .exclude(status__in=[ShipmentStatus.CANCELLED, ShipmentStatus.DRAFT])
-        .values_list("pk", flat=True)
+        .values_list("service__carrier_id", "packages__tracking_number", "pk")
         .distinct()
+        .order_by("pk")
     )
+    for carrier_id, number, shipment_id in rows:
+        if (carrier_id, number) in numbers:
+            found.setdefault((carrier_id, number), []).append(shipment_id)
+    return found
+
+
+STUCK_WEBHOOK_LIMIT = 1000
+
+
+def webhooks_sweep(*, now: datetime | None = None, limit: int = STUCK_WEBHOOK_LIMIT) -> int:
+    """The beat job: calls stored and acknowledged but not processed a sweep period later (the
+    broker was down when they came, or the worker that had them died), oldest first, in batches.
+    Returns how many calls it took."""
+    now = now or timezone.now()
+    stuck = list(
+        WebhookDelivery.objects.filter(
+            status=WebhookStatus.PENDING,
+            received_at__lt=now - timedelta(seconds=settings.TRACKING_WEBHOOK_SWEEP_SECONDS),
+        )
+        .order_by("received_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if stuck:
+        log.warning("processing %s carrier webhooks left pending", len(stuck))
+        webhooks_process(delivery_ids=stuck, now=now)
+    return len(stuck)
 
 
 # --------------------------------------------------------------------------------------------- polling

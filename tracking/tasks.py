@@ -13,6 +13,11 @@ def watch() -> dict:
     return services.tracking_watch()
 
 
+@shared_task(name="tracking.webhooks_sweep", ignore_result=True)
+def webhooks_sweep() -> int:
+    return services.webhooks_sweep()
+
+
 @shared_task(
     name="tracking.process_webhook",
     ignore_result=True,

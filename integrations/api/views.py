@@ -39,6 +39,7 @@ from oms.api.idempotent import idempotent_post
 from oms.api.lists import CheckedCursorPagination
 from oms.api.schema import IDEMPOTENCY_HEADER, errors, validated
 from oms.errors import NotFound, ValidationFailed
+from oms.tasks import enqueue_or_leave_for_sweep
 from orders.api.auth import scope_required
 from orders.models import ApiKey, ApiScope
 
@@ -253,7 +254,9 @@ class ShopWebhookView(APIView):
             code=code, headers=request.headers, body=request.body
         )
         if new:
-            transaction.on_commit(lambda: process_shop_webhook.delay(stored.pk))
+            transaction.on_commit(
+                lambda: enqueue_or_leave_for_sweep(process_shop_webhook, stored.pk, what="a shop webhook")
+            )
         return Response(
             {"received": True, "duplicate": stored is not None and not new, "ignored": stored is None}
         )

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from oms.api.schema import errors
 from oms.errors import NotFound
+from oms.tasks import enqueue_or_leave_for_sweep
 from tracking import selectors, services
 from tracking.api.serializers import TrackOut, WebhookAckOut
 from tracking.tasks import process_webhook
@@ -36,7 +37,9 @@ class CarrierWebhookView(APIView):
             carrier_code=carrier, headers=request.headers, body=request.body
         )
         if new:
-            transaction.on_commit(lambda: process_webhook.delay(delivery.pk))
+            transaction.on_commit(
+                lambda: enqueue_or_leave_for_sweep(process_webhook, delivery.pk, what="a carrier webhook")
+            )
         return Response({"received": True, "duplicate": not new})
 
 
