@@ -473,6 +473,9 @@ class Simulation:
     # ------------------------------------------------------------------------------------ the courier
 
     def _push_scans(self, now: datetime) -> None:
+        """The courier's calls of the moment, one per parcel, each received as the API receives it;
+        then processed together, as a worker takes the calls that queued up (ADR 0024)."""
+        received = []
         while self.pushes and self.pushes[0][0] <= now:
             _, shipment_id = heapq.heappop(self.pushes)
             parcel = self.parcels[shipment_id]
@@ -489,13 +492,14 @@ class Simulation:
                 carrier_code=setup.CARRIER_CODE, headers=headers, body=body
             )
             if new:
-                tracking.webhook_process(delivery_id=delivery.pk)
+                received.append(delivery.pk)
             parcel.pushed += len(ready)
             if parcel.pushed < len(parcel.script):
                 following = parcel.shipped_at + timedelta(hours=parcel.script[parcel.pushed][0])
                 heapq.heappush(self.pushes, (following, shipment_id))
             elif ready[-1][1] == "SBX-DL":
                 self._delivered(parcel, now)
+        tracking.webhooks_process(delivery_ids=received)
 
     def _delivered(self, parcel: Parcel, now: datetime) -> None:
         # A customer decides once per order, at its first parcel: each parcel of a split order

@@ -20,7 +20,7 @@ from tests.factories import order_payload
 from tests.test_fulfilment import OPS, network, pack, pick_everything  # noqa: F401 (fixture)
 from tests.test_tracking import SECRET, event
 from tracking import services as tracking
-from tracking.models import TrackingEvent, TrackingState, WebhookDelivery
+from tracking.models import EtaPrediction, TrackingEvent, TrackingState, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 
@@ -228,3 +228,20 @@ def test_two_workers_on_the_same_parcels_at_once_store_each_event_once_and_deliv
         Order.objects.filter(pk__in=[s.order_id for s in shipments]).values_list("status", flat=True)
     ) == {OrderStatus.DELIVERED}
     assert DomainEvent.objects.filter(name="shipment.delivered").count() == len(shipments)
+
+
+def test_a_parcel_later_in_a_batch_sees_the_lanes_deliveries_made_earlier_in_it(
+    sandbox_webhooks,
+    api,
+    network,  # noqa: F811 (fixture)
+):
+    """The batch asks for a lane's history once, and asks again after a parcel of the lane arrived."""
+    first, *arriving, last = parcels(api, network, 7, "LANE")  # one lane: Athens to postal region 10
+    calls = [stored_call(first, "lane-first", ("SBX-PU", 0))]
+    calls += [stored_call(s, f"lane-{s.pk}", ("SBX-PU", 0), ("SBX-DL", 30)) for s in arriving]
+    calls.append(stored_call(last, "lane-last", ("SBX-PU", 0)))
+    tracking.webhooks_process(delivery_ids=calls)
+    assert {state_of(s)[0] for s in arriving} == {Milestone.DELIVERED}
+    bases = {s.pk: EtaPrediction.objects.filter(shipment=s).latest("pk").basis for s in (first, last)}
+    assert bases[first.pk].startswith("carrier estimate (lane has 0 deliveries)")
+    assert bases[last.pk].startswith(f"lane of {len(arriving)} deliveries")

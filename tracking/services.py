@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from oms.errors import NotAuthenticated, NotFound, ValidationFailed
 from oms.events import event_emit
-from oms.sql import insert_rows, unsaved
+from oms.sql import deferred_inserts, insert_rows, unsaved
 from orders.models import ServiceLevel
 from orders.services import Actor
 from routing import selectors as routing_selectors
@@ -155,6 +155,27 @@ def _promised_date(shipment: Shipment) -> date | None:
     return shipment.estimated_delivery
 
 
+LANE_HISTORY = 200  # the newest deliveries of a lane an ETA is drawn from
+
+
+class LaneMemo:
+    """What a batch of scans asks about lanes, asked once per lane: the lane table's transit time,
+    and the lane's newest deliveries (forgotten when a parcel of that lane is delivered in the batch,
+    so that each parcel sees the history it would have seen on its own)."""
+
+    def __init__(self) -> None:
+        self.history: dict[tuple, list[tuple[int, datetime, datetime]]] = {}
+        self.declared: dict[tuple, float | None] = {}
+
+    def forget(self, shipment: Shipment) -> None:
+        self.history.pop(_lane_key(shipment), None)
+
+
+def _lane_key(shipment: Shipment) -> tuple:
+    address = shipment.order.shipping_address
+    return (shipment.warehouse_id, shipment.service_id, address.country, address.postal_code[:2])
+
+
 # ------------------------------------------------------------------------------------------ ingesting
 
 
@@ -182,7 +203,8 @@ def events_ingest_many(*, items: list[tuple[int, Tracking]], source: str, now: d
         by_shipment.setdefault(shipment_id, []).append(tracking)
     if not by_shipment:
         return 0
-    with transaction.atomic():
+    # the history and outbox rows go with the next statement, not in a round trip of their own
+    with transaction.atomic(), deferred_inserts():
         states = _states_locked(list(by_shipment), now)
         incoming: dict[int, dict[str, tuple[str, CarrierEvent]]] = {}
         for shipment_id, trackings in by_shipment.items():
@@ -219,6 +241,7 @@ def events_ingest_many(*, items: list[tuple[int, Tracking]], source: str, now: d
             for shipment_id, events in incoming.items()
         }
         TrackingEvent.objects.bulk_create([row for rows in fresh.values() for row in rows])
+        memo = LaneMemo()
         new = 0
         for state in states:  # in the order they were locked: other locks follow the same order
             rows = fresh[state.shipment_id]
@@ -233,7 +256,7 @@ def events_ingest_many(*, items: list[tuple[int, Tracking]], source: str, now: d
                 state.last_received_at = now
                 state.silent_since = None
                 dirty |= {"last_received_at", "silent_since"}
-                _derive(state, now, dirty, rows)
+                _derive(state, now, dirty, rows, memo)
             if dirty:
                 state.save(update_fields=sorted(dirty))
         return new
@@ -261,7 +284,9 @@ def _states_locked(shipment_ids: list[int], now: datetime) -> list[TrackingState
     return states
 
 
-def _derive(state: TrackingState, now: datetime, dirty: set[str], fresh: list[TrackingEvent]) -> None:
+def _derive(
+    state: TrackingState, now: datetime, dirty: set[str], fresh: list[TrackingEvent], memo: LaneMemo
+) -> None:
     """Move the state to its latest event, given the events just stored; the fields it changes are
     added to ``dirty``, for the caller to save (nothing below reads the state back)."""
 
@@ -330,12 +355,13 @@ def _derive(state: TrackingState, now: datetime, dirty: set[str], fresh: list[Tr
     elif state.milestone == Milestone.DELIVERED and shipment.status == ShipmentStatus.SHIPPED:
         state.delivered_at = state.milestone_at
         dirty.add("delivered_at")
+        memo.forget(shipment)  # the next parcel of the lane counts this delivery
         shipping.shipment_mark_delivered(
             shipment_id=shipment.pk, actor=ACTOR, delivered_at=state.milestone_at
         )
         _score_predictions(shipment, timezone.localdate(state.milestone_at))
     elif state.milestone not in FINAL:
-        _predict(state, shipment, now, save=False)
+        _predict(state, shipment, now, save=False, memo=memo)
         dirty |= {"predicted_date", "predicted_earliest", "predicted_latest"}
 
 
@@ -700,27 +726,42 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[index]
 
 
-def lane_transit_days(shipment: Shipment) -> list[float]:
+def lane_transit_days(shipment: Shipment, memo: LaneMemo | None = None) -> list[float]:
     """Days from hand-over to delivery of the lane's past deliveries (same warehouse, service,
-    country and postal region), newest 200."""
-    rows = (
-        TrackingState.objects.filter(
-            delivered_at__isnull=False, shipment__shipped_at__isnull=False, **_lane(shipment)
+    country and postal region), newest 200, the shipment's own left out."""
+    key = _lane_key(shipment)
+    rows = memo.history.get(key) if memo else None
+    if rows is None:
+        # one more than kept: the shipment itself may be among them
+        rows = list(
+            TrackingState.objects.filter(
+                delivered_at__isnull=False, shipment__shipped_at__isnull=False, **_lane(shipment)
+            )
+            .order_by("-delivered_at")
+            .values_list("shipment_id", "shipment__shipped_at", "delivered_at")[: LANE_HISTORY + 1]
         )
-        .exclude(shipment=shipment)
-        .order_by("-delivered_at")
-        .values_list("shipment__shipped_at", "delivered_at")[:200]
-    )
-    return [(delivered - shipped).total_seconds() / 86400 for shipped, delivered in rows]
+        if memo is not None:
+            memo.history[key] = rows
+    return [
+        (delivered - shipped).total_seconds() / 86400
+        for shipment_id, shipped, delivered in rows
+        if shipment_id != shipment.pk
+    ][:LANE_HISTORY]
 
 
-def _fastest_days(shipment: Shipment, history: list[float]) -> int:
+def _fastest_days(shipment: Shipment, history: list[float], memo: LaneMemo | None = None) -> int:
     """Whole days a parcel of this lane needs at the least: the lane table's time, else the fastest of
     the lane's past deliveries (when there are enough), else a day (none for same-day services)."""
     address = shipment.order.shipping_address
-    declared = routing_selectors.lane_time(
-        warehouse_id=shipment.warehouse_id, country=address.country, postal_code=address.postal_code
-    )
+    asked = (shipment.warehouse_id, address.country, address.postal_code)
+    if memo is not None and asked in memo.declared:
+        declared = memo.declared[asked]
+    else:
+        declared = routing_selectors.lane_time(
+            warehouse_id=shipment.warehouse_id, country=address.country, postal_code=address.postal_code
+        )
+        if memo is not None:
+            memo.declared[asked] = declared
     if declared is not None:
         return math.floor(declared)
     if len(history) >= LANE_MIN_DELIVERIES:
@@ -728,7 +769,14 @@ def _fastest_days(shipment: Shipment, history: list[float]) -> int:
     return 0 if shipment.order.service_level == ServiceLevel.SAME_DAY else 1
 
 
-def _predict(state: TrackingState, shipment: Shipment, now: datetime, *, save: bool = True) -> EtaPrediction:
+def _predict(
+    state: TrackingState,
+    shipment: Shipment,
+    now: datetime,
+    *,
+    save: bool = True,
+    memo: LaneMemo | None = None,
+) -> None:
     """Predict the delivery date from the lane's history (median, window from the 20th to the 80th
     percentile), refined by where the parcel is now; recorded so that it can be scored later.
 
@@ -737,8 +785,8 @@ def _predict(state: TrackingState, shipment: Shipment, now: datetime, *, save: b
     history is thin or odd, does not make "Thursday" into "today"."""
     today = timezone.localdate(now)
     shipped = timezone.localdate(shipment.shipped_at or now)
-    history = lane_transit_days(shipment)
-    soonest = shipped + timedelta(days=_fastest_days(shipment, history))
+    history = lane_transit_days(shipment, memo)
+    soonest = shipped + timedelta(days=_fastest_days(shipment, history, memo))
     if state.carrier_estimate:
         soonest = min(soonest, state.carrier_estimate)
     if len(history) >= LANE_MIN_DELIVERIES:
@@ -767,13 +815,20 @@ def _predict(state: TrackingState, shipment: Shipment, now: datetime, *, save: b
     state.predicted_date, state.predicted_earliest, state.predicted_latest = predicted, earliest, latest
     if save:
         state.save(update_fields=["predicted_date", "predicted_earliest", "predicted_latest"])
-    return EtaPrediction.objects.create(
-        shipment=shipment,
-        milestone=state.milestone,
-        predicted_date=predicted,
-        earliest=earliest,
-        latest=latest,
-        basis=basis[:200],
+    # read back only when the parcel arrives: it may wait for the next statement (deferred_inserts)
+    insert_rows(
+        [
+            unsaved(
+                EtaPrediction,
+                shipment=shipment,
+                milestone=state.milestone,
+                predicted_date=predicted,
+                earliest=earliest,
+                latest=latest,
+                basis=basis[:200],
+            )
+        ],
+        deferrable=True,
     )
 
 
