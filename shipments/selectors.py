@@ -132,3 +132,12 @@ def shipment_contents(*, shipment_id: int) -> ShipmentContents | None:
         ),
         units=units,
     )
+
+
+def order_shipment_ids(*, order_id: int) -> list[int]:
+    """The ids of an order's shipments out to its customer, whatever their status."""
+    return list(
+        Shipment.objects.filter(order_id=order_id, direction=ShipmentDirection.OUTBOUND)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )

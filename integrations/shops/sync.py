@@ -63,8 +63,10 @@ def _record(*, link: ShopOrderLink, kind: str, reference: str, shipment_id: int 
 def sync_fulfilment_record(*, shipment_id: int, order_id: int) -> ShopSync | None:
     """A shipment of a shop's order was handed over: the shop is to hear of it."""
     link = ShopOrderLink.objects.select_related("connection").filter(order_id=order_id).first()
+    if link is None or not link.connection.is_active:
+        return None  # most orders come from no connected shop: nothing more to read
     contents = shipment_contents(shipment_id=shipment_id)
-    if link is None or contents is None or not link.connection.is_active:
+    if contents is None:
         return None
     sync = _record(
         link=link, kind=ShopSyncKind.FULFILMENT, reference=contents.reference, shipment_id=shipment_id
