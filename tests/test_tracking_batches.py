@@ -184,6 +184,15 @@ def test_the_sweep_takes_only_calls_that_waited_a_sweep_period(sandbox_webhooks,
     assert WebhookDelivery.objects.get(pk=call).status == "processed"
     assert tracking.webhooks_sweep(now=received + timedelta(seconds=120)) == 0
 
+    # a backlog longer than a page (Redis was down for a while): one run goes through all of it
+    backlog = [stored_call(shipment, f"backlog-{n}", (code, n)) for n, code in enumerate(["SBX-IT"] * 5, 1)]
+    later = WebhookDelivery.objects.get(pk=backlog[-1]).received_at + timedelta(seconds=61)
+    assert tracking.webhooks_sweep(now=later, page=2) == 5
+    assert set(WebhookDelivery.objects.filter(pk__in=backlog).values_list("status", flat=True)) == {
+        "processed"
+    }
+    assert TrackingEvent.objects.filter(shipment=shipment).count() == 6
+
 
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_on_the_same_parcels_at_once_store_each_event_once_and_deliver_each_once(

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import math
 import os
+import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 
@@ -534,26 +535,35 @@ def _shipments_with(numbers: set[tuple[int, str]]) -> dict[tuple[int, str], list
     return found
 
 
-STUCK_WEBHOOK_LIMIT = 1000
+STUCK_WEBHOOK_PAGE = 1000  # calls read per question
+SWEEP_BUDGET_SECONDS = 30.0  # a run stops taking more after this; the next run goes on
 
 
-def webhooks_sweep(*, now: datetime | None = None, limit: int = STUCK_WEBHOOK_LIMIT) -> int:
+def webhooks_sweep(*, now: datetime | None = None, page: int = STUCK_WEBHOOK_PAGE) -> int:
     """The beat job: calls stored and acknowledged but not processed a sweep period later (the
-    broker was down when they came, or the worker that had them died), oldest first, in batches.
-    Returns how many calls it took."""
+    broker was down when they came, or the worker that had them died), oldest first, in batches,
+    until none is left or the run has taken its budget. A call that fails again stays behind the
+    run's cursor, so the calls after it are still taken. Returns how many calls it took."""
     now = now or timezone.now()
-    stuck = list(
-        WebhookDelivery.objects.filter(
-            status=WebhookStatus.PENDING,
-            received_at__lt=now - timedelta(seconds=settings.TRACKING_WEBHOOK_SWEEP_SECONDS),
-        )
-        .order_by("received_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-    if stuck:
-        log.warning("processing %s carrier webhooks left pending", len(stuck))
-        webhooks_process(delivery_ids=stuck, now=now)
-    return len(stuck)
+    began = time.perf_counter()
+    stuck = WebhookDelivery.objects.filter(
+        status=WebhookStatus.PENDING,
+        received_at__lt=now - timedelta(seconds=settings.TRACKING_WEBHOOK_SWEEP_SECONDS),
+    ).order_by("received_at", "pk")
+    taken = 0
+    while True:
+        rows = list(stuck.values_list("received_at", "pk")[:page])
+        if not rows:
+            break
+        if not taken:
+            log.warning("processing carrier webhooks left pending (%s or more)", len(rows))
+        webhooks_process(delivery_ids=[pk for _, pk in rows], now=now)
+        taken += len(rows)
+        last_at, last_pk = rows[-1]
+        if len(rows) < page or time.perf_counter() - began > SWEEP_BUDGET_SECONDS:
+            break
+        stuck = stuck.filter(Q(received_at__gt=last_at) | Q(received_at=last_at, pk__gt=last_pk))
+    return taken
 
 
 # --------------------------------------------------------------------------------------------- polling
