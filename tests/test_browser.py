@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from orders import services
@@ -359,6 +360,14 @@ def test_tracking_pages(page, ops_user, api, products):
         shipment_id=shipment.pk, tracking=Tracking(shipment.tracking_number, tuple(events)), source="webhook"
     )
     token = TrackingLink.objects.get(order_id=order_id).token
+    # a carrier's call the database refused an hour ago, still waiting
+    from tracking.models import WebhookDelivery
+
+    stuck = WebhookDelivery.objects.create(carrier=carrier, external_id="sbx-evt-7f3a", body="{}")
+    WebhookDelivery.objects.filter(pk=stuck.pk).update(
+        received_at=timezone.now() - timedelta(hours=1),
+        error="OperationalError: could not extend file: No space left on device",
+    )
 
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"/track/{token}/")
@@ -375,8 +384,10 @@ def test_tracking_pages(page, ops_user, api, products):
     shot(page, "tracking-not-found")
     page.set_viewport_size({"width": 1366, "height": 900})
     log_in(page)
+    expect(page.locator(".banner", has_text="1 carrier call not processed")).to_have_count(1)
     page.click("nav.mainnav >> text=Tracking")
     page.wait_for_selector("text=Update latency")
+    assert "No space left on device" in page.inner_text("#carrier-calls")
     shot(page, "tracking-dashboard")
     page.goto(f"/dashboard/orders/{order_id}/")
     page.wait_for_selector("#tracking")

@@ -254,3 +254,43 @@ def test_a_parcel_later_in_a_batch_sees_the_lanes_deliveries_made_earlier_in_it(
     bases = {s.pk: EtaPrediction.objects.filter(shipment=s).latest("pk").basis for s in (first, last)}
     assert bases[first.pk].startswith("carrier estimate (lane has 0 deliveries)")
     assert bases[last.pk].startswith(f"lane of {len(arriving)} deliveries")
+
+
+def test_a_call_waiting_too_long_is_on_every_page_and_ops_process_it_once_fixed(
+    sandbox_webhooks,
+    api,
+    network,  # noqa: F811 (fixture)
+    ops_client,
+    clock,
+):
+    (shipment,) = parcels(api, network, 1, "WAITING")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """CREATE FUNCTION refuse_all() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'disk full'; END $$;
+            CREATE TRIGGER refuse_all BEFORE INSERT ON tracking_trackingevent
+                FOR EACH ROW EXECUTE FUNCTION refuse_all();"""
+        )
+    call = stored_call(shipment, "waiting-1", ("SBX-PU", 0), ("SBX-IT", 5))
+    with pytest.raises(Exception, match="disk full"):
+        tracking.webhook_process(delivery_id=call)  # the task fails; Celery tries it again later
+    stored = WebhookDelivery.objects.get(pk=call)
+    assert stored.status == "pending" and "disk full" in stored.error
+
+    assert "carrier call" not in ops_client.get("/dashboard/").content.decode()  # its task may retry it
+    clock.move_to(timezone.now() + timedelta(minutes=11))
+    banner = "1 carrier call not processed for over 10 minutes"
+    assert banner in ops_client.get("/dashboard/").content.decode()
+    page = ops_client.get("/dashboard/tracking/").content.decode()
+    assert 'id="carrier-calls"' in page and "waiting-1" in page and "disk full" in page
+
+    # still failing: ops are told so, and it stays
+    response = ops_client.post("/dashboard/tracking/calls/retry/", {"call": [call]}, follow=True)
+    assert "1 still failing" in response.content.decode()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER refuse_all ON tracking_trackingevent; DROP FUNCTION refuse_all()")
+    response = ops_client.post("/dashboard/tracking/calls/retry/", {"call": [call]}, follow=True)
+    assert "1 carrier call processed." in response.content.decode()
+    assert state_of(shipment)[0] == Milestone.IN_TRANSIT
+    assert banner not in ops_client.get("/dashboard/").content.decode()
+    assert 'id="carrier-calls"' not in ops_client.get("/dashboard/tracking/").content.decode()

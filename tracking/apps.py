@@ -19,6 +19,12 @@ class TrackingConfig(AppConfig):
 
         if order_delivery not in ORDER_DELIVERY_PROVIDERS:
             ORDER_DELIVERY_PROVIDERS.append(order_delivery)
+        # A carrier's call left unprocessed is said on every page until it is.
+        from oms.dashboard import BANNERS
+        from tracking.views import carrier_calls_banner
+
+        if carrier_calls_banner not in BANNERS:
+            BANNERS.append(carrier_calls_banner)
         item = NavItem("Tracking", "tracking:dashboard", "tracking")
         if item not in NAVIGATION:
             NAVIGATION.append(item)

@@ -4,4 +4,5 @@ from tracking import views
 
 urlpatterns = [
     path("", views.tracking_dashboard, name="dashboard"),
+    path("calls/retry/", views.carrier_calls_retry, name="calls_retry"),
 ]

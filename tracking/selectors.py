@@ -8,7 +8,14 @@ from django.utils import timezone
 
 from shipments.carriers.base import Milestone
 from shipments.models import ShipmentDirection
-from tracking.models import EtaPrediction, TrackingEvent, TrackingLink, TrackingState
+from tracking.models import (
+    EtaPrediction,
+    TrackingEvent,
+    TrackingLink,
+    TrackingState,
+    WebhookDelivery,
+    WebhookStatus,
+)
 
 CUSTOMER_WORDS = {
     # Tracking starts when the warehouse hands the parcel over: before the carrier's first scan it is
@@ -253,3 +260,21 @@ def order_delivery(order) -> dict:
         "shipments": result,
         "tracking_url": f"{settings.PUBLIC_BASE_URL}/track/{link.token}/" if link else None,
     }
+
+
+# A carrier's call is processed within a second by its task, or within a sweep period by the sweep:
+# one still pending after this long is failing, and ops are to hear of it.
+CALL_WAITING_AFTER = timedelta(minutes=10)
+CALLS_SHOWN = 50
+
+
+def carrier_calls_waiting(now=None):
+    """Carrier webhooks stored and acknowledged but not processed for CALL_WAITING_AFTER, oldest
+    first (the partial index of pending calls answers)."""
+    now = now or timezone.now()
+    return (
+        WebhookDelivery.objects.filter(status=WebhookStatus.PENDING, received_at__lt=now - CALL_WAITING_AFTER)
+        .select_related("carrier")
+        .defer("body")
+        .order_by("received_at", "pk")
+    )

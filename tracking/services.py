@@ -461,7 +461,11 @@ def webhooks_process(*, delivery_ids: list[int], now: datetime | None = None) ->
     for start in range(0, len(ids), WEBHOOK_BATCH):
         batch = ids[start : start + WEBHOOK_BATCH]
         if len(batch) == 1:
-            new += _webhooks_ingest(batch, now)
+            try:
+                new += _webhooks_ingest(batch, now)
+            except Exception as exc:
+                _call_failed(batch[0], exc)
+                raise
             continue
         try:
             new += _webhooks_ingest(batch, now)
@@ -470,9 +474,35 @@ def webhooks_process(*, delivery_ids: list[int], now: datetime | None = None) ->
             for delivery_id in batch:
                 try:
                     new += _webhooks_ingest([delivery_id], now)
-                except Exception:
+                except Exception as exc:
                     log.exception("carrier webhook %s failed; it stays pending for the sweep", delivery_id)
+                    _call_failed(delivery_id, exc)
     return new
+
+
+def webhooks_retry(*, delivery_ids: list[int], now: datetime | None = None) -> dict[str, int]:
+    """Ops process waiting calls now, one at a time: what fails again is recorded beside the call
+    and left pending, not raised. Returns how many calls are processed and how many still wait."""
+    now = now or timezone.now()
+    for delivery_id in sorted(set(delivery_ids)):
+        try:
+            _webhooks_ingest([delivery_id], now)
+        except Exception as exc:
+            log.warning("carrier webhook %s failed again: %s", delivery_id, exc)
+            _call_failed(delivery_id, exc)
+    statuses = list(WebhookDelivery.objects.filter(pk__in=delivery_ids).values_list("status", flat=True))
+    return {
+        "processed": statuses.count(WebhookStatus.PROCESSED),
+        "pending": statuses.count(WebhookStatus.PENDING),
+    }
+
+
+def _call_failed(delivery_id: int, exc: Exception) -> None:
+    """What ops see beside a call that waits (the tracking page): the last error, the call still
+    pending (its transaction rolled back; this is written on its own)."""
+    WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookStatus.PENDING).update(
+        error=f"{type(exc).__name__}: {exc}"[:2000]
+    )
 
 
 def _webhooks_ingest(delivery_ids: list[int], now: datetime) -> int:
