@@ -154,7 +154,7 @@ def test_a_kpis_page_costs_the_same_few_queries_however_many_rows_its_breakdowns
                 denominator=2,
             )
     ops_client.get("/dashboard/kpis/on_time/", BOTH_DAYS)  # the session warms up
-    # the session, the user, the ops check, three banners, the figures, four breakdowns with their
+    # the session, the user, the ops check, four banners, the figures, four breakdowns with their
     # names, the codes for their links, thresholds, the filters' three menus: about twenty, not one
     # more per row (it was two per row: each link looked up its code)
     with django_assert_max_num_queries(24):
