@@ -279,6 +279,8 @@ def test_a_call_waiting_too_long_is_on_every_page_and_ops_process_it_once_fixed(
 
     assert "carrier call" not in ops_client.get("/dashboard/").content.decode()  # its task may retry it
     clock.move_to(timezone.now() + timedelta(minutes=11))
+    assert tracking.webhooks_sweep() == 1  # the sweep tries it, records the error, and does not raise
+    assert WebhookDelivery.objects.get(pk=call).status == "pending"
     banner = "1 carrier call not processed for over 10 minutes"
     assert banner in ops_client.get("/dashboard/").content.decode()
     page = ops_client.get("/dashboard/tracking/").content.decode()

@@ -447,49 +447,45 @@ def webhook_process(*, delivery_id: int, now: datetime | None = None) -> int:
 WEBHOOK_BATCH = 200  # calls ingested in one transaction
 
 
-def webhooks_process(*, delivery_ids: list[int], now: datetime | None = None) -> int:
+def webhooks_process(*, delivery_ids: list[int], now: datetime | None = None, tolerant: bool = False) -> int:
     """Read stored calls and ingest their events together, ``WEBHOOK_BATCH`` at a time; idempotent: a
     call processed already, or being processed by another worker this moment, is left alone. A call
     that cannot be read is marked failed. Returns the new events.
 
     Each batch is one transaction: its calls are marked processed with the events they brought. When
     a batch fails, its calls are taken again one at a time, so that one call that keeps failing
-    (logged, and left pending for the sweep) holds none of the others back."""
+    (logged, its error kept beside it, and left pending for the sweep) holds none of the others
+    back. A single call that fails raises (its task is tried again), unless ``tolerant`` (the sweep,
+    ops): then it is recorded like the others."""
     now = now or timezone.now()
     ids = sorted(set(delivery_ids))
     new = 0
     for start in range(0, len(ids), WEBHOOK_BATCH):
         batch = ids[start : start + WEBHOOK_BATCH]
-        if len(batch) == 1:
-            try:
-                new += _webhooks_ingest(batch, now)
-            except Exception as exc:
-                _call_failed(batch[0], exc)
-                raise
-            continue
         try:
             new += _webhooks_ingest(batch, now)
-        except Exception:
+            continue
+        except Exception as exc:
+            if len(batch) == 1:
+                _call_failed(batch[0], exc)
+                if not tolerant:
+                    raise
+                log.exception("carrier webhook %s failed; it stays pending for the sweep", batch[0])
+                continue
             log.warning("a batch of %s carrier webhooks failed; taking them one at a time", len(batch))
-            for delivery_id in batch:
-                try:
-                    new += _webhooks_ingest([delivery_id], now)
-                except Exception as exc:
-                    log.exception("carrier webhook %s failed; it stays pending for the sweep", delivery_id)
-                    _call_failed(delivery_id, exc)
+        for delivery_id in batch:
+            try:
+                new += _webhooks_ingest([delivery_id], now)
+            except Exception as exc:
+                log.exception("carrier webhook %s failed; it stays pending for the sweep", delivery_id)
+                _call_failed(delivery_id, exc)
     return new
 
 
 def webhooks_retry(*, delivery_ids: list[int], now: datetime | None = None) -> dict[str, int]:
-    """Ops process waiting calls now, one at a time: what fails again is recorded beside the call
-    and left pending, not raised. Returns how many calls are processed and how many still wait."""
-    now = now or timezone.now()
-    for delivery_id in sorted(set(delivery_ids)):
-        try:
-            _webhooks_ingest([delivery_id], now)
-        except Exception as exc:
-            log.warning("carrier webhook %s failed again: %s", delivery_id, exc)
-            _call_failed(delivery_id, exc)
+    """Ops process waiting calls now: what fails again is recorded beside the call and left pending,
+    not raised. Returns how many of the calls are processed and how many still wait."""
+    webhooks_process(delivery_ids=delivery_ids, now=now, tolerant=True)
     statuses = list(WebhookDelivery.objects.filter(pk__in=delivery_ids).values_list("status", flat=True))
     return {
         "processed": statuses.count(WebhookStatus.PROCESSED),
@@ -587,7 +583,7 @@ def webhooks_sweep(*, now: datetime | None = None, page: int = STUCK_WEBHOOK_PAG
             break
         if not taken:
             log.warning("processing carrier webhooks left pending (%s or more)", len(rows))
-        webhooks_process(delivery_ids=[pk for _, pk in rows], now=now)
+        webhooks_process(delivery_ids=[pk for _, pk in rows], now=now, tolerant=True)
         taken += len(rows)
         last_at, last_pk = rows[-1]
         if len(rows) < page or time.perf_counter() - began > SWEEP_BUDGET_SECONDS:

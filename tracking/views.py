@@ -1,7 +1,9 @@
-"""The customer's tracking page (public, by token) and the ops pages: exceptions and metrics."""
+"""The customer's tracking page (public, by token) and the ops page: metrics, shipments that need a
+look, and carrier calls not processed."""
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import messages as flash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -43,6 +45,7 @@ def tracking_dashboard(request: HttpRequest) -> HttpResponse:
             "page": page_of(request, selectors.tracking_exceptions()),
             "calls": list(selectors.carrier_calls_waiting()[: selectors.CALLS_SHOWN + 1]),
             "calls_shown": selectors.CALLS_SHOWN,
+            "sweep_every": f"{settings.TRACKING_WEBHOOK_SWEEP_SECONDS:g} s",
         },
     )
 
